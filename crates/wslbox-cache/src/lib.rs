@@ -1,0 +1,1 @@
+//! Content-addressed blob store: verify-then-commit, file locks, prune.

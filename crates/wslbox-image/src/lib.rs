@@ -1,0 +1,75 @@
+//! The image model: what an image *is*, independent of where it comes from.
+//!
+//! - [`ResolvedImage`] is one platform's manifest resolved: its layers ([`LayerDescriptor`]),
+//!   config ([`ImageConfigSummary`]) and the digests that identify it.
+//! - `manifest` parses OCI indexes/manifests and Docker schema2 manifests/lists, rejects schema1,
+//!   and selects a platform (skipping attestations).
+//! - `layout` reads local sources: `oci:DIR[:TAG]`, `oci-archive:FILE`, `docker-archive:FILE`.
+//!
+//! Registries live in `wslbox-registry`; this crate never touches the network.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+
+use wslbox_reference::{Digest, Platform};
+
+/// How a layer blob is compressed, from its media type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+/// One layer of the chosen manifest.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LayerDescriptor {
+    pub digest: Digest,
+    pub size: u64,
+    pub media_type: String,
+    #[serde(skip)]
+    pub compression: Compression,
+    /// Foreign/non-distributable layers may carry URLs to fetch them from.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub urls: Vec<String>,
+}
+
+/// The parts of the image config a WSL distribution cares about.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ImageConfigSummary {
+    pub env: Vec<String>,
+    pub user: Option<String>,
+    pub working_dir: Option<String>,
+    pub entrypoint: Vec<String>,
+    pub cmd: Vec<String>,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// One platform's image, resolved from a registry or a local layout.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ResolvedImage {
+    /// Canonical source, e.g. `docker.io/library/alpine:latest` or `oci:/path/to/layout:tag`.
+    pub reference: String,
+    /// Digest of the platform manifest that was chosen.
+    pub manifest_digest: Digest,
+    /// Digest of the index/manifest list the platform manifest was chosen from, if any.
+    pub index_digest: Option<Digest>,
+    pub platform: Platform,
+    /// Platforms the index offers (attestations excluded); just `platform` for a single manifest.
+    pub platforms: Vec<Platform>,
+    pub config_digest: Digest,
+    pub config: ImageConfigSummary,
+    pub layers: Vec<LayerDescriptor>,
+}
+
+/// Opens verified layer streams for the flattener, whatever the source.
+///
+/// Implementations verify the digest while the stream is read and return an error at EOF when
+/// it does not match, so a corrupt blob can never silently reach the output.
+pub trait BlobOpener: Send + Sync {
+    fn open(&self, layer: &LayerDescriptor) -> std::io::Result<Box<dyn Read + Send>>;
+}
+
+pub mod layout;
+pub mod manifest;

@@ -1,0 +1,71 @@
+//! Turns an image's layers into one root-filesystem tar, made ready for WSL.
+//!
+//! Data flows one way:
+//!
+//! 1. `flatten` reads each layer stream once (in parallel), spooling file bodies to disk and
+//!    recording headers, then applies the layers in order to an in-memory model of the tree
+//!    (paths → inodes) with image-spec whiteout, opaque and hardlink semantics.
+//! 2. The model is a [`TreeView`]: OS detection and WSL customization read files from it and
+//!    return [`Overlay`]s — files to add or replace — without a second pass over the layers.
+//! 3. `output` writes the final tree as one tar stream (directories before their contents,
+//!    hardlinks after their targets), optionally gzip/xz compressed, atomically.
+//!
+//! Memory grows with the number of paths, never with layer or file sizes.
+
+/// The kind of a node in the flattened tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeKind {
+    Dir,
+    File,
+    Symlink,
+    CharDevice,
+    BlockDevice,
+    Fifo,
+}
+
+/// Metadata of one path in the flattened tree (symlinks are not followed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeInfo {
+    pub kind: NodeKind,
+    /// Permission bits including setuid/setgid/sticky (no file-type bits).
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+    pub size: u64,
+    pub mtime: i64,
+    /// Symlink target, verbatim.
+    pub link_target: Option<Vec<u8>>,
+}
+
+/// Read access to the flattened tree. Paths are relative, without a leading `/` or `./`
+/// (`etc/os-release`); the root is the empty path.
+pub trait TreeView {
+    /// The node at `path`, without following a final symlink.
+    fn lookup(&self, path: &[u8]) -> Option<NodeInfo>;
+    /// The contents of the regular file at `path` (no symlink following), if it is one.
+    fn read(&self, path: &[u8]) -> std::io::Result<Option<Vec<u8>>>;
+    /// Names of the direct children of the directory at `path`, sorted.
+    fn children(&self, path: &[u8]) -> Vec<Vec<u8>>;
+}
+
+/// What an [`Overlay`] puts at its path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OverlayContent {
+    File(Vec<u8>),
+    /// A regular file with the same contents as another path in the tree (e.g. `/etc/skel`).
+    CopyOf(Vec<u8>),
+    Dir,
+    Symlink(Vec<u8>),
+}
+
+/// A file, directory or symlink that customization adds to the output or replaces in it.
+/// Parents must exist in the tree or come earlier in the overlay list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Overlay {
+    pub path: Vec<u8>,
+    pub content: OverlayContent,
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+    pub mtime: i64,
+}

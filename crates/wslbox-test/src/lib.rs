@@ -1,0 +1,1 @@
+//! Test support: registry processes, token server, fixture image builder, oracle comparison.

@@ -1,0 +1,1 @@
+//! The WSL host on Windows: wsl.exe, the Lxss registry, Terminal fragments and Start Menu shortcuts.
