@@ -1,0 +1,105 @@
+//! The flatten pipeline: worker threads read layers (phase 1) while this thread applies them
+//! in order as soon as each is ready (phase 2), so reading overlaps applying.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
+
+use wslbox_image::{BlobOpener, LayerDescriptor};
+
+use crate::error::FlattenError;
+use crate::read::{ParsedLayer, read_layer};
+use crate::report::Reporter;
+use crate::tree::FlatTree;
+
+/// How to flatten.
+#[derive(Debug, Clone)]
+pub struct FlattenOptions {
+    /// Directory for the spool files holding file bodies (unnamed temp files, gone on exit).
+    /// Needs free space for the uncompressed image.
+    pub spool_dir: PathBuf,
+    /// How many layers to read at once (at least 1).
+    pub jobs: usize,
+}
+
+impl FlattenOptions {
+    /// Spools to `spool_dir`, reading as many layers at once as there are cores.
+    pub fn new(spool_dir: PathBuf) -> Self {
+        let jobs = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Self { spool_dir, jobs }
+    }
+}
+
+/// Reads `layers` (bottom first) through `opener` and applies them in order.
+///
+/// Fails with the first error in layer order; then no more layers are read.
+pub fn flatten(
+    layers: &[LayerDescriptor],
+    opener: &dyn BlobOpener,
+    opts: &FlattenOptions,
+    reporter: &dyn Reporter,
+) -> Result<FlatTree, FlattenError> {
+    let mut tree = FlatTree::new();
+    if layers.is_empty() {
+        return Ok(tree);
+    }
+    let next = AtomicUsize::new(0);
+    let cancel = AtomicBool::new(false);
+    let workers = opts.jobs.clamp(1, layers.len());
+    // Readers may run at most this far ahead of the applier, bounding spool files in flight.
+    let (tx, rx) = mpsc::sync_channel::<(usize, Result<ParsedLayer, FlattenError>)>(workers);
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            let tx = tx.clone();
+            let (next, cancel) = (&next, &cancel);
+            scope.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    if i >= layers.len() || cancel.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let result = read_layer(i, &layers[i], opener, &opts.spool_dir, reporter, cancel);
+                    if tx.send((i, result)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let result = apply_in_order(&mut tree, layers, &rx);
+        if result.is_err() {
+            cancel.store(true, Ordering::Relaxed);
+            drain(rx);
+        }
+        result
+    })?;
+    Ok(tree)
+}
+
+fn apply_in_order(
+    tree: &mut FlatTree,
+    layers: &[LayerDescriptor],
+    rx: &mpsc::Receiver<(usize, Result<ParsedLayer, FlattenError>)>,
+) -> Result<(), FlattenError> {
+    let mut pending = BTreeMap::new();
+    for want in 0..layers.len() {
+        let parsed = loop {
+            if let Some(p) = pending.remove(&want) {
+                break p;
+            }
+            let (i, result) = rx.recv().expect("a worker reports every layer it takes");
+            pending.insert(i, result);
+        };
+        let parsed = parsed?;
+        let spool = u32::try_from(tree.spools.len()).expect("fewer than 2^32 layers");
+        tree.spools.push(parsed.spool);
+        tree.apply_layer(&parsed.entries, spool, &layers[want].digest.to_string())?;
+    }
+    Ok(())
+}
+
+/// Lets workers blocked on a full channel finish after a failure.
+fn drain(rx: mpsc::Receiver<(usize, Result<ParsedLayer, FlattenError>)>) {
+    while rx.recv().is_ok() {}
+}

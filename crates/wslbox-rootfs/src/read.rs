@@ -1,0 +1,320 @@
+//! Phase 1: read one layer stream — verify (the opener does), decompress, parse the tar — into
+//! a list of [`LayerEntry`]s, with regular-file bodies copied to a spool file on disk.
+
+use std::cell::Cell;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tar::EntryType;
+use wslbox_image::{BlobOpener, Compression, LayerDescriptor};
+
+use crate::error::FlattenError;
+use crate::path::normalize;
+use crate::report::Reporter;
+use crate::spool::{AppendError, SpoolWriter};
+
+/// Metadata a tar header carries for one entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Meta {
+    /// Permission bits with setuid/setgid/sticky.
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+    pub mtime: i64,
+    pub mtime_nsec: u32,
+    /// `SCHILY.xattr.*` records, binary values, in header order.
+    pub xattrs: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum EntryKind {
+    /// A regular file whose body is at `offset..offset+len` in the layer's spool.
+    File { offset: u64, len: u64 },
+    Dir,
+    Symlink(Vec<u8>),
+    /// A hardlink to this normalized path.
+    Hardlink(Vec<u8>),
+    Char(u32, u32),
+    Block(u32, u32),
+    Fifo,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct LayerEntry {
+    /// Normalized path (see [`crate::path::normalize`]).
+    pub path: Vec<u8>,
+    pub kind: EntryKind,
+    pub meta: Meta,
+}
+
+pub(crate) struct ParsedLayer {
+    pub entries: Vec<LayerEntry>,
+    pub spool: std::fs::File,
+}
+
+/// xattrs umoci never sets on extraction (host-specific), so neither do we.
+const IGNORED_XATTRS: &[&[u8]] = &[b"security.selinux", b"system.nfs4_acl"];
+
+/// Reads layer `index` completely. Returns early (with an error) once `cancel` is set.
+pub(crate) fn read_layer(
+    index: usize,
+    layer: &LayerDescriptor,
+    opener: &dyn BlobOpener,
+    spool_dir: &Path,
+    reporter: &dyn Reporter,
+    cancel: &AtomicBool,
+) -> Result<ParsedLayer, FlattenError> {
+    let digest = layer.digest.to_string();
+    let read_err = |source| FlattenError::Read { digest: digest.clone(), source };
+    reporter.layer_started(index, layer);
+    let raw = opener.open(layer).map_err(read_err)?;
+    let mut counted = Counting { inner: raw, reporter, index };
+    let spool_file = tempfile::tempfile_in(spool_dir)
+        .map_err(|source| FlattenError::Spool { digest: digest.clone(), dir: spool_dir.to_owned(), source })?;
+    let mut spool = SpoolWriter::new(spool_file);
+    let below_failed = Cell::new(false);
+    let entries = {
+        let decoded: Box<dyn Read + '_> = match layer.compression {
+            Compression::None => Box::new(&mut counted),
+            Compression::Gzip => Box::new(MultiGz::new(BufReader::with_capacity(256 * 1024, &mut counted))),
+            Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(&mut counted).map_err(read_err)?),
+        };
+        let mut tracked = Tracked { inner: decoded, failed: &below_failed };
+        let entries = parse_tar(&mut tracked, &digest, spool_dir, &mut spool, cancel).map_err(|e| match e {
+            FlattenError::Tar { digest, source } if below_failed.get() => FlattenError::Read { digest, source },
+            other => other,
+        })?;
+        // The tar end marker may come before the end of the compressed stream; reading the
+        // rest checks the compression trailer (gzip CRC) and the blob digest.
+        io::copy(&mut tracked, &mut io::sink()).map_err(read_err)?;
+        entries
+    };
+    io::copy(&mut counted, &mut io::sink()).map_err(read_err)?;
+    reporter.layer_finished(index, entries.len() as u64);
+    let spool = spool
+        .finish()
+        .map_err(|source| FlattenError::Spool { digest: digest.clone(), dir: spool_dir.to_owned(), source })?;
+    Ok(ParsedLayer { entries, spool })
+}
+
+fn parse_tar(
+    input: &mut dyn Read,
+    digest: &str,
+    spool_dir: &Path,
+    spool: &mut SpoolWriter,
+    cancel: &AtomicBool,
+) -> Result<Vec<LayerEntry>, FlattenError> {
+    let tar_err = |source| FlattenError::Tar { digest: digest.to_owned(), source };
+    let mut archive = tar::Archive::new(input);
+    let mut entries = Vec::new();
+    for entry in archive.entries().map_err(tar_err)? {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(tar_err(io::Error::other("cancelled")));
+        }
+        let mut entry = entry.map_err(tar_err)?;
+        let raw_path = entry.path_bytes().into_owned();
+        let invalid = |reason: String| FlattenError::InvalidEntry {
+            digest: digest.to_owned(),
+            path: String::from_utf8_lossy(&raw_path).into_owned(),
+            reason,
+        };
+        let unsafe_path = |reason: &str| FlattenError::UnsafePath {
+            digest: digest.to_owned(),
+            path: String::from_utf8_lossy(&raw_path).into_owned(),
+            reason: reason.to_owned(),
+        };
+        let header = entry.header();
+        let mut entry_type = header.entry_type();
+        if entry_type.is_pax_global_extensions() {
+            continue; // as Docker does: global PAX headers carry nothing per-file
+        }
+        // Old tars mark directories as regular files with a trailing slash (Go does the same).
+        if entry_type == EntryType::Regular && header.as_bytes()[156] == 0 && raw_path.ends_with(b"/") {
+            entry_type = EntryType::Directory;
+        }
+        let path = normalize(&raw_path).map_err(unsafe_path)?;
+        let num = |r: io::Result<u64>| r.map_err(|e| invalid(format!("bad header field: {e}")));
+        let mut meta = Meta {
+            mode: header.mode().map_err(|e| invalid(format!("bad mode: {e}")))? & 0o7777,
+            uid: num(header.uid())?,
+            gid: num(header.gid())?,
+            mtime: i64::try_from(num(header.mtime())?).unwrap_or(i64::MAX),
+            mtime_nsec: 0,
+            xattrs: Vec::new(),
+        };
+        let device = |h: &tar::Header| -> Result<(u32, u32), FlattenError> {
+            let major = h.device_major().map_err(|e| invalid(format!("bad device number: {e}")))?;
+            let minor = h.device_minor().map_err(|e| invalid(format!("bad device number: {e}")))?;
+            Ok((major.unwrap_or(0), minor.unwrap_or(0)))
+        };
+        let link = entry.link_name_bytes().map(|l| l.into_owned()).unwrap_or_default();
+        let kind = match entry_type {
+            EntryType::Regular | EntryType::GNUSparse => EntryKind::File { offset: 0, len: 0 },
+            EntryType::Directory => EntryKind::Dir,
+            EntryType::Symlink => EntryKind::Symlink(link),
+            EntryType::Link => {
+                let target = normalize(&link).map_err(|_| unsafe_path("the hardlink target escapes the root"))?;
+                EntryKind::Hardlink(target)
+            }
+            EntryType::Char => {
+                let (ma, mi) = device(header)?;
+                EntryKind::Char(ma, mi)
+            }
+            EntryType::Block => {
+                let (ma, mi) = device(header)?;
+                EntryKind::Block(ma, mi)
+            }
+            EntryType::Fifo => EntryKind::Fifo,
+            other => return Err(invalid(format!("unsupported tar entry type {:?}", other.as_byte() as char))),
+        };
+        if let Some(exts) = entry.pax_extensions().map_err(tar_err)? {
+            for ext in exts {
+                let ext = ext.map_err(tar_err)?;
+                let key = ext.key_bytes();
+                if key == b"mtime" {
+                    let (secs, nsec) = parse_pax_time(ext.value_bytes())
+                        .ok_or_else(|| invalid("bad PAX mtime".to_owned()))?;
+                    meta.mtime = secs;
+                    meta.mtime_nsec = nsec;
+                } else if let Some(name) = key.strip_prefix(b"SCHILY.xattr.")
+                    && !IGNORED_XATTRS.contains(&name)
+                {
+                    meta.xattrs.retain(|(n, _)| n != name);
+                    meta.xattrs.push((name.to_vec(), ext.value_bytes().to_vec()));
+                }
+            }
+        }
+        let kind = match kind {
+            EntryKind::File { .. } if !is_whiteout(&path) => {
+                let (offset, len) = spool.append(&mut entry).map_err(|e| match e {
+                    AppendError::Read(source) => tar_err(source),
+                    AppendError::Write(source) => {
+                        FlattenError::Spool { digest: digest.to_owned(), dir: spool_dir.to_owned(), source }
+                    }
+                })?;
+                EntryKind::File { offset, len }
+            }
+            other => other,
+        };
+        entries.push(LayerEntry { path, kind, meta });
+    }
+    Ok(entries)
+}
+
+/// Whether the last component of a normalized path starts with `.wh.` (image-spec layer.md,
+/// "Whiteouts").
+pub(crate) fn is_whiteout(path: &[u8]) -> bool {
+    crate::path::split_last(path).1.starts_with(b".wh.")
+}
+
+/// Parses a PAX time (`1700000000.123456789`, possibly negative) into seconds and nanoseconds.
+fn parse_pax_time(v: &[u8]) -> Option<(i64, u32)> {
+    let s = std::str::from_utf8(v).ok()?;
+    let (neg, s) = match s.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, s),
+    };
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    let secs: i64 = int.parse().ok()?;
+    let mut nsec: u32 = 0;
+    for (i, c) in frac.chars().chain(std::iter::repeat('0')).take(9).enumerate() {
+        let d = c.to_digit(10)?;
+        let _ = i;
+        nsec = nsec * 10 + d;
+    }
+    if neg {
+        // -1.5 means 1.5 seconds before the epoch: -2 s + 0.5 s.
+        if nsec == 0 { Some((-secs, 0)) } else { Some((-secs - 1, 1_000_000_000 - nsec)) }
+    } else {
+        Some((secs, nsec))
+    }
+}
+
+/// Reports compressed bytes as they are read.
+struct Counting<'a, R> {
+    inner: R,
+    reporter: &'a dyn Reporter,
+    index: usize,
+}
+
+impl<R: Read> Read for Counting<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.reporter.layer_progress(self.index, n as u64);
+        Ok(n)
+    }
+}
+
+/// Remembers whether the stream below the tar parser failed, to tell corrupt blobs from
+/// malformed tars in errors.
+struct Tracked<'a, R> {
+    inner: R,
+    failed: &'a Cell<bool>,
+}
+
+impl<R: Read> Read for Tracked<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf).inspect_err(|_| self.failed.set(true))
+    }
+}
+
+/// A gzip decoder that reads concatenated members (as Go's multistream reader does, and as
+/// our own parallel gzip output is) and stops quietly at anything after the last member that
+/// is not a gzip header: Docker tolerates such trailing bytes (often NUL padding).
+struct MultiGz<R: BufRead> {
+    member: Option<flate2::bufread::GzDecoder<R>>,
+}
+
+impl<R: BufRead> MultiGz<R> {
+    fn new(inner: R) -> Self {
+        Self { member: Some(flate2::bufread::GzDecoder::new(inner)) }
+    }
+}
+
+impl<R: BufRead> Read for MultiGz<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let Some(member) = self.member.as_mut() else { return Ok(0) };
+            let n = member.read(buf)?;
+            if n > 0 || buf.is_empty() {
+                return Ok(n);
+            }
+            let mut inner = self.member.take().map(|m| m.into_inner()).expect("member present");
+            let next = inner.fill_buf()?;
+            if next.starts_with(&[0x1f, 0x8b]) {
+                self.member = Some(flate2::bufread::GzDecoder::new(inner));
+            } else {
+                return Ok(0);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pax_times_parse_with_fractions_and_signs() {
+        assert_eq!(parse_pax_time(b"1700000000"), Some((1_700_000_000, 0)));
+        assert_eq!(parse_pax_time(b"1700000000.5"), Some((1_700_000_000, 500_000_000)));
+        assert_eq!(parse_pax_time(b"-1.5"), Some((-2, 500_000_000)));
+        assert_eq!(parse_pax_time(b"x"), None);
+    }
+
+    #[test]
+    fn multi_member_gzip_with_trailing_garbage_reads_all_members() {
+        use std::io::Write;
+        let mut data = Vec::new();
+        for part in [&b"hello "[..], b"world"] {
+            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            enc.write_all(part).unwrap();
+            data.extend(enc.finish().unwrap());
+        }
+        data.extend_from_slice(&[0; 1024]);
+        let mut out = String::new();
+        MultiGz::new(&data[..]).read_to_string(&mut out).unwrap();
+        assert_eq!(out, "hello world");
+    }
+}
