@@ -42,7 +42,9 @@ pub struct Digest {
 pub enum DigestError {
     #[error("invalid digest `{digest}`: expected `sha256:` or `sha512:` followed by hex")]
     Format { digest: String },
-    #[error("unsupported digest algorithm `{algorithm}` in `{digest}` (wslbox verifies sha256 and sha512)")]
+    #[error(
+        "unsupported digest algorithm `{algorithm}` in `{digest}` (wslbox verifies sha256 and sha512)"
+    )]
     Algorithm { digest: String, algorithm: String },
     #[error("invalid digest `{digest}`: expected {expected} lowercase hex characters")]
     Encoded { digest: String, expected: usize },
@@ -78,21 +80,38 @@ impl FromStr for Digest {
     type Err = DigestError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (alg, hex) = s.split_once(':').ok_or_else(|| DigestError::Format { digest: s.into() })?;
+        let (alg, hex) = s
+            .split_once(':')
+            .ok_or_else(|| DigestError::Format { digest: s.into() })?;
         let algorithm = match alg {
             "sha256" => Algorithm::Sha256,
             "sha512" => Algorithm::Sha512,
             _ if !alg.is_empty()
-                && alg.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+._-".contains(&b)) =>
+                && alg.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b"+._-".contains(&b)
+                }) =>
             {
-                return Err(DigestError::Algorithm { digest: s.into(), algorithm: alg.into() });
+                return Err(DigestError::Algorithm {
+                    digest: s.into(),
+                    algorithm: alg.into(),
+                });
             }
             _ => return Err(DigestError::Format { digest: s.into() }),
         };
-        if hex.len() != algorithm.hex_len() || !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
-            return Err(DigestError::Encoded { digest: s.into(), expected: algorithm.hex_len() });
+        if hex.len() != algorithm.hex_len()
+            || !hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            return Err(DigestError::Encoded {
+                digest: s.into(),
+                expected: algorithm.hex_len(),
+            });
         }
-        Ok(Digest { algorithm, hex: hex.into() })
+        Ok(Digest {
+            algorithm,
+            hex: hex.into(),
+        })
     }
 }
 
@@ -122,7 +141,10 @@ mod tests {
     #[test]
     fn rejects_path_traversal_in_encoded_part() {
         let bad = format!("sha256:../../{}", "a".repeat(58));
-        assert!(matches!(bad.parse::<Digest>(), Err(DigestError::Encoded { .. })));
+        assert!(matches!(
+            bad.parse::<Digest>(),
+            Err(DigestError::Encoded { .. })
+        ));
     }
 
     #[test]
@@ -134,7 +156,10 @@ mod tests {
     #[test]
     fn names_unsupported_algorithm() {
         let err = "md5:abc".parse::<Digest>().unwrap_err();
-        assert_eq!(err.to_string(), "unsupported digest algorithm `md5` in `md5:abc` (wslbox verifies sha256 and sha512)");
+        assert_eq!(
+            err.to_string(),
+            "unsupported digest algorithm `md5` in `md5:abc` (wslbox verifies sha256 and sha512)"
+        );
     }
 
     #[test]
