@@ -1,1 +1,34 @@
-//! Content-addressed blob store: verify-then-commit, file locks, prune.
+//! Content-addressed blob store: verify-then-commit, file locks, corruption detection.
+//!
+//! [`BlobStore`] keeps every blob (layers, configs, manifests) under
+//! `<root>/blobs-v1/<algorithm>/<hex>`, named only by its validated [`Digest`]. Downloads go
+//! through a [`BlobWriter`]: bytes are appended to a partial file under `<root>/tmp-v1/` (same
+//! filesystem, so committing is an atomic rename) and the blob is committed only after its size
+//! and digest have been checked. A partial survives an interrupted download, so the next writer
+//! for that digest resumes from [`BlobWriter::offset`] after re-hashing the bytes already there.
+//!
+//! Several processes may share one cache: [`BlobStore::acquire`] holds an exclusive lock on a
+//! per-digest lock file (`<root>/tmp-v1/<algorithm>-<hex>.lock`) for as long as the writer lives,
+//! and re-checks for a committed blob once it has the lock, so the loser of a race finds the
+//! winner's blob ([`Acquired::Cached`]) instead of downloading it again.
+//!
+//! Reads need no lock: a committed blob never changes. [`BlobStore::get`] does a cheap size check,
+//! [`BlobStore::verify`] re-hashes; both remove a corrupt entry so it is fetched again.
+//!
+//! [`default_root`] gives the platform's cache location; callers apply `--cache-dir` and
+//! `WSLBOX_CACHE_DIR` before falling back to it.
+//!
+//! The version in the layout path (`blobs-v1`, `tmp-v1`) changes whenever the layout does, so a
+//! future wslbox never misreads an old cache.
+
+mod error;
+mod hashing;
+mod location;
+mod store;
+mod writer;
+
+pub use error::CacheError;
+pub use hashing::Hasher;
+pub use location::default_root;
+pub use store::{Acquired, BlobStore};
+pub use writer::BlobWriter;
