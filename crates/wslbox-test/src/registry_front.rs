@@ -1,0 +1,243 @@
+//! A front server that sits between a client and a test [`Registry`] to stage situations a
+//! plain registry never produces on its own:
+//!
+//! - **CDN redirects**: blob `GET`s get a 307 to a *different host* (`127.0.0.2`, the "CDN"),
+//!   which serves the bytes from the registry's storage and records the headers it got, so a
+//!   test can check that no `Authorization` header followed the redirect.
+//! - **Expiring tokens**: the first bearer token seen stops working after N repository requests;
+//!   the front then forwards the request *without* its `Authorization`, so the registry answers
+//!   with its genuine 401 challenge and the client must fetch a new token.
+//!
+//! Everything else is forwarded byte for byte.
+
+use std::io::{self, BufRead as _, BufReader, Write as _};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use crate::registry::Registry;
+use crate::registry_http::{HttpServer, Request, Response, find_header, read_headers};
+
+/// What the front changes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FrontOptions {
+    /// Answer blob `GET`s with a 307 to the CDN host.
+    pub redirect_blobs: bool,
+    /// Reject the first bearer token after it authorized this many repository requests.
+    pub expire_first_token_after: Option<usize>,
+}
+
+/// A request as a fixture server saw it.
+#[derive(Debug, Clone)]
+pub struct SeenRequest {
+    pub method: String,
+    pub target: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl SeenRequest {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        find_header(&self.headers, name)
+    }
+}
+
+/// A running front (and CDN host); stops when dropped.
+pub struct Front {
+    server: HttpServer,
+    _cdn: HttpServer,
+    state: Arc<State>,
+}
+
+struct State {
+    upstream: SocketAddr,
+    options: FrontOptions,
+    cdn: SocketAddr,
+    forwarded: Mutex<Vec<SeenRequest>>,
+    cdn_requests: Arc<Mutex<Vec<SeenRequest>>>,
+    first_token: Mutex<Option<(String, usize)>>,
+    rejected: Mutex<usize>,
+}
+
+impl Front {
+    /// Starts a front for `registry` on 127.0.0.1 and a CDN host on 127.0.0.2.
+    pub fn start(registry: &Registry, options: FrontOptions) -> Self {
+        let blobs = registry
+            .storage_dir()
+            .join("docker/registry/v2/blobs/sha256");
+        let cdn_requests: Arc<Mutex<Vec<SeenRequest>>> = Arc::default();
+        let cdn_seen = Arc::clone(&cdn_requests);
+        let cdn = HttpServer::start(
+            IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)),
+            Arc::new(move |request: Request, mut stream| {
+                cdn_seen.lock().expect("cdn log").push(seen(&request));
+                let _ = serve_cdn_blob(&blobs, &request)
+                    .write_to(&mut stream, request.method == "HEAD");
+            }),
+        )
+        .expect("start the CDN fixture on 127.0.0.2");
+        let state = Arc::new(State {
+            upstream: registry.addr(),
+            options,
+            cdn: cdn.addr(),
+            forwarded: Mutex::default(),
+            cdn_requests,
+            first_token: Mutex::default(),
+            rejected: Mutex::default(),
+        });
+        let handler_state = Arc::clone(&state);
+        let server = HttpServer::start(
+            Ipv4Addr::LOCALHOST.into(),
+            Arc::new(move |request: Request, stream| {
+                let _ = handler_state.handle(request, stream);
+            }),
+        )
+        .expect("start the registry front");
+        Self {
+            server,
+            _cdn: cdn,
+            state,
+        }
+    }
+
+    /// `127.0.0.1:PORT`: use this as the registry in image references.
+    pub fn host(&self) -> String {
+        self.server.addr().to_string()
+    }
+
+    /// `host/NAME`.
+    pub fn image(&self, name: &str) -> String {
+        format!("{}/{name}", self.host())
+    }
+
+    /// The CDN host's address (`127.0.0.2:PORT`).
+    pub fn cdn_addr(&self) -> SocketAddr {
+        self.state.cdn
+    }
+
+    /// Requests the CDN host received so far.
+    pub fn cdn_requests(&self) -> Vec<SeenRequest> {
+        self.state.cdn_requests.lock().expect("cdn log").clone()
+    }
+
+    /// Requests the front forwarded to the registry (after any header changes).
+    pub fn forwarded(&self) -> Vec<SeenRequest> {
+        self.state.forwarded.lock().expect("front log").clone()
+    }
+
+    /// How many requests had an expired token stripped.
+    pub fn rejected_tokens(&self) -> usize {
+        *self.state.rejected.lock().expect("front counter")
+    }
+}
+
+impl State {
+    fn handle(&self, request: Request, mut client: TcpStream) -> io::Result<()> {
+        if self.options.redirect_blobs
+            && request.method == "GET"
+            && let Some(hex) = blob_hex(request.path())
+        {
+            self.forwarded
+                .lock()
+                .expect("front log")
+                .push(seen(&request));
+            let location = format!("http://{}/cdn/sha256/{hex}?signature=wslbox-test", self.cdn);
+            return Response::new(307)
+                .header("Location", location)
+                .write_to(&mut client, false);
+        }
+        let strip_auth = self.token_expired(&request);
+        let headers: Vec<(String, String)> = request
+            .headers
+            .iter()
+            .filter(|(name, _)| !name.eq_ignore_ascii_case("connection"))
+            .filter(|(name, _)| !(strip_auth && name.eq_ignore_ascii_case("authorization")))
+            .cloned()
+            .collect();
+        self.forwarded.lock().expect("front log").push(SeenRequest {
+            method: request.method.clone(),
+            target: request.target.clone(),
+            headers: headers.clone(),
+        });
+        let mut upstream = TcpStream::connect(self.upstream)?;
+        let mut head = format!("{} {} HTTP/1.1\r\n", request.method, request.target);
+        for (name, value) in &headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str("Connection: close\r\n\r\n");
+        upstream.write_all(head.as_bytes())?;
+        upstream.write_all(&request.body)?;
+        let mut reader = BufReader::new(upstream);
+        let mut status_line = String::new();
+        reader.read_line(&mut status_line)?;
+        let mut head = status_line;
+        for (name, value) in read_headers(&mut reader)? {
+            if !name.eq_ignore_ascii_case("connection") {
+                head.push_str(&format!("{name}: {value}\r\n"));
+            }
+        }
+        head.push_str("Connection: close\r\n\r\n");
+        client.write_all(head.as_bytes())?;
+        // The upstream closes after its response, so EOF ends the body whatever its framing.
+        io::copy(&mut reader, &mut client)?;
+        client.flush()
+    }
+
+    /// Counts uses of the first bearer token on repository requests; true once it is "expired".
+    fn token_expired(&self, request: &Request) -> bool {
+        let Some(limit) = self.options.expire_first_token_after else {
+            return false;
+        };
+        let Some(token) = request
+            .header("authorization")
+            .and_then(|v| v.strip_prefix("Bearer "))
+        else {
+            return false;
+        };
+        if request.path() == "/v2/" || request.path() == "/v2" {
+            return false;
+        }
+        let mut first = self.first_token.lock().expect("front token state");
+        let (first_token, uses) = first.get_or_insert_with(|| (token.to_owned(), 0));
+        if first_token != token {
+            return false;
+        }
+        *uses += 1;
+        let expired = *uses > limit;
+        if expired {
+            *self.rejected.lock().expect("front counter") += 1;
+        }
+        expired
+    }
+}
+
+/// `/v2/<name>/blobs/sha256:<hex>` → `<hex>`.
+fn blob_hex(path: &str) -> Option<&str> {
+    let (_, digest) = path.strip_prefix("/v2/")?.rsplit_once("/blobs/")?;
+    let hex = digest.strip_prefix("sha256:")?;
+    (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then_some(hex)
+}
+
+fn serve_cdn_blob(blobs: &std::path::Path, request: &Request) -> Response {
+    let Some(hex) = request
+        .path()
+        .strip_prefix("/cdn/sha256/")
+        .filter(|hex| hex.len() == 64)
+    else {
+        return Response::new(404);
+    };
+    let path: PathBuf = blobs.join(&hex[..2]).join(hex).join("data");
+    match fs_err::read(&path) {
+        Ok(bytes) => Response::new(200)
+            .header("Content-Type", "application/octet-stream")
+            .body(bytes),
+        Err(_) => Response::new(404),
+    }
+}
+
+fn seen(request: &Request) -> SeenRequest {
+    SeenRequest {
+        method: request.method.clone(),
+        target: request.target.clone(),
+        headers: request.headers.clone(),
+    }
+}

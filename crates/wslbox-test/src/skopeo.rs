@@ -1,0 +1,84 @@
+//! Pushing fixture OCI layouts into test registries with `skopeo copy`.
+//!
+//! skopeo runs with a scrubbed environment (its own HOME and XDG_RUNTIME_DIR) so it never
+//! picks up the developer's auth files, and with `--insecure-policy` so it needs no
+//! `/etc/containers/policy.json`.
+
+use std::path::Path;
+use std::process::Command;
+
+/// Extra `skopeo copy` switches.
+#[derive(Debug, Clone, Default)]
+pub struct PushOptions {
+    /// `--format`, e.g. `v2s2` to convert to Docker schema2 media types.
+    pub format: Option<String>,
+    /// `--all`: copy every manifest of an index, not just the host's platform.
+    pub all: bool,
+}
+
+impl PushOptions {
+    pub fn schema2() -> Self {
+        Self {
+            format: Some("v2s2".to_owned()),
+            all: false,
+        }
+    }
+
+    pub fn all() -> Self {
+        Self {
+            format: None,
+            all: true,
+        }
+    }
+}
+
+/// `skopeo copy oci:LAYOUT:TAG DESTINATION` (destination like `docker://127.0.0.1:5000/a:b`).
+pub fn copy_layout(
+    layout: &Path,
+    tag: &str,
+    destination: &str,
+    creds: Option<(String, String)>,
+    options: &PushOptions,
+) {
+    let home = tempfile::Builder::new()
+        .prefix("wslbox-skopeo-")
+        .tempdir()
+        .expect("create skopeo temp home");
+    let mut command = Command::new("skopeo");
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("XDG_RUNTIME_DIR", home.path())
+        .args([
+            "--insecure-policy",
+            "copy",
+            "--quiet",
+            "--dest-tls-verify=false",
+            "--retry-times",
+            "2",
+        ]);
+    if let Some((user, password)) = &creds {
+        command
+            .arg("--dest-creds")
+            .arg(format!("{user}:{password}"));
+    }
+    if let Some(format) = &options.format {
+        command.args(["--format", format]);
+    }
+    if options.all {
+        command.arg("--all");
+    }
+    command
+        .arg(format!("oci:{}:{tag}", layout.display()))
+        .arg(destination);
+    let output = command.output().unwrap_or_else(|err| {
+        panic!("cannot run `skopeo` ({err}); install it with scripts/install-test-deps")
+    });
+    assert!(
+        output.status.success(),
+        "skopeo copy oci:{}:{tag} {destination} failed:\n{}",
+        layout.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
