@@ -37,7 +37,9 @@ impl OsRelease {
             if line.starts_with('#') {
                 continue;
             }
-            let Some((key, raw)) = line.split_once('=') else { continue };
+            let Some((key, raw)) = line.split_once('=') else {
+                continue;
+            };
             let value = unquote(raw);
             match key.trim() {
                 "ID" => os.id = value,
@@ -60,9 +62,14 @@ impl OsRelease {
 /// Detects the OS: `etc/os-release`, falling back to `usr/lib/os-release` (os-release(5)),
 /// following symlinks within the tree (Debian's `/etc/os-release` is `../usr/lib/os-release`).
 pub fn detect_os(view: &dyn TreeView) -> Option<OsRelease> {
-    ["etc/os-release", "usr/lib/os-release"].iter().find_map(|path| {
-        read_resolved(view, path.as_bytes()).ok().flatten().map(|data| OsRelease::parse(&data))
-    })
+    ["etc/os-release", "usr/lib/os-release"]
+        .iter()
+        .find_map(|path| {
+            read_resolved(view, path.as_bytes())
+                .ok()
+                .flatten()
+                .map(|data| OsRelease::parse(&data))
+        })
 }
 
 /// Undoes the shell quoting os-release(5) allows: `"..."` (with `\` escaping `"`, `\`, `$`,
@@ -118,7 +125,10 @@ mod tests {
     #[test]
     fn missing_keys_take_the_documented_defaults() {
         let os = OsRelease::parse(b"VERSION=1\n");
-        assert_eq!((os.id.as_str(), os.name.as_str(), os.pretty_name.as_str()), ("linux", "Linux", "Linux"));
+        assert_eq!(
+            (os.id.as_str(), os.name.as_str(), os.pretty_name.as_str()),
+            ("linux", "Linux", "Linux")
+        );
         assert_eq!(os.version_id, None);
     }
 

@@ -16,10 +16,26 @@ pub(crate) struct Schema {
     pub numeric: &'static [usize],
 }
 
-pub(crate) const PASSWD: Schema = Schema { path: "etc/passwd", fields: 7, numeric: &[2, 3] };
-pub(crate) const GROUP: Schema = Schema { path: "etc/group", fields: 4, numeric: &[2] };
-pub(crate) const SHADOW: Schema = Schema { path: "etc/shadow", fields: 9, numeric: &[] };
-pub(crate) const GSHADOW: Schema = Schema { path: "etc/gshadow", fields: 4, numeric: &[] };
+pub(crate) const PASSWD: Schema = Schema {
+    path: "etc/passwd",
+    fields: 7,
+    numeric: &[2, 3],
+};
+pub(crate) const GROUP: Schema = Schema {
+    path: "etc/group",
+    fields: 4,
+    numeric: &[2],
+};
+pub(crate) const SHADOW: Schema = Schema {
+    path: "etc/shadow",
+    fields: 9,
+    numeric: &[],
+};
+pub(crate) const GSHADOW: Schema = Schema {
+    path: "etc/gshadow",
+    fields: 4,
+    numeric: &[],
+};
 
 /// A valid entry: its 0-based line index and fields.
 #[derive(Debug, Clone)]
@@ -35,7 +51,10 @@ impl Entry {
 
     /// Numeric field `i` (validated when parsed).
     pub fn id(&self, i: usize) -> u32 {
-        std::str::from_utf8(&self.fields[i]).ok().and_then(|s| s.parse().ok()).unwrap_or(u32::MAX)
+        std::str::from_utf8(&self.fields[i])
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(u32::MAX)
     }
 }
 
@@ -62,7 +81,13 @@ impl DbFile {
             Some((info, content)) => (Some(info), content),
             None => (None, Vec::new()),
         };
-        Ok(Self { schema, path: target.path, existing, content, changed: false })
+        Ok(Self {
+            schema,
+            path: target.path,
+            existing,
+            content,
+            changed: false,
+        })
     }
 
     pub fn exists(&self) -> bool {
@@ -81,13 +106,21 @@ impl DbFile {
         }
         let fields: Vec<Vec<u8>> = line.split(|&b| b == b':').map(<[u8]>::to_vec).collect();
         if fields.len() != self.schema.fields {
-            return Parsed::Malformed(format!("{} fields instead of {}", fields.len(), self.schema.fields));
+            return Parsed::Malformed(format!(
+                "{} fields instead of {}",
+                fields.len(),
+                self.schema.fields
+            ));
         }
         if fields[0].is_empty() {
             return Parsed::Malformed("empty name".into());
         }
         for &i in self.schema.numeric {
-            if std::str::from_utf8(&fields[i]).ok().and_then(|s| s.parse::<u32>().ok()).is_none() {
+            if std::str::from_utf8(&fields[i])
+                .ok()
+                .and_then(|s| s.parse::<u32>().ok())
+                .is_none()
+            {
                 return Parsed::Malformed(format!("field {} is not a number", i + 1));
             }
         }
@@ -110,8 +143,12 @@ impl DbFile {
     pub fn find(&self, name: &str) -> Result<Option<Entry>, CustomizeError> {
         for (index, line) in self.lines().enumerate() {
             match self.parse(line) {
-                Parsed::Entry(fields) if fields[0] == name.as_bytes() => return Ok(Some(Entry { index, fields })),
-                Parsed::Malformed(problem) if line.split(|&b| b == b':').next() == Some(name.as_bytes()) => {
+                Parsed::Entry(fields) if fields[0] == name.as_bytes() => {
+                    return Ok(Some(Entry { index, fields }));
+                }
+                Parsed::Malformed(problem)
+                    if line.split(|&b| b == b':').next() == Some(name.as_bytes()) =>
+                {
                     return Err(CustomizeError::MalformedEntry {
                         path: display(&self.path),
                         line: index + 1,
@@ -150,7 +187,9 @@ impl DbFile {
         fields[field] = value.to_vec();
         let new_line = fields.join(&b':');
         let start: usize = self.lines().take(entry.index).map(|l| l.len() + 1).sum();
-        let Some(len) = self.lines().nth(entry.index).map(<[u8]>::len) else { return };
+        let Some(len) = self.lines().nth(entry.index).map(<[u8]>::len) else {
+            return;
+        };
         self.content.splice(start..start + len, new_line);
         self.changed = true;
     }
@@ -158,7 +197,10 @@ impl DbFile {
     /// Adds `member` to the comma-separated member list in field `field` if missing.
     pub fn add_member(&mut self, entry: &Entry, field: usize, member: &str) {
         let current = &entry.fields[field];
-        if current.split(|&b| b == b',').any(|m| m == member.as_bytes()) {
+        if current
+            .split(|&b| b == b',')
+            .any(|m| m == member.as_bytes())
+        {
             return;
         }
         let mut value = current.clone();

@@ -32,7 +32,11 @@ fn classify(line: &[u8]) -> Line<'_> {
 impl Ini {
     pub fn parse(data: &[u8]) -> Self {
         let body = data.strip_suffix(b"\n").unwrap_or(data);
-        let lines = if data.is_empty() { Vec::new() } else { body.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect() };
+        let lines = if data.is_empty() {
+            Vec::new()
+        } else {
+            body.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect()
+        };
         Self { lines }
     }
 
@@ -103,11 +107,17 @@ impl Ini {
             return;
         }
         if let Some(&(start, end)) = sections.last() {
-            let last_key = (start + 1..end).rev().find(|&i| matches!(classify(&self.lines[i]), Line::Key(_)));
+            let last_key = (start + 1..end)
+                .rev()
+                .find(|&i| matches!(classify(&self.lines[i]), Line::Key(_)));
             self.lines.insert(last_key.unwrap_or(start) + 1, new_line);
             return;
         }
-        if self.lines.last().is_some_and(|l| !l.trim_ascii().is_empty()) {
+        if self
+            .lines
+            .last()
+            .is_some_and(|l| !l.trim_ascii().is_empty())
+        {
             self.lines.push(Vec::new());
         }
         self.lines.push(format!("[{section}]").into_bytes());
@@ -149,7 +159,10 @@ mod tests {
     fn set_replaces_existing_value_in_place() {
         let mut ini = Ini::parse(b"[user]\ndefault = root\nx=1\n[User]\ndefault=bob\n");
         ini.set("user", "default", "alice", "=");
-        assert_eq!(ini.to_bytes(), b"[user]\ndefault=alice\nx=1\n[User]\ndefault=alice\n");
+        assert_eq!(
+            ini.to_bytes(),
+            b"[user]\ndefault=alice\nx=1\n[User]\ndefault=alice\n"
+        );
         assert_eq!(ini.get("user", "default").as_deref(), Some("alice"));
     }
 
@@ -157,7 +170,10 @@ mod tests {
     fn set_appends_new_section_separated_by_a_blank_line() {
         let mut ini = Ini::parse(b"[boot]\nsystemd=false");
         ini.set("network", "hostname", "box", "=");
-        assert_eq!(ini.to_bytes(), b"[boot]\nsystemd=false\n\n[network]\nhostname=box\n");
+        assert_eq!(
+            ini.to_bytes(),
+            b"[boot]\nsystemd=false\n\n[network]\nhostname=box\n"
+        );
     }
 
     #[test]

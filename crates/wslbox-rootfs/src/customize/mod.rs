@@ -79,7 +79,9 @@ impl FromStr for UserSpec {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let (name, uid) = match s.split_once(':') {
             Some((name, uid)) => {
-                let uid: u32 = uid.parse().map_err(|_| CustomizeError::InvalidUid { spec: s.into() })?;
+                let uid: u32 = uid
+                    .parse()
+                    .map_err(|_| CustomizeError::InvalidUid { spec: s.into() })?;
                 if uid == 0 || uid == u32::MAX {
                     return Err(CustomizeError::InvalidUid { spec: s.into() });
                 }
@@ -88,13 +90,19 @@ impl FromStr for UserSpec {
             None => (s, None),
         };
         validate_user_name(name)?;
-        Ok(UserSpec { name: name.into(), uid })
+        Ok(UserSpec {
+            name: name.into(),
+            uid,
+        })
     }
 }
 
 /// Checks `name` against `^[a-z_][a-z0-9_-]*[$]?$` with at most 32 characters.
 pub fn validate_user_name(name: &str) -> Result<(), CustomizeError> {
-    let invalid = |reason: &str| CustomizeError::InvalidUserName { name: name.into(), reason: reason.into() };
+    let invalid = |reason: &str| CustomizeError::InvalidUserName {
+        name: name.into(),
+        reason: reason.into(),
+    };
     let body = name.strip_suffix('$').unwrap_or(name);
     let mut chars = body.chars();
     match chars.next() {
@@ -105,7 +113,9 @@ pub fn validate_user_name(name: &str) -> Result<(), CustomizeError> {
         Some(_) => {}
     }
     if !chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-') {
-        return Err(invalid("only lowercase letters, digits, '_' and '-' are allowed (and a final '$')"));
+        return Err(invalid(
+            "only lowercase letters, digits, '_' and '-' are allowed (and a final '$')",
+        ));
     }
     if name.len() > 32 {
         return Err(invalid("it is longer than 32 characters"));
@@ -135,7 +145,10 @@ pub struct Warning {
 
 impl Warning {
     pub(crate) fn new(code: &'static str, message: impl Into<String>) -> Self {
-        Self { code, message: message.into() }
+        Self {
+            code,
+            message: message.into(),
+        }
     }
 }
 
@@ -156,21 +169,36 @@ pub struct Customization {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CustomizeError {
-    #[error("invalid user name `{name}`: {reason}; use a POSIX name such as `alice` (pattern ^[a-z_][a-z0-9_-]*[$]?$, at most 32 characters)")]
+    #[error(
+        "invalid user name `{name}`: {reason}; use a POSIX name such as `alice` (pattern ^[a-z_][a-z0-9_-]*[$]?$, at most 32 characters)"
+    )]
     InvalidUserName { name: String, reason: String },
     #[error("invalid user `{spec}`: expected NAME or NAME:UID with a UID between 1 and 4294967294")]
     InvalidUid { spec: String },
-    #[error("UID {uid} is already used by `{owner}` in the image's /etc/passwd; choose another UID or omit it")]
+    #[error(
+        "UID {uid} is already used by `{owner}` in the image's /etc/passwd; choose another UID or omit it"
+    )]
     UidInUse { uid: u32, owner: String },
     #[error("no free UID from 1000 to 60000 in the image's /etc/passwd; pass NAME:UID explicitly")]
     NoFreeUid,
-    #[error("{path} line {line} is malformed ({problem}) and it is the entry wslbox needs to edit: `{text}`; fix the image or choose another name")]
-    MalformedEntry { path: String, line: usize, problem: String, text: String },
-    #[error("invalid hostname `{hostname}`: use letters, digits and '-' in dot-separated labels of 1-63 characters (at most 253)")]
+    #[error(
+        "{path} line {line} is malformed ({problem}) and it is the entry wslbox needs to edit: `{text}`; fix the image or choose another name"
+    )]
+    MalformedEntry {
+        path: String,
+        line: usize,
+        problem: String,
+        text: String,
+    },
+    #[error(
+        "invalid hostname `{hostname}`: use letters, digits and '-' in dot-separated labels of 1-63 characters (at most 253)"
+    )]
     InvalidHostname { hostname: String },
     #[error("invalid distribution name `{name}`: use 1-64 characters from A-Z a-z 0-9 . _ -")]
     InvalidDistroName { name: String },
-    #[error("the image has no /bin/sh, and WSL needs a shell to start a distribution (scratch and distroless images cannot run in WSL); use --force to produce it anyway")]
+    #[error(
+        "the image has no /bin/sh, and WSL needs a shell to start a distribution (scratch and distroless images cannot run in WSL); use --force to produce it anyway"
+    )]
     NoShell,
     #[error("the icon is {size} bytes; WSL accepts at most 1 MiB (1048576 bytes)")]
     IconTooLarge { size: usize },
@@ -187,23 +215,36 @@ pub enum CustomizeError {
     #[error("{path}: {reason}")]
     Unsupported { path: String, reason: String },
     #[error("reading {path} from the flattened image: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 /// Makes the flattened tree WSL-ready; see the module docs for what each step writes.
 ///
 /// Errors only when the output would be wrong (an entry we must edit is malformed, invalid
 /// options, no shell for `.wsl`/import without `force`); everything else becomes a warning.
-pub fn customize(view: &dyn TreeView, facts: &ImageFacts, opts: &WslOptions) -> Result<Customization, CustomizeError> {
+pub fn customize(
+    view: &dyn TreeView,
+    facts: &ImageFacts,
+    opts: &WslOptions,
+) -> Result<Customization, CustomizeError> {
     if let Some(hostname) = &opts.hostname {
         wslconf::validate_hostname(hostname)?;
     }
     if let Some(name) = &opts.distro_name {
         validate_distro_name(name)?;
     }
-    let mut out = Customization { os: detect_os(view), ..Customization::default() };
+    let mut out = Customization {
+        os: detect_os(view),
+        ..Customization::default()
+    };
     out.warnings = suitability(view, facts.config);
-    if out.warnings.iter().any(|w| w.code == suitability::NO_SHELL) && (opts.wsl_format || opts.import) && !opts.force {
+    if out.warnings.iter().any(|w| w.code == suitability::NO_SHELL)
+        && (opts.wsl_format || opts.import)
+        && !opts.force
+    {
         return Err(CustomizeError::NoShell);
     }
     let mut staged = Staged::new(view, facts.exported_at);
@@ -223,8 +264,14 @@ pub fn customize(view: &dyn TreeView, facts: &ImageFacts, opts: &WslOptions) -> 
 pub fn validate_distro_name(name: &str) -> Result<(), CustomizeError> {
     let ok = !name.is_empty()
         && name.len() <= 64
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-    if ok { Ok(()) } else { Err(CustomizeError::InvalidDistroName { name: name.into() }) }
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(CustomizeError::InvalidDistroName { name: name.into() })
+    }
 }
 
 #[cfg(test)]
@@ -233,14 +280,36 @@ mod tests {
 
     #[test]
     fn user_spec_parses_name_and_optional_uid() {
-        assert_eq!("alice".parse::<UserSpec>().unwrap(), UserSpec { name: "alice".into(), uid: None });
-        assert_eq!("bob_2:1500".parse::<UserSpec>().unwrap(), UserSpec { name: "bob_2".into(), uid: Some(1500) });
+        assert_eq!(
+            "alice".parse::<UserSpec>().unwrap(),
+            UserSpec {
+                name: "alice".into(),
+                uid: None
+            }
+        );
+        assert_eq!(
+            "bob_2:1500".parse::<UserSpec>().unwrap(),
+            UserSpec {
+                name: "bob_2".into(),
+                uid: Some(1500)
+            }
+        );
         assert_eq!("machine$".parse::<UserSpec>().unwrap().name, "machine$");
     }
 
     #[test]
     fn invalid_user_names_are_rejected_with_the_reason() {
-        for bad in ["", "Alice", "1abc", "al ice", "a:b:c", "al$ce", "-x", "a.b", &"a".repeat(33)] {
+        for bad in [
+            "",
+            "Alice",
+            "1abc",
+            "al ice",
+            "a:b:c",
+            "al$ce",
+            "-x",
+            "a.b",
+            &"a".repeat(33),
+        ] {
             let err = bad.parse::<UserSpec>().unwrap_err().to_string();
             assert!(err.starts_with("invalid user"), "{bad:?} gave {err}");
         }
@@ -250,8 +319,20 @@ mod tests {
 
     #[test]
     fn uid_zero_and_garbage_uids_are_rejected() {
-        for bad in ["alice:0", "alice:", "alice:-1", "alice:x", "alice:99999999999"] {
-            assert!(matches!(bad.parse::<UserSpec>(), Err(CustomizeError::InvalidUid { .. })), "{bad}");
+        for bad in [
+            "alice:0",
+            "alice:",
+            "alice:-1",
+            "alice:x",
+            "alice:99999999999",
+        ] {
+            assert!(
+                matches!(
+                    bad.parse::<UserSpec>(),
+                    Err(CustomizeError::InvalidUid { .. })
+                ),
+                "{bad}"
+            );
         }
     }
 

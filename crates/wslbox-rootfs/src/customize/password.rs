@@ -4,14 +4,20 @@
 use super::CustomizeError;
 
 /// crypt(3)'s salt alphabet: 64 characters, so a random byte masked to 6 bits is uniform.
-const SALT_ALPHABET: &[u8; 64] = b"./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+const SALT_ALPHABET: &[u8; 64] =
+    b"./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 /// Hashes `password` with a random 16-character salt and the default 5000 rounds, giving
 /// `$6$SALT$HASH` as `passwd`/`chpasswd` would store it.
 pub(crate) fn hash(password: &str) -> Result<String, CustomizeError> {
     let mut random = [0u8; 16];
-    getrandom::fill(&mut random).map_err(|e| CustomizeError::PasswordHash { reason: format!("no OS randomness for the salt: {e}") })?;
-    let salt: String = random.iter().map(|b| SALT_ALPHABET[usize::from(b & 63)] as char).collect();
+    getrandom::fill(&mut random).map_err(|e| CustomizeError::PasswordHash {
+        reason: format!("no OS randomness for the salt: {e}"),
+    })?;
+    let salt: String = random
+        .iter()
+        .map(|b| SALT_ALPHABET[usize::from(b & 63)] as char)
+        .collect();
     hash_with_salt(password, &salt)
 }
 
@@ -20,10 +26,15 @@ pub(crate) fn hash_with_salt(password: &str, salt: &str) -> Result<String, Custo
     if password.is_empty() {
         return Err(CustomizeError::EmptyPassword);
     }
-    let params = sha_crypt::Sha512Params::new(sha_crypt::ROUNDS_DEFAULT)
-        .map_err(|e| CustomizeError::PasswordHash { reason: format!("{e:?}") })?;
+    let params = sha_crypt::Sha512Params::new(sha_crypt::ROUNDS_DEFAULT).map_err(|e| {
+        CustomizeError::PasswordHash {
+            reason: format!("{e:?}"),
+        }
+    })?;
     let hashed = sha_crypt::sha512_crypt_b64(password.as_bytes(), salt.as_bytes(), &params)
-        .map_err(|e| CustomizeError::PasswordHash { reason: format!("{e:?}") })?;
+        .map_err(|e| CustomizeError::PasswordHash {
+            reason: format!("{e:?}"),
+        })?;
     Ok(format!("$6${salt}${hashed}"))
 }
 
@@ -37,14 +48,26 @@ mod tests {
             .args(["passwd", "-6", "-salt", salt, password])
             .output()
             .expect("openssl must be installed (scripts/install-test-deps) to check SHA-512 crypt hashes");
-        assert!(out.status.success(), "openssl passwd failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "openssl passwd failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     }
 
     #[test]
     fn hash_matches_openssl_passwd_6() {
-        for (password, salt) in [("secret", "saltsaltsaltsalt"), ("pä ss:wörd$\\", "./Ab9"), ("x", "abcdefgh")] {
-            assert_eq!(hash_with_salt(password, salt).unwrap(), openssl_passwd(password, salt), "{password:?}");
+        for (password, salt) in [
+            ("secret", "saltsaltsaltsalt"),
+            ("pä ss:wörd$\\", "./Ab9"),
+            ("x", "abcdefgh"),
+        ] {
+            assert_eq!(
+                hash_with_salt(password, salt).unwrap(),
+                openssl_passwd(password, salt),
+                "{password:?}"
+            );
         }
     }
 

@@ -7,16 +7,24 @@ use super::{Customization, CustomizeError, ImageFacts, Warning};
 pub(crate) const PROFILE_PATH: &[u8] = b"etc/profile.d/wslbox-image.sh";
 
 /// Set per session by login/WSL; the image's value (often HOME=/root) would be wrong.
-const SESSION_VARS: &[&str] = &["HOME", "USER", "LOGNAME", "SHELL", "PWD", "OLDPWD", "HOSTNAME", "TERM", "SHLVL"];
+const SESSION_VARS: &[&str] = &[
+    "HOME", "USER", "LOGNAME", "SHELL", "PWD", "OLDPWD", "HOSTNAME", "TERM", "SHLVL",
+];
 
-pub(crate) fn apply(staged: &mut Staged, facts: &ImageFacts, out: &mut Customization) -> Result<(), CustomizeError> {
+pub(crate) fn apply(
+    staged: &mut Staged,
+    facts: &ImageFacts,
+    out: &mut Customization,
+) -> Result<(), CustomizeError> {
     let Some(script) = render(&facts.config.env, facts.reference, &mut out.warnings) else {
         return Ok(());
     };
     let path = staged.dir_for_new(PROFILE_PATH)?;
     staged.put_file(path, script.into_bytes(), 0o644, 0, 0);
     let sources_profile_d = match staged.resolve(b"etc/profile") {
-        Some((real, _)) => staged.read(&real)?.is_some_and(|t| String::from_utf8_lossy(&t).contains("profile.d")),
+        Some((real, _)) => staged
+            .read(&real)?
+            .is_some_and(|t| String::from_utf8_lossy(&t).contains("profile.d")),
         None => false,
     };
     if !sources_profile_d {
@@ -29,20 +37,33 @@ pub(crate) fn apply(staged: &mut Staged, facts: &ImageFacts, out: &mut Customiza
 }
 
 /// The script, or `None` when the image sets nothing worth exporting.
-pub(crate) fn render(env: &[String], reference: &str, warnings: &mut Vec<Warning>) -> Option<String> {
+pub(crate) fn render(
+    env: &[String],
+    reference: &str,
+    warnings: &mut Vec<Warning>,
+) -> Option<String> {
     let mut exports = String::new();
     let mut path_dirs: Vec<&str> = Vec::new();
     for entry in env {
         let Some((name, value)) = entry.split_once('=') else {
-            warnings.push(Warning::new("env-skipped", format!("image Env entry `{entry}` has no `=`; skipped")));
+            warnings.push(Warning::new(
+                "env-skipped",
+                format!("image Env entry `{entry}` has no `=`; skipped"),
+            ));
             continue;
         };
         if !is_identifier(name) {
-            warnings.push(Warning::new("env-skipped", format!("image Env `{name}` is not a valid shell variable name; skipped")));
+            warnings.push(Warning::new(
+                "env-skipped",
+                format!("image Env `{name}` is not a valid shell variable name; skipped"),
+            ));
         } else if name == "PATH" {
             path_dirs.extend(value.split(':').filter(|d| !d.is_empty()));
         } else if SESSION_VARS.contains(&name) {
-            warnings.push(Warning::new("env-skipped", format!("image Env `{name}` is set by the login session; skipped")));
+            warnings.push(Warning::new(
+                "env-skipped",
+                format!("image Env `{name}` is set by the login session; skipped"),
+            ));
         } else {
             exports.push_str(&format!("export {name}={}\n", quote(value)));
         }
@@ -74,7 +95,10 @@ pub(crate) fn quote(value: &str) -> String {
 
 fn is_identifier(name: &str) -> bool {
     let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 #[cfg(test)]
@@ -90,15 +114,26 @@ mod tests {
             .env("PATH", initial_path)
             .output()
             .expect("sh must exist");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap()
     }
 
     #[test]
     fn values_with_quotes_and_dollars_survive_a_real_shell() {
-        let env = vec!["WEIRD=it's $HOME `x` \"q\" \\n".to_string(), "EMPTY=".to_string()];
+        let env = vec![
+            "WEIRD=it's $HOME `x` \"q\" \\n".to_string(),
+            "EMPTY=".to_string(),
+        ];
         let script = render(&env, "img", &mut Vec::new()).unwrap();
-        let printed = run_sh(&script, "/usr/bin:/bin", "printf '%s|%s' \"$WEIRD\" \"${EMPTY-unset}\"");
+        let printed = run_sh(
+            &script,
+            "/usr/bin:/bin",
+            "printf '%s|%s' \"$WEIRD\" \"${EMPTY-unset}\"",
+        );
         assert_eq!(printed, "it's $HOME `x` \"q\" \\n|");
     }
 
@@ -106,13 +141,25 @@ mod tests {
     fn path_entries_are_prepended_without_clobbering_the_windows_path() {
         let env = vec!["PATH=/opt/tool/bin:/usr/local/bin:/usr/bin".to_string()];
         let script = render(&env, "img", &mut Vec::new()).unwrap();
-        let printed = run_sh(&script, "/usr/local/bin:/usr/bin:/bin:/mnt/c/Windows", "printf %s \"$PATH\"");
-        assert_eq!(printed, "/opt/tool/bin:/usr/local/bin:/usr/bin:/bin:/mnt/c/Windows");
+        let printed = run_sh(
+            &script,
+            "/usr/local/bin:/usr/bin:/bin:/mnt/c/Windows",
+            "printf %s \"$PATH\"",
+        );
+        assert_eq!(
+            printed,
+            "/opt/tool/bin:/usr/local/bin:/usr/bin:/bin:/mnt/c/Windows"
+        );
     }
 
     #[test]
     fn invalid_names_and_session_variables_are_skipped_with_warnings() {
-        let env = vec!["1BAD=x".into(), "HOME=/root".into(), "NOEQUALS".into(), "LANG=C.UTF-8".into()];
+        let env = vec![
+            "1BAD=x".into(),
+            "HOME=/root".into(),
+            "NOEQUALS".into(),
+            "LANG=C.UTF-8".into(),
+        ];
         let mut warnings = Vec::new();
         let script = render(&env, "img", &mut warnings).unwrap();
         assert!(script.contains("export LANG='C.UTF-8'\n"));

@@ -83,5 +83,6 @@ pub fn read_resolved(view: &dyn TreeView, path: &[u8]) -> std::io::Result<Option
 
 /// Path components without empty ones and `.`.
 fn components(path: &[u8]) -> impl DoubleEndedIterator<Item = &[u8]> {
-    path.split(|&b| b == b'/').filter(|c| !c.is_empty() && *c != b".")
+    path.split(|&b| b == b'/')
+        .filter(|c| !c.is_empty() && *c != b".")
 }

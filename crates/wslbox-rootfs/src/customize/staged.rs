@@ -17,7 +17,12 @@ pub(crate) struct Staged<'a> {
 
 impl<'a> Staged<'a> {
     pub fn new(view: &'a dyn TreeView, mtime: i64) -> Self {
-        Self { view, overlays: Vec::new(), index: HashMap::new(), mtime }
+        Self {
+            view,
+            overlays: Vec::new(),
+            index: HashMap::new(),
+            mtime,
+        }
     }
 
     pub fn view(&self) -> &'a dyn TreeView {
@@ -39,7 +44,15 @@ impl<'a> Staged<'a> {
             OverlayContent::Dir => (NodeKind::Dir, None),
             OverlayContent::Symlink(t) => (NodeKind::Symlink, Some(t.clone())),
         };
-        Some(NodeInfo { kind, mode: o.mode, uid: o.uid, gid: o.gid, size: 0, mtime: o.mtime, link_target })
+        Some(NodeInfo {
+            kind,
+            mode: o.mode,
+            uid: o.uid,
+            gid: o.gid,
+            size: 0,
+            mtime: o.mtime,
+            link_target,
+        })
     }
 
     /// [`super::resolve`] over the staged tree.
@@ -50,7 +63,10 @@ impl<'a> Staged<'a> {
     /// Contents of the regular file at the exact `path` (staged contents win).
     pub fn read(&self, path: &[u8]) -> Result<Option<Vec<u8>>, CustomizeError> {
         let from_view = |p: &[u8]| {
-            self.view.read(p).map_err(|source| CustomizeError::Read { path: display(p), source })
+            self.view.read(p).map_err(|source| CustomizeError::Read {
+                path: display(p),
+                source,
+            })
         };
         match self.index.get(path).map(|&i| &self.overlays[i].content) {
             Some(OverlayContent::File(data)) => Ok(Some(data.clone())),
@@ -67,9 +83,15 @@ impl<'a> Staged<'a> {
             && info.kind == NodeKind::File
         {
             let content = self.read(&real)?.unwrap_or_default();
-            return Ok(EditTarget { path: real, existing: Some((info, content)) });
+            return Ok(EditTarget {
+                path: real,
+                existing: Some((info, content)),
+            });
         }
-        Ok(EditTarget { path: self.dir_for_new(path)?, existing: None })
+        Ok(EditTarget {
+            path: self.dir_for_new(path)?,
+            existing: None,
+        })
     }
 
     /// The real path for a new entry at `path`: parent directories are resolved through
@@ -90,7 +112,10 @@ impl<'a> Staged<'a> {
     /// Makes sure `path` is a directory, creating missing components (the last one with
     /// `leaf_mode`, the others 0755, all owned by root), and returns its real path.
     pub fn ensure_dir(&mut self, path: &[u8], leaf_mode: u32) -> Result<Vec<u8>, CustomizeError> {
-        let parts: Vec<&[u8]> = path.split(|&b| b == b'/').filter(|c| !c.is_empty()).collect();
+        let parts: Vec<&[u8]> = path
+            .split(|&b| b == b'/')
+            .filter(|c| !c.is_empty())
+            .collect();
         let mut real: Vec<u8> = Vec::new();
         for (i, part) in parts.iter().enumerate() {
             let mut candidate = real.clone();
@@ -101,7 +126,11 @@ impl<'a> Staged<'a> {
             match self.resolve(&candidate) {
                 Some((r, info)) if info.kind == NodeKind::Dir => real = r,
                 None if self.lookup(&candidate).is_none() => {
-                    let mode = if i + 1 == parts.len() { leaf_mode } else { 0o755 };
+                    let mode = if i + 1 == parts.len() {
+                        leaf_mode
+                    } else {
+                        0o755
+                    };
                     let mtime = self.mtime;
                     self.put(Overlay {
                         path: candidate.clone(),
@@ -113,7 +142,11 @@ impl<'a> Staged<'a> {
                     });
                     real = candidate;
                 }
-                _ => return Err(CustomizeError::NotADirectory { path: display(&candidate) }),
+                _ => {
+                    return Err(CustomizeError::NotADirectory {
+                        path: display(&candidate),
+                    });
+                }
             }
         }
         Ok(real)
@@ -132,7 +165,14 @@ impl<'a> Staged<'a> {
 
     pub fn put_file(&mut self, path: Vec<u8>, data: Vec<u8>, mode: u32, uid: u64, gid: u64) {
         let mtime = self.mtime;
-        self.put(Overlay { path, content: OverlayContent::File(data), mode, uid, gid, mtime });
+        self.put(Overlay {
+            path,
+            content: OverlayContent::File(data),
+            mode,
+            uid,
+            gid,
+            mtime,
+        });
     }
 }
 

@@ -11,17 +11,63 @@ pub(crate) const NO_SHELL: &str = "no-shell";
 
 /// Package managers we recognise, by executable name.
 const PACKAGE_MANAGERS: &[&str] = &[
-    "apt", "apt-get", "dnf", "yum", "microdnf", "tdnf", "apk", "pacman", "zypper", "xbps-install", "emerge", "nix",
-    "nix-env", "opkg", "swupd",
+    "apt",
+    "apt-get",
+    "dnf",
+    "yum",
+    "microdnf",
+    "tdnf",
+    "apk",
+    "pacman",
+    "zypper",
+    "xbps-install",
+    "emerge",
+    "nix",
+    "nix-env",
+    "opkg",
+    "swupd",
 ];
-const BIN_DIRS: &[&str] = &["usr/bin", "bin", "usr/sbin", "sbin", "usr/local/bin", "nix/var/nix/profiles/default/bin"];
+const BIN_DIRS: &[&str] = &[
+    "usr/bin",
+    "bin",
+    "usr/sbin",
+    "sbin",
+    "usr/local/bin",
+    "nix/var/nix/profiles/default/bin",
+];
 
 /// Executables that mean "this image runs one server", by basename.
 const SERVERS: &[&str] = &[
-    "nginx", "httpd", "apache2", "apache2-foreground", "httpd-foreground", "postgres", "mysqld", "mariadbd",
-    "mongod", "redis-server", "memcached", "rabbitmq-server", "haproxy", "traefik", "caddy", "envoy", "gunicorn",
-    "uvicorn", "php-fpm", "catalina.sh", "elasticsearch", "kibana", "grafana-server", "prometheus", "vault",
-    "consul", "etcd", "minio", "registry", "sshd",
+    "nginx",
+    "httpd",
+    "apache2",
+    "apache2-foreground",
+    "httpd-foreground",
+    "postgres",
+    "mysqld",
+    "mariadbd",
+    "mongod",
+    "redis-server",
+    "memcached",
+    "rabbitmq-server",
+    "haproxy",
+    "traefik",
+    "caddy",
+    "envoy",
+    "gunicorn",
+    "uvicorn",
+    "php-fpm",
+    "catalina.sh",
+    "elasticsearch",
+    "kibana",
+    "grafana-server",
+    "prometheus",
+    "vault",
+    "consul",
+    "etcd",
+    "minio",
+    "registry",
+    "sshd",
 ];
 
 /// Warnings about how well the image will work as a WSL distribution. A `no-shell` warning is
@@ -29,9 +75,11 @@ const SERVERS: &[&str] = &[
 pub fn suitability(view: &dyn TreeView, config: &ImageConfigSummary) -> Vec<Warning> {
     let mut warnings = Vec::new();
     let shell = resolve(view, b"bin/sh").filter(|(_, info)| info.kind == NodeKind::File);
-    let has_package_manager = PACKAGE_MANAGERS
-        .iter()
-        .any(|pm| BIN_DIRS.iter().any(|dir| resolve(view, format!("{dir}/{pm}").as_bytes()).is_some()));
+    let has_package_manager = PACKAGE_MANAGERS.iter().any(|pm| {
+        BIN_DIRS
+            .iter()
+            .any(|dir| resolve(view, format!("{dir}/{pm}").as_bytes()).is_some())
+    });
     match &shell {
         None => warnings.push(Warning::new(
             NO_SHELL,
@@ -47,7 +95,8 @@ pub fn suitability(view: &dyn TreeView, config: &ImageConfigSummary) -> Vec<Warn
         }
         Some(_) => {}
     }
-    if shell.is_some() && !has_package_manager && !warnings.iter().any(|w| w.code == "busybox-only") {
+    if shell.is_some() && !has_package_manager && !warnings.iter().any(|w| w.code == "busybox-only")
+    {
         warnings.push(Warning::new(
             "no-package-manager",
             "no known package manager (apt, dnf, yum, apk, pacman, zypper, …) in the image: you cannot install tools in it",
@@ -66,7 +115,12 @@ pub fn suitability(view: &dyn TreeView, config: &ImageConfigSummary) -> Vec<Warn
 
 /// The server an Entrypoint/Cmd runs, if it looks like an application image.
 fn application(config: &ImageConfigSummary) -> Option<String> {
-    let argv: Vec<&str> = config.entrypoint.iter().chain(&config.cmd).map(String::as_str).collect();
+    let argv: Vec<&str> = config
+        .entrypoint
+        .iter()
+        .chain(&config.cmd)
+        .map(String::as_str)
+        .collect();
     let base = |arg: &str| arg.rsplit('/').next().unwrap_or(arg).to_string();
     for (i, arg) in argv.iter().enumerate() {
         let name = base(arg);
@@ -79,7 +133,9 @@ fn application(config: &ImageConfigSummary) -> Option<String> {
         }
         if (name == "node" || name == "deno" || name == "bun")
             && let Some(script) = rest.iter().find(|a| !a.starts_with('-'))
-            && ["server", "app", "index", "main"].iter().any(|s| base(script).starts_with(s))
+            && ["server", "app", "index", "main"]
+                .iter()
+                .any(|s| base(script).starts_with(s))
         {
             return Some(format!("{name} {script}"));
         }
@@ -101,15 +157,36 @@ mod tests {
 
     #[test]
     fn servers_in_entrypoint_or_cmd_are_application_images() {
-        assert_eq!(application(&config(&["/docker-entrypoint.sh"], &["nginx", "-g", "daemon off;"])).as_deref(), Some("nginx"));
-        assert_eq!(application(&config(&["docker-entrypoint.sh"], &["postgres"])).as_deref(), Some("postgres"));
-        assert_eq!(application(&config(&[], &["java", "-Xmx1g", "-jar", "app.jar"])).as_deref(), Some("java -jar"));
-        assert_eq!(application(&config(&[], &["node", "server.js"])).as_deref(), Some("node server.js"));
+        assert_eq!(
+            application(&config(
+                &["/docker-entrypoint.sh"],
+                &["nginx", "-g", "daemon off;"]
+            ))
+            .as_deref(),
+            Some("nginx")
+        );
+        assert_eq!(
+            application(&config(&["docker-entrypoint.sh"], &["postgres"])).as_deref(),
+            Some("postgres")
+        );
+        assert_eq!(
+            application(&config(&[], &["java", "-Xmx1g", "-jar", "app.jar"])).as_deref(),
+            Some("java -jar")
+        );
+        assert_eq!(
+            application(&config(&[], &["node", "server.js"])).as_deref(),
+            Some("node server.js")
+        );
     }
 
     #[test]
     fn shells_and_tools_are_not_application_images() {
-        for (e, c) in [(&[][..], &["bash"][..]), (&[], &["/bin/sh"]), (&[], &["python3"]), (&["node"], &[])] {
+        for (e, c) in [
+            (&[][..], &["bash"][..]),
+            (&[], &["/bin/sh"]),
+            (&[], &["python3"]),
+            (&["node"], &[]),
+        ] {
             assert_eq!(application(&config(e, c)), None, "{e:?} {c:?}");
         }
     }

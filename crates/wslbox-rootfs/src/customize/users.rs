@@ -26,7 +26,10 @@ pub(crate) fn apply(
     opts: &WslOptions,
     out: &mut Customization,
 ) -> Result<Accounts, CustomizeError> {
-    let mut db = Db { passwd: DbFile::load(staged, PASSWD)?, group: DbFile::load(staged, GROUP)? };
+    let mut db = Db {
+        passwd: DbFile::load(staged, PASSWD)?,
+        group: DbFile::load(staged, GROUP)?,
+    };
     ensure_root(staged, &mut db, out)?;
     let default_user = match &opts.user {
         Some(spec) => Some(add_or_reuse(staged, &mut db, facts, opts, spec, out)?),
@@ -38,8 +41,13 @@ pub(crate) fn apply(
 }
 
 /// WSL starts by looking up uid 0 and fails with `getpwuid(0) failed` without it (WSL#8489).
-fn ensure_root(staged: &mut Staged, db: &mut Db, out: &mut Customization) -> Result<(), CustomizeError> {
-    let has_root = db.passwd.find("root")?.is_some() || db.passwd.entries().iter().any(|e| e.id(2) == 0);
+fn ensure_root(
+    staged: &mut Staged,
+    db: &mut Db,
+    out: &mut Customization,
+) -> Result<(), CustomizeError> {
+    let has_root =
+        db.passwd.find("root")?.is_some() || db.passwd.entries().iter().any(|e| e.id(2) == 0);
     if !has_root {
         db.passwd.append(b"root:x:0:0:root:/root:/bin/sh");
         out.warnings.push(Warning::new(
@@ -48,7 +56,14 @@ fn ensure_root(staged: &mut Staged, db: &mut Db, out: &mut Customization) -> Res
         ));
         if staged.lookup(b"root").is_none() {
             let real = staged.dir_for_new(b"root")?;
-            staged.put(Overlay { path: real, content: OverlayContent::Dir, mode: 0o700, uid: 0, gid: 0, mtime: staged.mtime });
+            staged.put(Overlay {
+                path: real,
+                content: OverlayContent::Dir,
+                mode: 0o700,
+                uid: 0,
+                gid: 0,
+                mtime: staged.mtime,
+            });
         }
     }
     if db.group.find("root")?.is_none() && !db.group.entries().iter().any(|e| e.id(2) == 0) {
@@ -59,8 +74,17 @@ fn ensure_root(staged: &mut Staged, db: &mut Db, out: &mut Customization) -> Res
 
 /// The image config's `User` (`name`, `uid`, `name:group`, `uid:gid`) becomes the default
 /// when it names an existing non-root user.
-fn image_user(db: &Db, facts: &ImageFacts, out: &mut Customization) -> Result<Option<(String, u32)>, CustomizeError> {
-    let Some(user) = facts.config.user.as_deref().map(|u| u.split(':').next().unwrap_or(u)) else {
+fn image_user(
+    db: &Db,
+    facts: &ImageFacts,
+    out: &mut Customization,
+) -> Result<Option<(String, u32)>, CustomizeError> {
+    let Some(user) = facts
+        .config
+        .user
+        .as_deref()
+        .map(|u| u.split(':').next().unwrap_or(u))
+    else {
         return Ok(None);
     };
     if user.is_empty() || user == "root" || user == "0" {
@@ -71,7 +95,10 @@ fn image_user(db: &Db, facts: &ImageFacts, out: &mut Customization) -> Result<Op
         Err(_) => db.passwd.find(user)?,
     };
     match entry {
-        Some(e) => Ok(Some((String::from_utf8_lossy(e.name()).into_owned(), e.id(2))).filter(|(_, uid)| *uid != 0)),
+        Some(e) => Ok(
+            Some((String::from_utf8_lossy(e.name()).into_owned(), e.id(2)))
+                .filter(|(_, uid)| *uid != 0),
+        ),
         None => {
             out.warnings.push(Warning::new(
                 "image-user-missing",
@@ -113,7 +140,9 @@ fn add_or_reuse(
     }
     if hash.is_none() {
         let distro = opts.distro_name.as_deref().unwrap_or("<distro>");
-        out.notes.push(format!("`{name}` has no password; set one with: wsl -d {distro} -u root passwd {name}"));
+        out.notes.push(format!(
+            "`{name}` has no password; set one with: wsl -d {distro} -u root passwd {name}"
+        ));
     }
     Ok((name.to_string(), uid))
 }
@@ -133,23 +162,34 @@ fn create(
     let uid = match spec.uid {
         Some(uid) => {
             if let Some(owner) = db.passwd.entries().into_iter().find(|e| e.id(2) == uid) {
-                return Err(CustomizeError::UidInUse { uid, owner: String::from_utf8_lossy(owner.name()).into_owned() });
+                return Err(CustomizeError::UidInUse {
+                    uid,
+                    owner: String::from_utf8_lossy(owner.name()).into_owned(),
+                });
             }
             uid
         }
         // Free as a uid and as a gid, so the primary group can share the number.
-        None => (ID_MIN..=ID_MAX).find(|id| !uids.contains(id) && !gids.contains(id)).ok_or(CustomizeError::NoFreeUid)?,
+        None => (ID_MIN..=ID_MAX)
+            .find(|id| !uids.contains(id) && !gids.contains(id))
+            .ok_or(CustomizeError::NoFreeUid)?,
     };
     let (gid, new_group) = match db.group.find(name)? {
         Some(group) => (group.id(2), false),
         None if !gids.contains(&uid) => (uid, true),
-        None => ((ID_MIN..=ID_MAX).find(|id| !gids.contains(id)).ok_or(CustomizeError::NoFreeUid)?, true),
+        None => (
+            (ID_MIN..=ID_MAX)
+                .find(|id| !gids.contains(id))
+                .ok_or(CustomizeError::NoFreeUid)?,
+            true,
+        ),
     };
     let shell = match staged.resolve(b"bin/bash") {
         Some((_, info)) if info.kind == NodeKind::File => "/bin/bash",
         _ => "/bin/sh",
     };
-    db.passwd.append(format!("{name}:x:{uid}:{gid}::/home/{name}:{shell}").as_bytes());
+    db.passwd
+        .append(format!("{name}:x:{uid}:{gid}::/home/{name}:{shell}").as_bytes());
     if new_group {
         db.group.append(format!("{name}:x:{gid}:").as_bytes());
     }
@@ -159,9 +199,19 @@ fn create(
     if shadow.find(name)?.is_none() {
         shadow.append(format!("{name}:{}:{days}:0:99999:7:::", hash.unwrap_or("!")).as_bytes());
     }
-    let shadow_gid = db.group.find("shadow").ok().flatten().map_or(0, |g| u64::from(g.id(2)));
+    let shadow_gid = db
+        .group
+        .find("shadow")
+        .ok()
+        .flatten()
+        .map_or(0, |g| u64::from(g.id(2)));
     // Debian keeps shadow 0640 root:shadow for unix_chkpwd; without that group, root only.
-    shadow.store(staged, if shadow_gid == 0 { 0o600 } else { 0o640 }, 0, shadow_gid);
+    shadow.store(
+        staged,
+        if shadow_gid == 0 { 0o600 } else { 0o640 },
+        0,
+        shadow_gid,
+    );
 
     let mut gshadow = DbFile::load(staged, GSHADOW)?;
     if gshadow.exists() && new_group && gshadow.find(name)?.is_none() {
@@ -197,7 +247,12 @@ fn admin_group(group: &DbFile) -> Result<Option<Entry>, CustomizeError> {
     }
 }
 
-fn set_password(staged: &mut Staged, name: &str, hash: &str, facts: &ImageFacts) -> Result<(), CustomizeError> {
+fn set_password(
+    staged: &mut Staged,
+    name: &str,
+    hash: &str,
+    facts: &ImageFacts,
+) -> Result<(), CustomizeError> {
     let mut shadow = DbFile::load(staged, SHADOW)?;
     match shadow.find(name)? {
         Some(entry) => shadow.set_field(&entry, 1, hash.as_bytes()),
@@ -215,13 +270,17 @@ fn set_password(staged: &mut Staged, name: &str, hash: &str, facts: &ImageFacts)
 /// also HOME_MODE 0700), Ubuntu ≥ 21.04 ships HOME_MODE 0750.
 fn home_mode(staged: &Staged) -> Result<u32, CustomizeError> {
     let defs = match staged.resolve(b"etc/login.defs") {
-        Some((real, info)) if info.kind == NodeKind::File => staged.read(&real)?.unwrap_or_default(),
+        Some((real, info)) if info.kind == NodeKind::File => {
+            staged.read(&real)?.unwrap_or_default()
+        }
         _ => Vec::new(),
     };
     let value = |key: &str| {
         String::from_utf8_lossy(&defs).lines().find_map(|line| {
             let mut words = line.split_whitespace();
-            (words.next() == Some(key)).then(|| words.next().and_then(|v| u32::from_str_radix(v, 8).ok())).flatten()
+            (words.next() == Some(key))
+                .then(|| words.next().and_then(|v| u32::from_str_radix(v, 8).ok()))
+                .flatten()
         })
     };
     Ok(match (value("HOME_MODE"), value("UMASK")) {
@@ -233,21 +292,46 @@ fn home_mode(staged: &Staged) -> Result<u32, CustomizeError> {
 
 /// `/home/NAME` owned by the user, populated from `/etc/skel` (directories recreated,
 /// files copied, symlinks kept, all chowned), unless it already exists.
-fn make_home(staged: &mut Staged, name: &str, uid: u32, gid: u32, out: &mut Customization) -> Result<(), CustomizeError> {
+fn make_home(
+    staged: &mut Staged,
+    name: &str,
+    uid: u32,
+    gid: u32,
+    out: &mut Customization,
+) -> Result<(), CustomizeError> {
     let (uid, gid) = (u64::from(uid), u64::from(gid));
     let mode = home_mode(staged)?;
     let mtime = staged.mtime;
     let home = staged.dir_for_new(format!("home/{name}").as_bytes())?;
     if let Some(info) = staged.lookup(&home) {
         if info.kind != NodeKind::Dir {
-            return Err(CustomizeError::NotADirectory { path: display(&home) });
+            return Err(CustomizeError::NotADirectory {
+                path: display(&home),
+            });
         }
         // As useradd does: an existing home is not populated from /etc/skel, only re-owned.
-        staged.put(Overlay { path: home.clone(), content: OverlayContent::Dir, mode: info.mode, uid, gid, mtime });
-        out.notes.push(format!("{} already exists in the image; it was re-owned but not populated from /etc/skel", display(&home)));
+        staged.put(Overlay {
+            path: home.clone(),
+            content: OverlayContent::Dir,
+            mode: info.mode,
+            uid,
+            gid,
+            mtime,
+        });
+        out.notes.push(format!(
+            "{} already exists in the image; it was re-owned but not populated from /etc/skel",
+            display(&home)
+        ));
         return Ok(());
     }
-    staged.put(Overlay { path: home.clone(), content: OverlayContent::Dir, mode, uid, gid, mtime });
+    staged.put(Overlay {
+        path: home.clone(),
+        content: OverlayContent::Dir,
+        mode,
+        uid,
+        gid,
+        mtime,
+    });
     if let Some((skel, info)) = staged.resolve(b"etc/skel")
         && info.kind == NodeKind::Dir
     {
@@ -265,15 +349,26 @@ fn copy_skel(staged: &mut Staged, from: &[u8], to: &[u8], uid: u64, gid: u64, de
     for child in view.children(from) {
         let src = [from, b"/", &child].concat();
         let dst = [to, b"/", &child].concat();
-        let Some(info) = view.lookup(&src) else { continue };
+        let Some(info) = view.lookup(&src) else {
+            continue;
+        };
         let content = match info.kind {
             NodeKind::Dir => OverlayContent::Dir,
             NodeKind::File => OverlayContent::CopyOf(src.clone()),
-            NodeKind::Symlink => OverlayContent::Symlink(info.link_target.clone().unwrap_or_default()),
+            NodeKind::Symlink => {
+                OverlayContent::Symlink(info.link_target.clone().unwrap_or_default())
+            }
             _ => continue,
         };
         let mtime = info.mtime;
-        staged.put(Overlay { path: dst.clone(), content, mode: info.mode, uid, gid, mtime });
+        staged.put(Overlay {
+            path: dst.clone(),
+            content,
+            mode: info.mode,
+            uid,
+            gid,
+            mtime,
+        });
         if info.kind == NodeKind::Dir {
             copy_skel(staged, &src, &dst, uid, gid, depth + 1);
         }
@@ -282,13 +377,20 @@ fn copy_skel(staged: &mut Staged, from: &[u8], to: &[u8], uid: u64, gid: u64, de
 
 /// `/etc/sudoers.d/wslbox-NAME`, mode 0440 as sudo requires. The name has no `.` or `~`,
 /// which sudo would skip.
-fn sudoers_dropin(staged: &mut Staged, name: &str, out: &mut Customization) -> Result<(), CustomizeError> {
+fn sudoers_dropin(
+    staged: &mut Staged,
+    name: &str,
+    out: &mut Customization,
+) -> Result<(), CustomizeError> {
     let dir = staged.ensure_dir(b"etc/sudoers.d", 0o750)?;
     let path = [dir.as_slice(), b"/wslbox-", name.as_bytes()].concat();
-    let rule = format!("# Written by wslbox (--sudo-nopasswd).\n{name} ALL=(ALL:ALL) NOPASSWD: ALL\n");
+    let rule =
+        format!("# Written by wslbox (--sudo-nopasswd).\n{name} ALL=(ALL:ALL) NOPASSWD: ALL\n");
     staged.put_file(path, rule.into_bytes(), 0o440, 0, 0);
 
-    let installed = ["usr/bin/sudo", "bin/sudo", "usr/sbin/sudo"].iter().any(|p| staged.resolve(p.as_bytes()).is_some());
+    let installed = ["usr/bin/sudo", "bin/sudo", "usr/sbin/sudo"]
+        .iter()
+        .any(|p| staged.resolve(p.as_bytes()).is_some());
     if !installed {
         out.warnings.push(Warning::new(
             "sudo-missing",

@@ -40,7 +40,11 @@ pub(crate) fn apply(
     }
 
     let target = staged.file_for_edit(CONF_PATH)?;
-    let original = target.existing.as_ref().map(|(_, data)| data.clone()).unwrap_or_default();
+    let original = target
+        .existing
+        .as_ref()
+        .map(|(_, data)| data.clone())
+        .unwrap_or_default();
     let mut ini = Ini::parse(&original);
     if original.is_empty() {
         ini = Ini::parse(b"# Written by wslbox for `wsl --install --from-file`.\n");
@@ -58,13 +62,17 @@ pub(crate) fn apply(
             if *uid != OOBE_UID {
                 out.warnings.push(Warning::new(
                     "default-uid-not-1000",
-                    format!("the default user's UID is {uid}; Microsoft's .wsl validator expects 1000"),
+                    format!(
+                        "the default user's UID is {uid}; Microsoft's .wsl validator expects 1000"
+                    ),
                 ));
             }
         }
         None => {
             if let Some(existing) = ini.get("oobe", "command") {
-                out.notes.push(format!("keeping the image's own first-run command `{existing}`"));
+                out.notes.push(format!(
+                    "keeping the image's own first-run command `{existing}`"
+                ));
             } else {
                 ini.set("oobe", "command", OOBE_PATH, " = ");
                 write_lib_file(staged, OOBE_PATH, OOBE_SCRIPT.as_bytes().to_vec(), 0o755)?;
@@ -74,7 +82,9 @@ pub(crate) fn apply(
     }
     match &opts.distro_name {
         Some(name) => ini.set("oobe", "defaultName", name, " = "),
-        None if ini.get("oobe", "defaultName").is_none() => ini.set("oobe", "defaultName", &default_name(facts.reference), " = "),
+        None if ini.get("oobe", "defaultName").is_none() => {
+            ini.set("oobe", "defaultName", &default_name(facts.reference), " = ")
+        }
         None => {}
     }
 
@@ -89,12 +99,19 @@ pub(crate) fn apply(
         ini.set("windowsterminal", "profileTemplate", TEMPLATE_PATH, " = ");
     }
 
-    let (mode, uid, gid) = target.existing.map_or((0o644, 0, 0), |(info, _)| (info.mode, info.uid, info.gid));
+    let (mode, uid, gid) = target
+        .existing
+        .map_or((0o644, 0, 0), |(info, _)| (info.mode, info.uid, info.gid));
     staged.put_file(target.path, ini.to_bytes(), mode, uid, gid);
     Ok(())
 }
 
-fn write_lib_file(staged: &mut Staged, path: &str, data: Vec<u8>, mode: u32) -> Result<(), CustomizeError> {
+fn write_lib_file(
+    staged: &mut Staged,
+    path: &str,
+    data: Vec<u8>,
+    mode: u32,
+) -> Result<(), CustomizeError> {
     let real = staged.dir_for_new(path.trim_start_matches('/').as_bytes())?;
     staged.put_file(real, data, mode, 0, 0);
     Ok(())
@@ -108,10 +125,20 @@ pub(crate) fn default_name(reference: &str) -> String {
     let name: String = last
         .replace(':', "-")
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '-'
+            }
+        })
         .take(64)
         .collect();
-    if name.is_empty() { "wslbox".into() } else { name }
+    if name.is_empty() {
+        "wslbox".into()
+    } else {
+        name
+    }
 }
 
 #[cfg(test)]
@@ -120,7 +147,10 @@ mod tests {
 
     #[test]
     fn default_name_comes_from_the_last_repository_component_and_tag() {
-        assert_eq!(default_name("docker.io/library/debian:bookworm"), "debian-bookworm");
+        assert_eq!(
+            default_name("docker.io/library/debian:bookworm"),
+            "debian-bookworm"
+        );
         assert_eq!(default_name("ghcr.io/o/tool@sha256:abcd"), "tool");
         assert_eq!(default_name("localhost:5000/my app:1"), "my-app-1");
         assert_eq!(default_name(""), "wslbox");

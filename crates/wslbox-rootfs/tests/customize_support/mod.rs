@@ -24,12 +24,26 @@ pub struct MemTree {
 }
 
 fn info(kind: NodeKind, mode: u32, uid: u64, gid: u64, link: Option<&str>) -> NodeInfo {
-    NodeInfo { kind, mode, uid, gid, size: 0, mtime: 1_700_000_000, link_target: link.map(|l| l.as_bytes().to_vec()) }
+    NodeInfo {
+        kind,
+        mode,
+        uid,
+        gid,
+        size: 0,
+        mtime: 1_700_000_000,
+        link_target: link.map(|l| l.as_bytes().to_vec()),
+    }
 }
 
 impl MemTree {
     pub fn dir(mut self, path: &str) -> Self {
-        self.nodes.insert(path.into(), Node { info: info(NodeKind::Dir, 0o755, 0, 0, None), data: Vec::new() });
+        self.nodes.insert(
+            path.into(),
+            Node {
+                info: info(NodeKind::Dir, 0o755, 0, 0, None),
+                data: Vec::new(),
+            },
+        );
         self
     }
 
@@ -40,12 +54,24 @@ impl MemTree {
     pub fn file_owned(mut self, path: &str, data: &[u8], mode: u32, uid: u64, gid: u64) -> Self {
         let mut i = info(NodeKind::File, mode, uid, gid, None);
         i.size = data.len() as u64;
-        self.nodes.insert(path.into(), Node { info: i, data: data.to_vec() });
+        self.nodes.insert(
+            path.into(),
+            Node {
+                info: i,
+                data: data.to_vec(),
+            },
+        );
         self
     }
 
     pub fn symlink(mut self, path: &str, target: &str) -> Self {
-        self.nodes.insert(path.into(), Node { info: info(NodeKind::Symlink, 0o777, 0, 0, Some(target)), data: Vec::new() });
+        self.nodes.insert(
+            path.into(),
+            Node {
+                info: info(NodeKind::Symlink, 0o777, 0, 0, Some(target)),
+                data: Vec::new(),
+            },
+        );
         self
     }
 
@@ -55,7 +81,11 @@ impl MemTree {
         for o in overlays {
             let parent = o.path.rsplitn(2, |&b| b == b'/').nth(1).unwrap_or(b"");
             assert!(
-                parent.is_empty() || out.nodes.get(parent).is_some_and(|n| n.info.kind == NodeKind::Dir),
+                parent.is_empty()
+                    || out
+                        .nodes
+                        .get(parent)
+                        .is_some_and(|n| n.info.kind == NodeKind::Dir),
                 "overlay {} comes before its parent directory",
                 String::from_utf8_lossy(&o.path)
             );
@@ -65,19 +95,34 @@ impl MemTree {
                 OverlayContent::Dir => (NodeKind::Dir, Vec::new(), None),
                 OverlayContent::Symlink(t) => (NodeKind::Symlink, Vec::new(), Some(t.clone())),
             };
-            let info = NodeInfo { kind, mode: o.mode, uid: o.uid, gid: o.gid, size: data.len() as u64, mtime: o.mtime, link_target: link };
+            let info = NodeInfo {
+                kind,
+                mode: o.mode,
+                uid: o.uid,
+                gid: o.gid,
+                size: data.len() as u64,
+                mtime: o.mtime,
+                link_target: link,
+            };
             out.nodes.insert(o.path.clone(), Node { info, data });
         }
         out
     }
 
     pub fn text(&self, path: &str) -> String {
-        let node = self.nodes.get(path.as_bytes()).unwrap_or_else(|| panic!("{path} missing"));
+        let node = self
+            .nodes
+            .get(path.as_bytes())
+            .unwrap_or_else(|| panic!("{path} missing"));
         String::from_utf8(node.data.clone()).unwrap()
     }
 
     pub fn meta(&self, path: &str) -> &NodeInfo {
-        &self.nodes.get(path.as_bytes()).unwrap_or_else(|| panic!("{path} missing")).info
+        &self
+            .nodes
+            .get(path.as_bytes())
+            .unwrap_or_else(|| panic!("{path} missing"))
+            .info
     }
 
     pub fn has(&self, path: &str) -> bool {
@@ -94,11 +139,19 @@ impl TreeView for MemTree {
     }
 
     fn read(&self, path: &[u8]) -> std::io::Result<Option<Vec<u8>>> {
-        Ok(self.nodes.get(path).filter(|n| n.info.kind == NodeKind::File).map(|n| n.data.clone()))
+        Ok(self
+            .nodes
+            .get(path)
+            .filter(|n| n.info.kind == NodeKind::File)
+            .map(|n| n.data.clone()))
     }
 
     fn children(&self, path: &[u8]) -> Vec<Vec<u8>> {
-        let prefix: Vec<u8> = if path.is_empty() { Vec::new() } else { [path, b"/"].concat() };
+        let prefix: Vec<u8> = if path.is_empty() {
+            Vec::new()
+        } else {
+            [path, b"/"].concat()
+        };
         self.nodes
             .keys()
             .filter_map(|k| k.strip_prefix(prefix.as_slice()))
@@ -109,8 +162,10 @@ impl TreeView for MemTree {
 }
 
 pub const DEBIAN_PASSWD: &str = "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n";
-pub const DEBIAN_GROUP: &str = "root:x:0:\nsudo:x:27:\nshadow:x:42:\nusers:x:100:\nnogroup:x:65534:\n";
-pub const DEBIAN_SHADOW: &str = "root:*:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\nnobody:*:19000:0:99999:7:::\n";
+pub const DEBIAN_GROUP: &str =
+    "root:x:0:\nsudo:x:27:\nshadow:x:42:\nusers:x:100:\nnogroup:x:65534:\n";
+pub const DEBIAN_SHADOW: &str =
+    "root:*:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\nnobody:*:19000:0:99999:7:::\n";
 pub const DEBIAN_GSHADOW: &str = "root:*::\nsudo:*::\nshadow:*::\nusers:*::\nnogroup:*::\n";
 
 /// Debian bookworm-like: usrmerge symlinks, os-release symlink into /usr/lib, sudo group,
@@ -194,10 +249,18 @@ pub fn digest() -> Digest {
 }
 
 pub fn platform() -> Platform {
-    Platform { os: "linux".into(), architecture: "amd64".into(), variant: None }
+    Platform {
+        os: "linux".into(),
+        architecture: "amd64".into(),
+        variant: None,
+    }
 }
 
-pub fn run(tree: &MemTree, config: &ImageConfigSummary, opts: &WslOptions) -> Result<(Customization, MemTree), wslbox_rootfs::customize::CustomizeError> {
+pub fn run(
+    tree: &MemTree,
+    config: &ImageConfigSummary,
+    opts: &WslOptions,
+) -> Result<(Customization, MemTree), wslbox_rootfs::customize::CustomizeError> {
     let digest = digest();
     let platform = platform();
     let facts = ImageFacts {
@@ -213,5 +276,8 @@ pub fn run(tree: &MemTree, config: &ImageConfigSummary, opts: &WslOptions) -> Re
 }
 
 pub fn with_user(spec: &str) -> WslOptions {
-    WslOptions { user: Some(spec.parse().unwrap()), ..WslOptions::default() }
+    WslOptions {
+        user: Some(spec.parse().unwrap()),
+        ..WslOptions::default()
+    }
 }
