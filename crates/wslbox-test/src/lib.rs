@@ -5,3 +5,4 @@ pub mod registry_front;
 pub mod registry_http;
 pub mod skopeo;
 pub mod token_server;
+pub mod registry_env;

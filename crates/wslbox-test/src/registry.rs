@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+use crate::registry_fixture::{Image, ImageSpec, Index, Layout};
 use crate::registry_http;
 use crate::skopeo::{self, PushOptions};
 use crate::token_server::{ISSUER, SERVICE, TokenServer};
@@ -174,6 +175,38 @@ impl Registry {
     /// Pushes `oci:LAYOUT:TAG` to `NAME` in this registry with the pushing credentials.
     pub fn push(&self, layout: &Path, tag: &str, name: &str) {
         self.push_with(layout, tag, name, &PushOptions::default());
+    }
+
+    /// Writes `spec` as a fixture layout and pushes it as `NAME:TAG` (`reference` is `NAME:TAG`).
+    pub fn push_image(&self, reference: &str, spec: &ImageSpec, options: &PushOptions) -> Image {
+        let dir = tempfile::Builder::new()
+            .prefix("wslbox-layout-")
+            .tempdir()
+            .expect("create layout temp dir");
+        let mut layout = Layout::create(dir.path());
+        let image = layout.image(spec);
+        layout.tag("fixture", &image.manifest);
+        self.push_with(layout.dir(), "fixture", reference, options);
+        image
+    }
+
+    /// Writes an index of `specs` (in order, plus an attestation when asked) and pushes every
+    /// manifest of it as `reference` (`NAME:TAG`).
+    pub fn push_index(
+        &self,
+        reference: &str,
+        specs: &[ImageSpec],
+        with_attestation: bool,
+    ) -> Index {
+        let dir = tempfile::Builder::new()
+            .prefix("wslbox-layout-")
+            .tempdir()
+            .expect("create layout temp dir");
+        let mut layout = Layout::create(dir.path());
+        let index = layout.index(specs, with_attestation);
+        layout.tag("fixture", &index.index);
+        self.push_with(layout.dir(), "fixture", reference, &PushOptions::all());
+        index
     }
 
     /// Like [`Registry::push`], with skopeo options (`--format v2s2`, `--all`).

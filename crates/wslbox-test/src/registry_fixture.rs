@@ -241,6 +241,11 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     encoder.finish().expect("finish gzip")
 }
 
+/// `sha256:<hex>` of `bytes`.
+pub fn sha256_digest(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
 /// Deterministic incompressible bytes (xorshift64), for layers big enough to overlap downloads.
 pub fn noise(seed: u64, len: usize) -> Vec<u8> {
     let mut state = seed | 1;

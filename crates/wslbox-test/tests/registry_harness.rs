@@ -290,3 +290,19 @@ fn front_expires_first_token_so_registry_challenges_again() {
     );
     assert_eq!(front.rejected_tokens(), 1);
 }
+
+#[test]
+fn registry_serves_tampered_storage_bytes_unverified() {
+    let registry = Registry::start(Auth::None);
+    let digest = push_small(&registry, "app");
+    let path = registry.blob_data_path(&digest);
+    let text = fs_err::read_to_string(&path).unwrap();
+    let tampered = text.replace(r#""org.wslbox.test.mutable":"a""#, r#""org.wslbox.test.mutable":"b""#);
+    assert_ne!(text, tampered);
+    fs_err::write(&path, &tampered).unwrap();
+    // The wslbox digest tests rely on the registry passing corrupt bytes through.
+    let response = manifest(registry.addr(), "app", &digest, None);
+    assert_eq!(response.status, 200, "{}", registry.log());
+    assert_eq!(response.body, tampered.as_bytes());
+    assert_eq!(header(&response, "docker-content-digest"), Some(digest.as_str()));
+}

@@ -1,0 +1,419 @@
+//! Every way `wslbox pull` authenticates, against real `docker-registry` processes: open,
+//! htpasswd (config.json `auths`, `credsStore`, `credHelpers`, podman's auth.json), token auth
+//! (anonymous, with credentials, `access_token`-only, a token expiring mid-pull), and the
+//! `login`/`logout` commands.
+
+use serde_json::json;
+use wslbox_test::registry::{Auth, Registry};
+use wslbox_test::registry_env::{CliEnv, Outcome};
+use wslbox_test::registry_fixture::{Image, ImageSpec, noise};
+use wslbox_test::registry_front::{Front, FrontOptions};
+use wslbox_test::skopeo::PushOptions;
+use wslbox_test::token_server::{TokenField, TokenPolicy, TokenServer};
+
+const USER: &str = "alice";
+const PASSWORD: &str = "correct horse";
+
+fn cli() -> CliEnv {
+    CliEnv::new(env!("CARGO_BIN_EXE_wslbox"))
+}
+
+fn push_small(registry: &Registry, reference: &str) -> Image {
+    registry.push_image(
+        reference,
+        &ImageSpec::small("amd64"),
+        &PushOptions::default(),
+    )
+}
+
+/// Asserts a successful pull printed the reference and the manifest digest.
+#[track_caller]
+fn assert_pulled(outcome: &Outcome, reference: &str, image: &Image) {
+    outcome.success();
+    assert_eq!(
+        outcome.stdout_field("Pulled "),
+        Some(reference),
+        "{outcome}"
+    );
+    assert_eq!(
+        outcome.stdout_field("Digest: "),
+        Some(image.manifest.digest.as_str()),
+        "{outcome}"
+    );
+}
+
+/// Asserts an authentication failure names the registry and suggests `wslbox login`.
+#[track_caller]
+fn assert_refused(outcome: &Outcome, registry: &str) {
+    outcome.failure();
+    assert!(
+        outcome.stderr.contains(registry),
+        "the error should name {registry}:\n{outcome}"
+    );
+    assert!(
+        outcome.stderr.contains("wslbox login"),
+        "the error should suggest `wslbox login`:\n{outcome}"
+    );
+}
+
+#[test]
+fn anonymous_pull_from_open_registry() {
+    let registry = Registry::start(Auth::None);
+    let image = push_small(&registry, "app:v1");
+    let reference = registry.image("app:v1");
+    assert_pulled(&cli().run(&["pull", &reference]), &reference, &image);
+}
+
+#[test]
+fn htpasswd_registry_refuses_pull_without_credentials() {
+    let registry = Registry::start(Auth::htpasswd(USER, PASSWORD));
+    push_small(&registry, "app:v1");
+    assert_refused(
+        &cli().run(&["pull", &registry.image("app:v1")]),
+        &registry.host(),
+    );
+}
+
+#[test]
+fn htpasswd_credentials_from_docker_config_auths() {
+    let registry = Registry::start(Auth::htpasswd(USER, PASSWORD));
+    let image = push_small(&registry, "app:v1");
+    let env = cli();
+    CliEnv::write_auths_file(
+        &env.docker_config_dir().join("config.json"),
+        &registry.host(),
+        USER,
+        PASSWORD,
+    );
+    let reference = registry.image("app:v1");
+    assert_pulled(&env.run(&["pull", &reference]), &reference, &image);
+}
+
+#[test]
+fn htpasswd_credentials_from_creds_store_helper() {
+    let registry = Registry::start(Auth::htpasswd(USER, PASSWORD));
+    let image = push_small(&registry, "app:v1");
+    let env = cli();
+    let helper = env.install_credential_helper("testhelper");
+    helper.put(&registry.host(), USER, PASSWORD);
+    env.write_docker_config(&json!({"credsStore": "testhelper"}));
+    let reference = registry.image("app:v1");
+    assert_pulled(&env.run(&["pull", &reference]), &reference, &image);
+    assert!(
+        helper.calls().contains(&format!("get {}", registry.host())),
+        "helper calls: {:?}",
+        helper.calls()
+    );
+}
+
+#[test]
+fn htpasswd_credentials_from_cred_helpers_entry() {
+    let registry = Registry::start(Auth::htpasswd(USER, PASSWORD));
+    let image = push_small(&registry, "app:v1");
+    let env = cli();
+    let helper = env.install_credential_helper("testhelper");
+    helper.put(&registry.host(), USER, PASSWORD);
+    // credHelpers names the helper for this registry only; the (missing) credsStore must not be used.
+    env.write_docker_config(
+        &json!({"credsStore": "absent", "credHelpers": {registry.host(): "testhelper"}}),
+    );
+    let reference = registry.image("app:v1");
+    assert_pulled(&env.run(&["pull", &reference]), &reference, &image);
+    assert!(
+        helper.calls().contains(&format!("get {}", registry.host())),
+        "helper calls: {:?}",
+        helper.calls()
+    );
+}
+
+#[test]
+fn podman_auth_file_from_registry_auth_file() {
+    let registry = Registry::start(Auth::htpasswd(USER, PASSWORD));
+    let image = push_small(&registry, "app:v1");
+    let mut env = cli();
+    let auth_file = env.root().join("podman-auth.json");
+    CliEnv::write_auths_file(&auth_file, &registry.host(), USER, PASSWORD);
+    env.set_var("REGISTRY_AUTH_FILE", &auth_file);
+    let reference = registry.image("app:v1");
+    assert_pulled(&env.run(&["pull", &reference]), &reference, &image);
+}
+
+#[test]
+fn podman_auth_file_in_xdg_runtime_dir() {
+    let registry = Registry::start(Auth::htpasswd(USER, PASSWORD));
+    let image = push_small(&registry, "app:v1");
+    let env = cli();
+    let containers = env.root().join("runtime/containers");
+    fs_err::create_dir_all(&containers).unwrap();
+    CliEnv::write_auths_file(
+        &containers.join("auth.json"),
+        &registry.host(),
+        USER,
+        PASSWORD,
+    );
+    let reference = registry.image("app:v1");
+    assert_pulled(&env.run(&["pull", &reference]), &reference, &image);
+}
+
+#[test]
+fn wrong_password_names_the_registry() {
+    let registry = Registry::start(Auth::htpasswd(USER, PASSWORD));
+    push_small(&registry, "app:v1");
+    let env = cli();
+    CliEnv::write_auths_file(
+        &env.docker_config_dir().join("config.json"),
+        &registry.host(),
+        USER,
+        "wrong",
+    );
+    assert_refused(
+        &env.run(&["pull", &registry.image("app:v1")]),
+        &registry.host(),
+    );
+}
+
+#[test]
+fn token_anonymous_pull_of_public_repository() {
+    let server = TokenServer::start(TokenPolicy::default());
+    let registry = Registry::start(Auth::token(&server));
+    let image = push_small(&registry, "public/app:v1");
+    let reference = registry.image("public/app:v1");
+    assert_pulled(&cli().run(&["pull", &reference]), &reference, &image);
+    let pulls: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.user.is_none())
+        .collect();
+    assert!(
+        !pulls.is_empty(),
+        "wslbox never asked the token server for a token"
+    );
+    for request in &pulls {
+        // Tokens are scoped to the one repository, read-only.
+        assert_eq!(
+            request.scopes,
+            ["repository:public/app:pull"],
+            "{request:?}"
+        );
+    }
+}
+
+#[test]
+fn token_anonymous_pull_of_private_repository_is_refused() {
+    let server = TokenServer::start(TokenPolicy::default());
+    let registry = Registry::start(Auth::token(&server));
+    push_small(&registry, "private/app:v1");
+    assert_refused(
+        &cli().run(&["pull", &registry.image("private/app:v1")]),
+        &registry.host(),
+    );
+}
+
+#[test]
+fn token_pull_with_credentials() {
+    let server = TokenServer::start(TokenPolicy::default());
+    let registry = Registry::start(Auth::token(&server));
+    let image = push_small(&registry, "private/app:v1");
+    let env = cli();
+    CliEnv::write_auths_file(
+        &env.docker_config_dir().join("config.json"),
+        &registry.host(),
+        "tokenuser",
+        "tokenpass",
+    );
+    let reference = registry.image("private/app:v1");
+    assert_pulled(&env.run(&["pull", &reference]), &reference, &image);
+    let authenticated: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.authenticated)
+        .collect();
+    assert!(
+        !authenticated.is_empty(),
+        "no authenticated token request: {:?}",
+        server.requests()
+    );
+    for request in &authenticated {
+        assert_eq!(
+            request.scopes,
+            ["repository:private/app:pull"],
+            "{request:?}"
+        );
+    }
+}
+
+#[test]
+fn token_response_with_access_token_only() {
+    let server = TokenServer::start(TokenPolicy {
+        field: TokenField::AccessToken,
+        ..TokenPolicy::default()
+    });
+    let registry = Registry::start(Auth::token(&server));
+    let image = push_small(&registry, "private/app:v1");
+    let env = cli();
+    CliEnv::write_auths_file(
+        &env.docker_config_dir().join("config.json"),
+        &registry.host(),
+        "tokenuser",
+        "tokenpass",
+    );
+    let reference = registry.image("private/app:v1");
+    assert_pulled(&env.run(&["pull", &reference]), &reference, &image);
+}
+
+#[test]
+fn token_response_with_token_only() {
+    let server = TokenServer::start(TokenPolicy {
+        field: TokenField::Token,
+        ..TokenPolicy::default()
+    });
+    let registry = Registry::start(Auth::token(&server));
+    let image = push_small(&registry, "public/app:v1");
+    let reference = registry.image("public/app:v1");
+    assert_pulled(&cli().run(&["pull", &reference]), &reference, &image);
+}
+
+#[test]
+fn token_expiring_mid_pull_is_refreshed() {
+    let server = TokenServer::start(TokenPolicy::default());
+    let registry = Registry::start(Auth::token(&server));
+    let mut spec = ImageSpec::small("amd64");
+    spec.layers = (0..4)
+        .map(|i| vec![(format!("data/{i}"), noise(i, 64 * 1024))])
+        .collect();
+    let image = registry.push_image("private/app:v1", &spec, &PushOptions::default());
+    // The first token stops working after two repository requests (manifest and one more).
+    let front = Front::start(
+        &registry,
+        FrontOptions {
+            expire_first_token_after: Some(2),
+            ..FrontOptions::default()
+        },
+    );
+    let env = cli();
+    CliEnv::write_auths_file(
+        &env.docker_config_dir().join("config.json"),
+        &front.host(),
+        "tokenuser",
+        "tokenpass",
+    );
+    let reference = front.image("private/app:v1");
+    let issued_before = server.tokens_issued();
+    assert_pulled(&env.run(&["pull", &reference]), &reference, &image);
+    assert!(
+        front.rejected_tokens() >= 1,
+        "the expired token was never used again; the test proves nothing"
+    );
+    assert!(
+        server.tokens_issued() - issued_before >= 2,
+        "no new token after the 401: {:?}",
+        server.requests()
+    );
+}
+
+#[test]
+fn login_pull_logout_cycle() {
+    let registry = Registry::start(Auth::htpasswd(USER, PASSWORD));
+    let image = push_small(&registry, "app:v1");
+    let env = cli();
+    let host = registry.host();
+    env.run_with_stdin(
+        &["login", &host, "-u", USER, "--password-stdin"],
+        &format!("{PASSWORD}\n"),
+    )
+    .success();
+    let config = env.docker_config().expect("login writes config.json");
+    let auth = config["auths"][&host]["auth"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no auths entry for {host}: {config}"));
+    assert_eq!(
+        auth,
+        CliEnv::encode_auth(USER, PASSWORD),
+        "config.json holds the wrong secret"
+    );
+
+    let reference = registry.image("app:v1");
+    assert_pulled(&env.run(&["pull", &reference]), &reference, &image);
+
+    env.run(&["logout", &host]).success();
+    let config = env.docker_config().unwrap_or_default();
+    assert!(
+        config["auths"].get(&host).is_none(),
+        "logout left credentials behind: {config}"
+    );
+    assert_refused(&env.run(&["pull", &reference]), &host);
+}
+
+#[test]
+fn login_stores_in_configured_credential_helper() {
+    let registry = Registry::start(Auth::htpasswd(USER, PASSWORD));
+    let image = push_small(&registry, "app:v1");
+    let env = cli();
+    let helper = env.install_credential_helper("testhelper");
+    env.write_docker_config(&json!({"credsStore": "testhelper"}));
+    let host = registry.host();
+    env.run_with_stdin(&["login", &host, "-u", USER, "--password-stdin"], PASSWORD)
+        .success();
+    assert_eq!(
+        helper.get(&host),
+        Some((USER.to_owned(), PASSWORD.to_owned()))
+    );
+    let config = env.docker_config().unwrap();
+    assert!(
+        config["auths"][&host].get("auth").is_none(),
+        "the secret leaked into config.json: {config}"
+    );
+
+    let reference = registry.image("app:v1");
+    assert_pulled(&env.run(&["pull", &reference]), &reference, &image);
+    env.run(&["logout", &host]).success();
+    assert_eq!(
+        helper.get(&host),
+        None,
+        "logout left the helper entry; calls: {:?}",
+        helper.calls()
+    );
+}
+
+#[test]
+fn login_with_wrong_password_is_refused_and_stores_nothing() {
+    let registry = Registry::start(Auth::htpasswd(USER, PASSWORD));
+    let env = cli();
+    let host = registry.host();
+    let outcome = env.run_with_stdin(&["login", &host, "-u", USER, "--password-stdin"], "wrong");
+    outcome.failure();
+    assert!(
+        outcome.stderr.contains(&host),
+        "the error should name {host}:\n{outcome}"
+    );
+    let config = env.docker_config().unwrap_or_default();
+    assert!(
+        config["auths"].get(&host).is_none(),
+        "a refused login stored credentials: {config}"
+    );
+}
+
+#[test]
+fn token_login_then_private_pull() {
+    let server = TokenServer::start(TokenPolicy::default());
+    let registry = Registry::start(Auth::token(&server));
+    let image = push_small(&registry, "private/app:v1");
+    let env = cli();
+    let host = registry.host();
+    let wrong = env.run_with_stdin(
+        &["login", &host, "-u", "tokenuser", "--password-stdin"],
+        "wrong",
+    );
+    wrong.failure();
+    assert!(
+        wrong.stderr.contains(&host),
+        "the error should name {host}:\n{wrong}"
+    );
+    env.run_with_stdin(
+        &["login", &host, "-u", "tokenuser", "--password-stdin"],
+        "tokenpass",
+    )
+    .success();
+    let reference = registry.image("private/app:v1");
+    assert_pulled(&env.run(&["pull", &reference]), &reference, &image);
+}
