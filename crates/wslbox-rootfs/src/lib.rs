@@ -2,15 +2,50 @@
 //!
 //! Data flows one way:
 //!
-//! 1. `flatten` reads each layer stream once (in parallel), spooling file bodies to disk and
-//!    recording headers, then applies the layers in order to an in-memory model of the tree
-//!    (paths → inodes) with image-spec whiteout, opaque and hardlink semantics.
-//! 2. The model is a [`TreeView`]: OS detection and WSL customization read files from it and
-//!    return [`Overlay`]s — files to add or replace — without a second pass over the layers.
-//! 3. `output` writes the final tree as one tar stream (directories before their contents,
-//!    hardlinks after their targets), optionally gzip/xz compressed, atomically.
+//! 1. [`flatten`] reads each layer stream once (in parallel, `read`), spooling file bodies to
+//!    disk (`spool`) and recording headers, then applies the layers in order (`apply`) to an
+//!    in-memory model of the tree (`tree`: paths → inodes) with image-spec whiteout, opaque and
+//!    hardlink semantics, reproducing `umoci raw unpack` run as root.
+//! 2. The model, a [`FlatTree`], is a [`TreeView`]: OS detection and WSL customization read
+//!    files from it and return [`Overlay`]s — files to add or replace — which
+//!    [`FlatTree::apply_overlays`] merges without a second pass over the layers.
+//! 3. [`write_output`] writes the final tree as one tar stream (`write`: directories before
+//!    their contents, hardlinks after their targets, PAX where ustar is not enough), optionally
+//!    gzip (parallel members, `pgzip`) or xz (liblzma multithreaded) compressed, atomically.
 //!
 //! Memory grows with the number of paths, never with layer or file sizes.
+//!
+//! ```no_run
+//! # fn demo(image: &wslbox_image::ResolvedImage, opener: &dyn wslbox_image::BlobOpener) -> Result<(), Box<dyn std::error::Error>> {
+//! use wslbox_rootfs::{FlattenOptions, NoReporter, OutputDest, OutputFormat};
+//! let opts = FlattenOptions::new(std::env::temp_dir());
+//! let tree = wslbox_rootfs::flatten(&image.layers, opener, &opts, &NoReporter)?;
+//! let dest = OutputDest::File("rootfs.tar.gz".into());
+//! let format = OutputFormat::from_path("rootfs.tar.gz".as_ref()).unwrap_or(OutputFormat::Tar);
+//! let stats = wslbox_rootfs::write_output(&tree, dest, format, &NoReporter)?;
+//! # let _ = stats; Ok(()) }
+//! ```
+
+mod apply;
+mod error;
+mod flatten;
+mod output;
+mod path;
+mod pgzip;
+mod read;
+mod report;
+mod spool;
+mod tree;
+mod write;
+
+pub mod customize;
+pub mod osrelease;
+
+pub use error::{FlattenError, OutputError};
+pub use flatten::{FlattenOptions, flatten};
+pub use output::{OutputDest, OutputFormat, Stats, write_output, write_tar};
+pub use report::{NoReporter, Reporter};
+pub use tree::FlatTree;
 
 /// The kind of a node in the flattened tree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -181,7 +181,11 @@ fn parse_tar(
                     && !IGNORED_XATTRS.contains(&name)
                 {
                     meta.xattrs.retain(|(n, _)| n != name);
-                    meta.xattrs.push((name.to_vec(), ext.value_bytes().to_vec()));
+                    // An empty PAX value deletes the record (POSIX pax "extended header"
+                    // semantics); umoci sets no xattr for it either.
+                    if !ext.value_bytes().is_empty() {
+                        meta.xattrs.push((name.to_vec(), ext.value_bytes().to_vec()));
+                    }
                 }
             }
         }

@@ -287,11 +287,11 @@ mod tests {
     fn pax_record_length_counts_itself() {
         let mut out = Vec::new();
         pax_record(&mut out, b"path", b"a");
-        assert_eq!(out, b"10 path=a\n");
+        assert_eq!(out, b"9 path=a\n");
         let mut out = Vec::new();
         pax_record(&mut out, b"path", &[b'x'; 93]);
-        assert_eq!(out.len(), 102);
-        assert!(out.starts_with(b"102 path="));
+        assert_eq!(out.len(), 103);
+        assert!(out.starts_with(b"103 path="));
     }
 
     #[test]

@@ -1,8 +1,12 @@
 //! Test support: registry processes, token server, fixture image builder, oracle comparison.
 pub mod registry;
+pub mod registry_env;
 pub mod registry_fixture;
 pub mod registry_front;
 pub mod registry_http;
 pub mod skopeo;
 pub mod token_server;
-pub mod registry_env;
+pub mod layers;
+pub mod oci_layout;
+#[cfg(unix)]
+pub mod oracle;
