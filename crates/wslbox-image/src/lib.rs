@@ -4,7 +4,10 @@
 //!   config ([`ImageConfigSummary`]) and the digests that identify it.
 //! - `manifest` parses OCI indexes/manifests and Docker schema2 manifests/lists, rejects schema1,
 //!   and selects a platform (skipping attestations).
-//! - `layout` reads local sources: `oci:DIR[:TAG]`, `oci-archive:FILE`, `docker-archive:FILE`.
+//! - `layout` reads local sources: `oci:DIR[:TAG]`, `oci-archive:FILE`, `docker-archive:FILE`
+//!   ([`open_local`] returns the resolved image and a [`BlobOpener`] for its layers).
+//! - [`VerifyingReader`] checks digest and size of every blob stream at EOF; registry and local
+//!   openers both wrap their streams in it.
 //!
 //! Registries live in `wslbox-registry`; this crate never touches the network.
 
@@ -73,3 +76,8 @@ pub trait BlobOpener: Send + Sync {
 
 pub mod layout;
 pub mod manifest;
+pub mod media_type;
+pub mod verify;
+
+pub use layout::{LayoutError, LocalImage, open_local};
+pub use verify::VerifyingReader;

@@ -13,5 +13,5 @@ mod platform;
 mod reference;
 
 pub use digest::{Algorithm, Digest, DigestError};
-pub use platform::{Platform, PlatformError};
+pub use platform::{Fit, Platform, PlatformError};
 pub use reference::{DOCKER_HUB_API_HOST, DOCKER_HUB_REGISTRY, Reference, ReferenceError};

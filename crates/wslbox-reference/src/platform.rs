@@ -1,6 +1,5 @@
 //! `os/arch[/variant]` platforms, normalized like containerd's `platforms.Normalize`.
 
-use std::cmp::Ordering;
 use std::fmt;
 use std::str::FromStr;
 
@@ -16,6 +15,15 @@ pub struct Platform {
     pub architecture: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub variant: Option<String>,
+}
+
+/// How an index entry's platform satisfies a request, see [`Platform::fit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fit {
+    /// The same platform once normalized (`arm64/v8` is `arm64`).
+    Exact,
+    /// An older variant the requested CPU also runs (`arm/v6` for `arm/v7`).
+    Older,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -73,23 +81,22 @@ impl Platform {
     /// CPU also runs (`arm/v7` runs `arm/v6`; `amd64/v3` runs `amd64/v2`). A request without a
     /// variant means the baseline (`arm64` = `arm64/v8`, `amd64` = `amd64/v1`).
     pub fn matches(&self, candidate: &Platform) -> bool {
-        self.compare(candidate).is_some()
+        self.fit(candidate).is_some()
     }
 
-    /// How well `candidate` fits this request: `Some(Equal)` for an exact match, `Some(Less)` for a
-    /// compatible older variant, `None` when it cannot run.
-    pub(crate) fn compare(&self, candidate: &Platform) -> Option<Ordering> {
+    /// How well `candidate` fits this request; `None` when it cannot run.
+    pub fn fit(&self, candidate: &Platform) -> Option<Fit> {
         let want = self.normalize();
         let have = candidate.normalize();
         if want.os != have.os || want.architecture != have.architecture {
             return None;
         }
         if want.variant == have.variant {
-            return Some(Ordering::Equal);
+            return Some(Fit::Exact);
         }
         let level = |v: &Option<String>| variant_level(&want.architecture, v.as_deref());
         match (level(&want.variant), level(&have.variant)) {
-            (Some(w), Some(h)) if h < w => Some(Ordering::Less),
+            (Some(w), Some(h)) if h < w => Some(Fit::Older),
             _ => None,
         }
     }

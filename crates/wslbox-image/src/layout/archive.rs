@@ -1,0 +1,202 @@
+//! Tar archives read in place: one scan records where each member's data lies, and members are
+//! then read as sections of the file. Symlinks and hardlinks between members (legacy
+//! `docker save` links repeated layers) are followed.
+
+use std::collections::HashMap;
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use super::{LayoutError, Store};
+
+/// How many links a member path may go through before it counts as a loop.
+const MAX_LINK_HOPS: usize = 16;
+
+#[derive(Debug, Clone)]
+enum Member {
+    File { offset: u64, size: u64 },
+    Symlink(String),
+    Hardlink(String),
+}
+
+/// A section of the archive: a member's data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Section {
+    pub offset: u64,
+    pub size: u64,
+}
+
+/// The members of a tar archive by normalized path.
+pub(super) struct ArchiveStore {
+    path: PathBuf,
+    members: HashMap<String, Member>,
+}
+
+/// `./a//b/` → `a/b`.
+fn normalize(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for c in path.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    parts.join("/")
+}
+
+impl ArchiveStore {
+    /// Scans `path` once, seeking over member data.
+    pub(super) fn scan(path: &Path, image: &str) -> Result<Self, LayoutError> {
+        let io_err = |source| LayoutError::Io {
+            image: image.into(),
+            source,
+        };
+        let mut file = fs_err::File::open(path).map_err(io_err)?;
+        let mut magic = [0u8; 4];
+        let n = read_up_to(&mut file, &mut magic).map_err(io_err)?;
+        if let Some(kind) = compressed(&magic[..n]) {
+            return Err(LayoutError::NotALayout {
+                image: image.into(),
+                expected: "an uncompressed tar archive",
+                reason: format!(
+                    "it is {kind}-compressed; wslbox reads archives in place, so decompress it first"
+                ),
+            });
+        }
+        file.seek(SeekFrom::Start(0)).map_err(io_err)?;
+        let bad = |e: io::Error| LayoutError::NotALayout {
+            image: image.into(),
+            expected: "a tar archive",
+            reason: e.to_string(),
+        };
+        let mut archive = tar::Archive::new(BufReader::with_capacity(64 << 10, file));
+        let mut members = HashMap::new();
+        for entry in archive.entries_with_seek().map_err(bad)? {
+            let entry = entry.map_err(bad)?;
+            let name = normalize(&String::from_utf8_lossy(&entry.path_bytes()));
+            let header = entry.header();
+            let member = match header.entry_type() {
+                tar::EntryType::Regular | tar::EntryType::Continuous => Member::File {
+                    offset: entry.raw_file_position(),
+                    size: entry.size(),
+                },
+                tar::EntryType::Symlink | tar::EntryType::Link => {
+                    let Some(target) = entry.link_name_bytes() else {
+                        continue;
+                    };
+                    let target = String::from_utf8_lossy(&target).into_owned();
+                    if header.entry_type() == tar::EntryType::Link {
+                        Member::Hardlink(normalize(&target))
+                    } else {
+                        Member::Symlink(target)
+                    }
+                }
+                _ => continue,
+            };
+            members.insert(name, member);
+        }
+        Ok(ArchiveStore {
+            path: path.to_owned(),
+            members,
+        })
+    }
+
+    /// Where the data of `path` lies, following links.
+    pub(super) fn section(&self, path: &str) -> io::Result<Section> {
+        let mut current = normalize(path);
+        for _ in 0..MAX_LINK_HOPS {
+            match self.members.get(&current) {
+                Some(Member::File { offset, size }) => {
+                    return Ok(Section {
+                        offset: *offset,
+                        size: *size,
+                    });
+                }
+                Some(Member::Hardlink(target)) => current = target.clone(),
+                Some(Member::Symlink(target)) => {
+                    let dir = current.rsplit_once('/').map_or("", |(d, _)| d);
+                    current = if target.starts_with('/') {
+                        normalize(target)
+                    } else {
+                        normalize(&format!("{dir}/{target}"))
+                    };
+                }
+                None => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::NotFound,
+                        format!("`{current}` is not in the archive {}", self.path.display()),
+                    ));
+                }
+            }
+        }
+        Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "`{path}` in the archive {} is a link loop",
+                self.path.display()
+            ),
+        ))
+    }
+
+    pub(super) fn contains(&self, path: &str) -> bool {
+        self.section(path).is_ok()
+    }
+
+    /// A reader over one section, with its own file handle so streams are independent.
+    pub(super) fn open_section(&self, section: Section) -> io::Result<Box<dyn Read + Send>> {
+        let mut file = fs_err::File::open(&self.path)?;
+        file.seek(SeekFrom::Start(section.offset))?;
+        Ok(Box::new(
+            BufReader::with_capacity(64 << 10, file).take(section.size),
+        ))
+    }
+}
+
+impl Store for ArchiveStore {
+    fn open(&self, path: &str) -> io::Result<Box<dyn Read + Send>> {
+        self.open_section(self.section(path)?)
+    }
+}
+
+/// Which compression the leading bytes announce (gzip `1f 8b`, zstd `28 b5 2f fd`).
+pub(super) fn compressed(magic: &[u8]) -> Option<&'static str> {
+    if magic.starts_with(&[0x1f, 0x8b]) {
+        Some("gzip")
+    } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Some("zstd")
+    } else {
+        None
+    }
+}
+
+/// Fills as much of `buf` as the reader has.
+pub(super) fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalize_drops_dots_and_doubled_slashes() {
+        assert_eq!(normalize("./blobs//sha256/abc"), "blobs/sha256/abc");
+        assert_eq!(normalize("a/b/../c/"), "a/c");
+    }
+
+    #[test]
+    fn compression_magic() {
+        assert_eq!(compressed(&[0x1f, 0x8b, 8, 0]), Some("gzip"));
+        assert_eq!(compressed(&[0x28, 0xb5, 0x2f, 0xfd]), Some("zstd"));
+        assert_eq!(compressed(b"ustar"), None);
+    }
+}
