@@ -1,1 +1,31 @@
-//! The WSL host on Windows: wsl.exe, the Lxss registry, Terminal fragments and Start Menu shortcuts.
+//! The WSL host on Windows: wsl.exe, the Lxss registry, Terminal fragments and Start Menu
+//! shortcuts.
+//!
+//! Platform-neutral pieces (tested everywhere):
+//! - [`names`]: the distribution name rules;
+//! - [`output`] and [`wsl_error`]: decoding wsl.exe output and its `Error code: Wsl/...` lines;
+//! - [`jsonc`] and [`terminal_profiles`]: comment-preserving edits of Windows Terminal JSON;
+//! - [`args`]: `-d OLD` rewriting in shortcut arguments and Terminal command lines;
+//! - [`capabilities`]: what the installed wsl.exe supports, export formats;
+//! - [`distribution`]: the [`Distribution`] record that `wslbox list` prints.
+//!
+//! On Windows, [`host`] does the work: [`host::WslExe`] drives wsl.exe, `lxss` reads and writes
+//! `HKCU\...\Lxss`, and the operations (`import`, `rename`, `move_to`, `clone`, `backup`,
+//! `remove`, …) run as [`transaction::Transaction`]s that undo completed steps when a later one fails.
+
+pub mod args;
+pub mod capabilities;
+pub mod distribution;
+pub mod error;
+pub mod jsonc;
+pub mod names;
+pub mod output;
+pub mod terminal_profiles;
+pub mod transaction;
+pub mod wsl_error;
+
+#[cfg(windows)]
+pub mod host;
+
+pub use distribution::{Distribution, State};
+pub use error::{Error, Result};

@@ -1,0 +1,38 @@
+//! **A SIMULATOR of `wsl.exe`, for tests only. It is not WSL and runs no Linux.**
+//!
+//! The Wine test suite cannot run the real wsl.exe, so this binary (named `wsl`) stands in
+//! for it and follows wsl.exe's documented behaviour (WSL-FACTS.md) for the subset wslbox
+//! uses: `--import NAME DIR FILE|- [--version N]`, `--unregister`, `--terminate`,
+//! `--list [--verbose|--running|--quiet]`, `--export NAME FILE|- [--format F]`,
+//! `--manage NAME --move DIR | --set-default-user USER`, `--set-default`, `--version`.
+//!
+//! Registration writes what real WSL writes: a GUID-named key under `HKCU\...\Lxss` with the
+//! usual values, a Start Menu shortcut `<name>.lnk` (a real shell link) running
+//! `wsl.exe --distribution-id {GUID} --cd ~`, and a Windows Terminal fragment, with their paths
+//! in `ShortcutPath` / `TerminalProfilePath`. Instead of a disk image, the imported tar itself
+//! is stored in the install folder under the `VhdFileName` (`ext4.vhdx`); nothing is extracted.
+//!
+//! Output is UTF-16LE unless `WSL_UTF8=1`; failures print a message and an
+//! `Error code: Wsl/...` line and exit with -1, like wsl.exe.
+//!
+//! Test-only controls (not part of wsl.exe):
+//! - `WSL_SIM_FAIL=import-after-register|import-before-register|export` breaks that step;
+//! - `WSL_SIM_VERSION=2.4.4.0` sets the reported version; `inbox` behaves like Windows 10's
+//!   built-in wsl.exe (no `--version`, no `-` archives, no `--manage`);
+//! - `wsl --sim-run NAME` marks a distribution running (until `--terminate`).
+
+#[cfg(windows)]
+mod sim;
+
+#[cfg(windows)]
+fn main() {
+    sim::main()
+}
+
+#[cfg(not(windows))]
+fn main() {
+    eprintln!(
+        "wsl-simulator is a Windows program; build it for x86_64-pc-windows-gnu and run it under Wine"
+    );
+    std::process::exit(2);
+}

@@ -1,0 +1,87 @@
+//! The simulator proper (Windows only): argument dispatch and wsl.exe-style output.
+#![cfg(windows)]
+
+mod archive;
+mod import;
+mod registry;
+mod shell;
+mod verbs;
+
+use std::io::Write;
+
+/// A wsl.exe-style failure: message lines plus the `Error code: Wsl/...` line.
+pub struct Failure {
+    pub message: String,
+    pub code: String,
+}
+
+pub type Result<T = ()> = std::result::Result<T, Failure>;
+
+pub fn fail<T>(message: impl Into<String>, code: &str) -> Result<T> {
+    Err(Failure {
+        message: message.into(),
+        code: code.to_owned(),
+    })
+}
+
+/// Prints the way wsl.exe does: UTF-16LE unless `WSL_UTF8=1`, CRLF line ends.
+pub fn print(text: &str, to_stderr: bool) {
+    let text = text.replace('\n', "\r\n");
+    let bytes: Vec<u8> = if std::env::var("WSL_UTF8").as_deref() == Ok("1") {
+        text.into_bytes()
+    } else {
+        text.encode_utf16().flat_map(u16::to_le_bytes).collect()
+    };
+    let _ = if to_stderr {
+        std::io::stderr().write_all(&bytes)
+    } else {
+        let mut out = std::io::stdout();
+        out.write_all(&bytes).and_then(|()| out.flush())
+    };
+}
+
+pub fn say(text: &str) {
+    print(&format!("{text}\n"), false);
+}
+
+/// The simulated WSL version, or `None` for inbox WSL.
+pub fn version() -> Option<String> {
+    match std::env::var("WSL_SIM_VERSION") {
+        Ok(v) if v == "inbox" => None,
+        Ok(v) => Some(v),
+        Err(_) => Some("2.4.4.0".to_owned()),
+    }
+}
+
+/// Whether `--manage` exists in the simulated version (added in 2.4 as far as wslbox assumes).
+pub fn has_manage() -> bool {
+    version().is_some_and(|v| {
+        let mut parts = v.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+        (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) >= (2, 4)
+    })
+}
+
+pub fn fault(step: &str) -> bool {
+    std::env::var("WSL_SIM_FAIL").is_ok_and(|f| f.split(',').any(|s| s == step))
+}
+
+pub fn invalid_option(option: &str) -> Failure {
+    Failure {
+        message: format!(
+            "Invalid command line option: {option}\nUsage: wsl.exe [Argument] [Options...] [CommandLine]"
+        ),
+        code: "Wsl/E_INVALIDARG".to_owned(),
+    }
+}
+
+pub fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match verbs::dispatch(&args) {
+        Ok(()) => std::process::exit(0),
+        Err(f) => {
+            print(&format!("{}\nError code: {}\n", f.message, f.code), true);
+            // wsl.exe exits with -1 (0xFFFFFFFF) on failure.
+            std::process::exit(-1);
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! File edits that can be undone: Terminal JSON rewrites (with a kept backup) and renames.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::terminal_profiles::rename_in_terminal_json;
+use crate::transaction::Transaction;
+
+/// Suffix of the copy kept next to a `settings.json` before wslbox edits it.
+pub const BACKUP_SUFFIX: &str = ".wslbox-backup";
+
+/// Where Windows Terminal keeps `settings.json`: Store (stable, preview) and unpackaged installs.
+pub fn terminal_settings_files() -> Vec<PathBuf> {
+    let Some(local) = std::env::var_os("LOCALAPPDATA").map(PathBuf::from) else {
+        return Vec::new();
+    };
+    let packages = local.join("Packages");
+    [
+        packages.join(r"Microsoft.WindowsTerminal_8wekyb3d8bbwe\LocalState\settings.json"),
+        packages.join(r"Microsoft.WindowsTerminalPreview_8wekyb3d8bbwe\LocalState\settings.json"),
+        local.join(r"Microsoft\Windows Terminal\settings.json"),
+    ]
+    .into_iter()
+    .filter(|p| p.is_file())
+    .collect()
+}
+
+/// Writes `text` next to `path` and renames it over, so a crash never leaves half a file.
+pub fn write_atomically(path: &Path, text: &str) -> Result<()> {
+    let tmp = path.with_extension("wslbox-tmp");
+    fs_err::write(&tmp, text)?;
+    fs_err::rename(&tmp, path)?;
+    Ok(())
+}
+
+/// Renames distribution `guid` from `old` to `new` in one Terminal JSON file, recording an undo.
+/// Returns whether the file changed.
+pub fn rename_in_json_file<'a>(
+    tx: &mut Transaction<'a>,
+    path: &Path,
+    guid: &str,
+    old: &str,
+    new: &str,
+    keep_backup: bool,
+) -> Result<bool> {
+    let original = fs_err::read_to_string(path)?;
+    let edited =
+        rename_in_terminal_json(&original, guid, old, new).map_err(|source| Error::Terminal {
+            path: path.to_owned(),
+            source,
+        })?;
+    let Some(edited) = edited else {
+        return Ok(false);
+    };
+    let mut what = format!(
+        "Windows Terminal: renamed the profile in {}",
+        path.display()
+    );
+    if keep_backup {
+        let backup = PathBuf::from(format!("{}{BACKUP_SUFFIX}", path.display()));
+        fs_err::write(&backup, &original)?;
+        what.push_str(&format!(" (backup: {})", backup.display()));
+    }
+    write_atomically(path, &edited)?;
+    let path = path.to_owned();
+    tx.done(what, move || write_atomically(&path, &original));
+    Ok(true)
+}
+
+/// Renames a file, recording the rename back as its undo.
+pub fn rename_file<'a>(
+    tx: &mut Transaction<'a>,
+    what: String,
+    from: &Path,
+    to: &Path,
+) -> Result<()> {
+    fs_err::rename(from, to)?;
+    let (from, to) = (from.to_owned(), to.to_owned());
+    tx.done(what, move || Ok(fs_err::rename(&to, &from)?));
+    Ok(())
+}

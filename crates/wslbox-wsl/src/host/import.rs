@@ -1,0 +1,214 @@
+//! `wslbox import` and `wslbox clone`: registering a distribution from a tar stream.
+//!
+//! Transactional: the install folder is created (and removed again) by us, and whenever
+//! wsl.exe got as far as registering the name, a later failure unregisters it. A failure
+//! before registration leaves nothing behind.
+
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use super::lxss::{Lxss, VALUE_CREATED_FOLDER, VALUE_DIGEST, VALUE_IMAGE};
+use super::rename::Report;
+use super::wsl_exe::WslExe;
+use crate::capabilities::ExportFormat;
+use crate::error::{Error, Result};
+use crate::names::check_new_name;
+use crate::transaction::Transaction;
+
+/// The user a new distribution logs in as. `name` is used with `wsl --manage
+/// --set-default-user`; `uid` is written to `DefaultUid` when that verb is missing.
+#[derive(Debug, Clone)]
+pub struct DefaultUser {
+    pub name: String,
+    pub uid: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    pub name: String,
+    /// Install folder; default `%LOCALAPPDATA%\wslbox\distros\NAME`.
+    pub location: Option<PathBuf>,
+    /// WSL version, 1 or 2.
+    pub version: u8,
+    pub default_user: Option<DefaultUser>,
+    /// Provenance, stored as `WslboxImage` / `WslboxDigest`.
+    pub image: Option<String>,
+    pub digest: Option<String>,
+}
+
+/// `%LOCALAPPDATA%\wslbox\distros\NAME`.
+pub fn default_location(name: &str) -> PathBuf {
+    let local = std::env::var_os("LOCALAPPDATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    local.join("wslbox").join("distros").join(name)
+}
+
+/// Refuses an invalid or taken name. Call it before downloading anything.
+pub fn check_new_distribution(name: &str) -> Result<()> {
+    let names = Lxss::open()?.names()?;
+    Ok(check_new_name(name, names.iter().map(String::as_str))?)
+}
+
+/// Creates the install folder if needed (undone on failure). Returns whether we created it.
+pub(super) fn prepare_folder<'a>(tx: &mut Transaction<'a>, dir: &Path) -> Result<bool> {
+    if dir.exists() {
+        if fs_err::read_dir(dir)?.next().is_some() {
+            return Err(Error::FolderNotEmpty {
+                path: dir.to_owned(),
+            });
+        }
+        return Ok(false);
+    }
+    fs_err::create_dir_all(dir)?;
+    let undo_dir = dir.to_owned();
+    tx.done(format!("created {}", dir.display()), move || {
+        if undo_dir.exists() {
+            fs_err::remove_dir_all(&undo_dir)?;
+        }
+        Ok(())
+    });
+    Ok(true)
+}
+
+/// After wsl.exe ran (successfully or not): if `name` is registered now, undoing means
+/// unregistering it.
+pub(super) fn guard_registration<'a>(
+    tx: &mut Transaction<'a>,
+    wsl: &'a WslExe,
+    name: &'a str,
+) -> Result<()> {
+    if Lxss::open()?.find(name)?.is_some() {
+        tx.done(format!("registered `{name}`"), move || wsl.unregister(name));
+    }
+    Ok(())
+}
+
+/// Pulls nothing itself: `producer` writes the root filesystem tar.
+pub fn import(
+    wsl: &WslExe,
+    opts: &ImportOptions,
+    producer: impl FnOnce(&mut dyn Write) -> anyhow::Result<()>,
+) -> Result<Report> {
+    let name = opts.name.as_str();
+    check_new_distribution(name)?;
+    let dir = opts
+        .location
+        .clone()
+        .unwrap_or_else(|| default_location(name));
+    let mut tx = Transaction::new();
+    let created = prepare_folder(&mut tx, &dir)?;
+
+    let registered = if wsl.supports_stdio_archives() {
+        wsl.import_stream(name, &dir, opts.version, producer)
+    } else {
+        import_via_temp_file(wsl, name, &dir, opts.version, producer)
+    };
+    guard_registration(&mut tx, wsl, name)?;
+    registered?;
+
+    let lxss = Lxss::open()?;
+    let distro = lxss.get(name)?;
+    let key = lxss.key(&distro.guid)?;
+    if let Some(user) = &opts.default_user {
+        if wsl.supports_manage() {
+            wsl.manage_set_default_user(name, &user.name)?;
+            tx.note(format!(
+                "default user: {} (wsl --manage --set-default-user)",
+                user.name
+            ));
+        } else {
+            key.set_u32("DefaultUid", user.uid)?;
+            tx.note(format!(
+                "default user: {} (DefaultUid {})",
+                user.name, user.uid
+            ));
+        }
+    }
+    if let Some(image) = &opts.image {
+        key.set_string(VALUE_IMAGE, image)?;
+    }
+    if let Some(digest) = &opts.digest {
+        key.set_string(VALUE_DIGEST, digest)?;
+    }
+    key.set_u32(VALUE_CREATED_FOLDER, u32::from(created))?;
+    let mut changes = vec![format!(
+        "imported `{name}` ({}) into {}",
+        distro.guid,
+        dir.display()
+    )];
+    changes.extend(tx.commit());
+    Ok(Report {
+        changes,
+        warnings: Vec::new(),
+    })
+}
+
+/// For WSL without `--import -`: the tar goes through a temp file, deleted afterwards.
+fn import_via_temp_file(
+    wsl: &WslExe,
+    name: &str,
+    dir: &Path,
+    version: u8,
+    producer: impl FnOnce(&mut dyn Write) -> anyhow::Result<()>,
+) -> Result<()> {
+    let tmp = tempfile::Builder::new()
+        .prefix("wslbox-import-")
+        .suffix(".tar")
+        .tempfile()?;
+    {
+        let mut out = BufWriter::new(tmp.as_file());
+        producer(&mut out).map_err(Error::Producer)?;
+        out.flush()?;
+    }
+    let path = tmp.into_temp_path();
+    wsl.import_file(name, dir, &path, version)
+}
+
+/// `wslbox clone NAME NEW`: export streamed into import; keeps the default user and provenance.
+pub fn clone(wsl: &WslExe, name: &str, new: &str, location: Option<PathBuf>) -> Result<Report> {
+    let lxss = Lxss::open()?;
+    let source = lxss.get(name)?;
+    check_new_distribution(new)?;
+    let dir = location.unwrap_or_else(|| default_location(new));
+    let mut tx = Transaction::new();
+    let created = prepare_folder(&mut tx, &dir)?;
+
+    let registered = if wsl.supports_stdio_archives() {
+        wsl.export_into_import(&source.name, new, &dir, source.version)
+    } else {
+        let tmp = tempfile::Builder::new()
+            .prefix("wslbox-clone-")
+            .suffix(".tar")
+            .tempfile()?
+            .into_temp_path();
+        wsl.export_file(&source.name, &tmp, ExportFormat::Tar)
+            .and_then(|()| wsl.import_file(new, &dir, &tmp, source.version))
+    };
+    guard_registration(&mut tx, wsl, new)?;
+    registered?;
+
+    let copy = lxss.get(new)?;
+    let key = lxss.key(&copy.guid)?;
+    let from = lxss.key(&source.guid)?;
+    for value in ["DefaultUid", "Flags"] {
+        if let Some(v) = from.u32(value) {
+            key.set_u32(value, v)?;
+        }
+    }
+    for value in [VALUE_IMAGE, VALUE_DIGEST] {
+        key.put_string(value, from.string(value).as_deref())?;
+    }
+    key.set_u32(VALUE_CREATED_FOLDER, u32::from(created))?;
+    let mut changes = vec![format!(
+        "cloned `{}` into `{new}` ({}) at {}",
+        source.name,
+        copy.guid,
+        dir.display()
+    )];
+    changes.extend(tx.commit());
+    Ok(Report {
+        changes,
+        warnings: Vec::new(),
+    })
+}

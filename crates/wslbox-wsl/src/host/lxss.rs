@@ -1,0 +1,172 @@
+//! `HKCU\Software\Microsoft\Windows\CurrentVersion\Lxss`: where WSL registers distributions
+//! (WSL-FACTS.md, "Registry"). Each distribution is a subkey named by its GUID.
+
+use windows_registry::{CURRENT_USER, Key};
+
+use crate::distribution::{Distribution, FLAG_WSL2, State, os_label};
+use crate::error::{Error, Result};
+use crate::names::same_name;
+
+pub const LXSS_KEY: &str = r"Software\Microsoft\Windows\CurrentVersion\Lxss";
+
+/// Our own values on a distribution key.
+pub const VALUE_IMAGE: &str = "WslboxImage";
+pub const VALUE_DIGEST: &str = "WslboxDigest";
+/// DWORD 1 when wslbox created the install folder (so `remove` may delete it).
+pub const VALUE_CREATED_FOLDER: &str = "WslboxCreatedFolder";
+
+fn registry_error(key: &str, e: windows::core::Error) -> Error {
+    Error::Registry {
+        key: format!(r"HKCU\{key}"),
+        message: e.message(),
+    }
+}
+
+/// The Lxss key of the current user.
+pub struct Lxss {
+    root: Key,
+}
+
+impl Lxss {
+    pub fn open() -> Result<Lxss> {
+        let root = CURRENT_USER
+            .create(LXSS_KEY)
+            .map_err(|e| registry_error(LXSS_KEY, e))?;
+        Ok(Lxss { root })
+    }
+
+    /// GUIDs of all registered distributions.
+    pub fn guids(&self) -> Result<Vec<String>> {
+        let keys = self.root.keys().map_err(|e| registry_error(LXSS_KEY, e))?;
+        Ok(keys.filter(|k| k.starts_with('{')).collect())
+    }
+
+    pub fn key(&self, guid: &str) -> Result<DistroKey> {
+        let key = self
+            .root
+            .open(guid)
+            .map_err(|e| registry_error(&format!(r"{LXSS_KEY}\{guid}"), e))?;
+        Ok(DistroKey {
+            guid: guid.to_owned(),
+            key,
+        })
+    }
+
+    pub fn default_guid(&self) -> Option<String> {
+        self.root.get_string("DefaultDistribution").ok()
+    }
+
+    /// Every registered distribution; `running` is wsl.exe's running list.
+    pub fn list(&self, running: &[String]) -> Result<Vec<Distribution>> {
+        let default = self.default_guid();
+        let mut out = Vec::new();
+        for guid in self.guids()? {
+            // A key being deleted concurrently is not an error for a listing.
+            let Ok(key) = self.key(&guid) else { continue };
+            let Some(name) = key.string("DistributionName") else {
+                continue;
+            };
+            let is_running = running.iter().any(|r| same_name(r, &name));
+            let flags = key.u32("Flags").unwrap_or(0x7);
+            let version = if flags & FLAG_WSL2 != 0 { 2 } else { 1 };
+            let base_path = key.string("BasePath").unwrap_or_default();
+            out.push(Distribution {
+                state: State::from_registry(key.u32("State").unwrap_or(1), is_running),
+                version,
+                default: default
+                    .as_deref()
+                    .is_some_and(|d| d.eq_ignore_ascii_case(&guid)),
+                base_path: base_path
+                    .strip_prefix(r"\\?\")
+                    .unwrap_or(&base_path)
+                    .to_owned(),
+                vhd: (version == 2).then(|| {
+                    key.string("VhdFileName")
+                        .unwrap_or_else(|| "ext4.vhdx".into())
+                }),
+                default_uid: key.u32("DefaultUid"),
+                os: os_label(
+                    key.string("Flavor").as_deref(),
+                    key.string("OsVersion").as_deref(),
+                ),
+                image: key.string(VALUE_IMAGE),
+                image_digest: key.string(VALUE_DIGEST),
+                flags,
+                shortcut_path: key.string("ShortcutPath"),
+                terminal_profile_path: key.string("TerminalProfilePath"),
+                created_folder: key.u32(VALUE_CREATED_FOLDER) == Some(1),
+                name,
+                guid: guid.clone(),
+            });
+        }
+        out.sort_by_key(|d| d.name.to_lowercase());
+        Ok(out)
+    }
+
+    /// The distribution named `name` (case-insensitively).
+    pub fn find(&self, name: &str) -> Result<Option<Distribution>> {
+        Ok(self
+            .list(&[])?
+            .into_iter()
+            .find(|d| same_name(&d.name, name)))
+    }
+
+    pub fn get(&self, name: &str) -> Result<Distribution> {
+        self.find(name)?.ok_or_else(|| Error::NotFound {
+            name: name.to_owned(),
+        })
+    }
+
+    pub fn names(&self) -> Result<Vec<String>> {
+        Ok(self.list(&[])?.into_iter().map(|d| d.name).collect())
+    }
+}
+
+/// One distribution's key.
+pub struct DistroKey {
+    guid: String,
+    key: Key,
+}
+
+impl DistroKey {
+    fn path(&self) -> String {
+        format!(r"{LXSS_KEY}\{}", self.guid)
+    }
+
+    pub fn string(&self, name: &str) -> Option<String> {
+        self.key.get_string(name).ok()
+    }
+
+    pub fn u32(&self, name: &str) -> Option<u32> {
+        self.key.get_u32(name).ok()
+    }
+
+    pub fn set_string(&self, name: &str, value: &str) -> Result<()> {
+        self.key
+            .set_string(name, value)
+            .map_err(|e| registry_error(&format!(r"{}\{name}", self.path()), e))
+    }
+
+    pub fn set_u32(&self, name: &str, value: u32) -> Result<()> {
+        self.key
+            .set_u32(name, value)
+            .map_err(|e| registry_error(&format!(r"{}\{name}", self.path()), e))
+    }
+
+    /// Sets a string value, or removes it for `None`.
+    pub fn put_string(&self, name: &str, value: Option<&str>) -> Result<()> {
+        match value {
+            Some(v) => self.set_string(name, v),
+            None => self.remove(name),
+        }
+    }
+
+    pub fn remove(&self, name: &str) -> Result<()> {
+        if self.key.get_type(name).is_err() {
+            return Ok(());
+        }
+        self.key
+            .remove_value(name)
+            .map_err(|e| registry_error(&format!(r"{}\{name}", self.path()), e))
+    }
+}

@@ -1,0 +1,230 @@
+//! `list`, `move`, `backup`, `remove`, `set-user`, `set-default`.
+
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use super::import::{guard_registration, prepare_folder};
+use super::lxss::{Lxss, VALUE_CREATED_FOLDER, VALUE_DIGEST, VALUE_IMAGE};
+use super::rename::Report;
+use super::wsl_exe::WslExe;
+use crate::capabilities::ExportFormat;
+use crate::distribution::{Distribution, State};
+use crate::error::{Error, Result};
+use crate::names::same_name;
+use crate::transaction::Transaction;
+
+/// Every distribution, with its running state from wsl.exe.
+pub fn list(wsl: &WslExe) -> Result<Vec<Distribution>> {
+    let running = wsl.running()?;
+    Lxss::open()?.list(&running)
+}
+
+fn refuse_running(wsl: &WslExe, name: &str) -> Result<()> {
+    if wsl.running()?.iter().any(|r| same_name(r, name)) {
+        return Err(Error::Running {
+            name: name.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// Removes a folder wslbox created once it no longer holds the distribution.
+fn remove_created_folder(distro: &Distribution, report: &mut Report) {
+    let dir = Path::new(&distro.base_path);
+    if !distro.created_folder || !dir.exists() {
+        return;
+    }
+    match fs_err::remove_dir_all(dir) {
+        Ok(()) => report.changes.push(format!("removed {}", dir.display())),
+        Err(e) => report
+            .warnings
+            .push(format!("could not remove {}: {e}", dir.display())),
+    }
+}
+
+/// `wslbox move NAME DIR`.
+pub fn move_to(wsl: &WslExe, name: &str, dir: &Path) -> Result<Report> {
+    let lxss = Lxss::open()?;
+    let distro = lxss.get(name)?;
+    refuse_running(wsl, &distro.name)?;
+    let mut tx = Transaction::new();
+    let created = prepare_folder(&mut tx, dir)?;
+    let mut report = Report::default();
+    if wsl.supports_manage() {
+        wsl.manage_move(&distro.name, dir)?;
+        tx.note(format!(
+            "moved `{}` to {} (wsl --manage --move)",
+            distro.name,
+            dir.display()
+        ));
+    } else {
+        move_by_reimport(wsl, &lxss, &distro, dir, &mut tx)?;
+    }
+    let moved = lxss.get(&distro.name)?;
+    lxss.key(&moved.guid)?
+        .set_u32(VALUE_CREATED_FOLDER, u32::from(created))?;
+    report.changes.extend(tx.commit());
+    remove_created_folder(&distro, &mut report);
+    Ok(report)
+}
+
+/// Settings that belong to the distribution rather than to its GUID; re-import loses them.
+struct Carried {
+    uids: Vec<(&'static str, u32)>,
+    strings: Vec<(&'static str, Option<String>)>,
+}
+
+impl Carried {
+    fn read(lxss: &Lxss, guid: &str) -> Result<Carried> {
+        let key = lxss.key(guid)?;
+        let uids = ["DefaultUid", "Flags"]
+            .into_iter()
+            .filter_map(|v| key.u32(v).map(|n| (v, n)))
+            .collect();
+        let strings = [VALUE_IMAGE, VALUE_DIGEST]
+            .into_iter()
+            .map(|v| (v, key.string(v)))
+            .collect();
+        Ok(Carried { uids, strings })
+    }
+
+    fn write(&self, lxss: &Lxss, name: &str) -> Result<()> {
+        let key = lxss.key(&lxss.get(name)?.guid)?;
+        for (v, n) in &self.uids {
+            key.set_u32(v, *n)?;
+        }
+        for (v, s) in &self.strings {
+            key.put_string(v, s.as_deref())?;
+        }
+        Ok(())
+    }
+}
+
+/// For WSL without `--manage --move`: export, unregister, import at the new place. If the
+/// import fails, the distribution is imported back where it was.
+fn move_by_reimport<'a>(
+    wsl: &'a WslExe,
+    lxss: &'a Lxss,
+    distro: &'a Distribution,
+    dir: &Path,
+    tx: &mut Transaction<'a>,
+) -> Result<()> {
+    let carried = Rc::new(Carried::read(lxss, &distro.guid)?);
+    let tar = Rc::new(
+        tempfile::Builder::new()
+            .prefix("wslbox-move-")
+            .suffix(".tar")
+            .tempfile()?
+            .into_temp_path(),
+    );
+    wsl.export_file(&distro.name, &tar, ExportFormat::Tar)?;
+    wsl.unregister(&distro.name)?;
+    let old_dir = PathBuf::from(&distro.base_path);
+    let (undo_tar, undo_carried) = (Rc::clone(&tar), Rc::clone(&carried));
+    tx.done(
+        format!("unregistered `{}` from {}", distro.name, old_dir.display()),
+        move || {
+            wsl.import_file(&distro.name, &old_dir, &undo_tar, distro.version)?;
+            undo_carried.write(lxss, &distro.name)
+        },
+    );
+    let imported = wsl.import_file(&distro.name, dir, &tar, distro.version);
+    guard_registration(tx, wsl, &distro.name)?;
+    imported?;
+    carried.write(lxss, &distro.name)?;
+    tx.note(format!(
+        "re-imported `{}` at {} (export + import)",
+        distro.name,
+        dir.display()
+    ));
+    Ok(())
+}
+
+/// `wslbox backup NAME -o FILE`: `wsl --export` in the format the extension names.
+pub fn backup(wsl: &WslExe, name: &str, file: &Path) -> Result<Report> {
+    let distro = Lxss::open()?.get(name)?;
+    let format = ExportFormat::from_path(file).ok_or_else(|| {
+        Error::Refused(format!(
+            "cannot tell the backup format of {}; name it .tar, .tar.gz, .tar.xz or .vhdx",
+            file.display()
+        ))
+    })?;
+    if format == ExportFormat::Vhd && distro.version != 2 {
+        return Err(Error::Refused(format!(
+            "`{}` is a WSL 1 distribution and has no .vhdx; use .tar",
+            distro.name
+        )));
+    }
+    let existed = file.exists();
+    if let Err(e) = wsl.export_file(&distro.name, file, format) {
+        if !existed && file.exists() {
+            let _ = fs_err::remove_file(file);
+        }
+        return Err(e);
+    }
+    Ok(Report {
+        changes: vec![format!(
+            "exported `{}` to {} ({})",
+            distro.name,
+            file.display(),
+            format.wsl_arg()
+        )],
+        warnings: Vec::new(),
+    })
+}
+
+/// `wslbox remove NAME`: unregisters, then deletes the folder if wslbox created it. Asking for
+/// confirmation is the caller's job.
+pub fn remove(wsl: &WslExe, name: &str) -> Result<Report> {
+    let distro = Lxss::open()?.get(name)?;
+    wsl.unregister(&distro.name)?;
+    let mut report = Report {
+        changes: vec![format!("unregistered `{}`", distro.name)],
+        warnings: Vec::new(),
+    };
+    if distro.created_folder {
+        remove_created_folder(&distro, &mut report);
+    } else if Path::new(&distro.base_path).exists() {
+        report.warnings.push(format!(
+            "kept {} (wslbox did not create it)",
+            distro.base_path
+        ));
+    }
+    Ok(report)
+}
+
+/// `wslbox set-user NAME USER`: `wsl --manage --set-default-user`, or `DefaultUid` when USER is
+/// numeric and that verb is missing.
+pub fn set_user(wsl: &WslExe, name: &str, user: &str) -> Result<Report> {
+    let lxss = Lxss::open()?;
+    let distro = lxss.get(name)?;
+    if wsl.supports_manage() {
+        wsl.manage_set_default_user(&distro.name, user)?;
+    } else if let Ok(uid) = user.parse::<u32>() {
+        lxss.key(&distro.guid)?.set_u32("DefaultUid", uid)?;
+    } else {
+        return Err(Error::Refused(format!(
+            "this WSL cannot look up user `{user}` (no `wsl --manage --set-default-user`); pass the numeric uid, e.g. `wslbox set-user {} 1000`, or run `wsl --update`",
+            distro.name
+        )));
+    }
+    Ok(Report {
+        changes: vec![format!("default user of `{}`: {user}", distro.name)],
+        warnings: Vec::new(),
+    })
+}
+
+/// `wslbox set-default NAME`.
+pub fn set_default(wsl: &WslExe, name: &str) -> Result<Report> {
+    let distro = Lxss::open()?.get(name)?;
+    wsl.set_default(&distro.name)?;
+    Ok(Report {
+        changes: vec![format!("default distribution: `{}`", distro.name)],
+        warnings: Vec::new(),
+    })
+}
+
+/// Whether a distribution is running, for callers that want to ask before acting.
+pub fn is_running(wsl: &WslExe, distro: &Distribution) -> Result<bool> {
+    Ok(distro.state == State::Running || wsl.running()?.iter().any(|r| same_name(r, &distro.name)))
+}

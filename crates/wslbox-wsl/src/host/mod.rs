@@ -1,0 +1,21 @@
+//! The Windows side: wsl.exe, the Lxss registry, shortcuts, Terminal files, and the
+//! operations built from them. Each operation returns a [`Report`] of what it changed.
+#![cfg(windows)]
+
+mod files;
+mod import;
+mod lxss;
+mod manage;
+mod rename;
+mod shortcut;
+mod wsl_exe;
+
+pub use files::{BACKUP_SUFFIX, terminal_settings_files};
+pub use import::{
+    DefaultUser, ImportOptions, check_new_distribution, clone, default_location, import,
+};
+pub use lxss::{LXSS_KEY, Lxss, VALUE_CREATED_FOLDER, VALUE_DIGEST, VALUE_IMAGE};
+pub use manage::{backup, is_running, list, move_to, remove, set_default, set_user};
+pub use rename::{RenameOptions, Report, rename};
+pub use shortcut::{arguments as shortcut_arguments, set_arguments as set_shortcut_arguments};
+pub use wsl_exe::{WSL_EXE_ENV, WslExe};

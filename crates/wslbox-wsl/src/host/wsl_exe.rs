@@ -1,0 +1,296 @@
+//! Driving wsl.exe: `%SystemRoot%\System32\wsl.exe`, or `WSLBOX_WSL_EXE` (the tests point it at
+//! the wsl.exe simulator). Always run with `WSL_UTF8=1`; output is still sniffed for UTF-16LE
+//! because old builds ignore the variable.
+
+use std::ffi::{OsStr, OsString};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::thread::JoinHandle;
+
+use crate::capabilities::{ExportFormat, WslVersion};
+use crate::error::{Error, Result};
+use crate::output::decode_output;
+use crate::wsl_error::WslFailure;
+
+/// Environment variable naming the wsl.exe to run instead of the system one.
+pub const WSL_EXE_ENV: &str = "WSLBOX_WSL_EXE";
+
+/// A wsl.exe we can run.
+#[derive(Debug)]
+pub struct WslExe {
+    path: PathBuf,
+    version: OnceLock<Option<WslVersion>>,
+}
+
+impl WslExe {
+    /// The system wsl.exe, or the one named by `WSLBOX_WSL_EXE`.
+    pub fn locate() -> WslExe {
+        let path = std::env::var_os(WSL_EXE_ENV)
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                let root = std::env::var_os("SystemRoot").unwrap_or_else(|| r"C:\Windows".into());
+                Path::new(&root).join("System32").join("wsl.exe")
+            });
+        WslExe::at(path)
+    }
+
+    pub fn at(path: impl Into<PathBuf>) -> WslExe {
+        WslExe {
+            path: path.into(),
+            version: OnceLock::new(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn command<S: AsRef<OsStr>>(&self, args: &[S]) -> Command {
+        let mut cmd = Command::new(&self.path);
+        cmd.args(args).env("WSL_UTF8", "1");
+        cmd
+    }
+
+    fn spawn_error(&self, source: std::io::Error) -> Error {
+        Error::WslSpawn {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// Runs wsl.exe to completion and returns its decoded stdout.
+    pub fn run<S: AsRef<OsStr>>(&self, args: &[S]) -> Result<String> {
+        let out = self
+            .command(args)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| self.spawn_error(e))?;
+        let stdout = decode_output(&out.stdout);
+        if out.status.success() {
+            return Ok(stdout);
+        }
+        let all = format!("{stdout}\n{}", decode_output(&out.stderr));
+        Err(failure(args, &all))
+    }
+
+    /// The installed WSL version; `None` for inbox WSL, which has no `--version`.
+    pub fn version(&self) -> Option<WslVersion> {
+        *self.version.get_or_init(|| {
+            self.run(&["--version"])
+                .ok()
+                .and_then(|o| WslVersion::parse(&o))
+        })
+    }
+
+    pub fn supports_stdio_archives(&self) -> bool {
+        self.version()
+            .is_some_and(WslVersion::supports_stdio_archives)
+    }
+
+    pub fn supports_manage(&self) -> bool {
+        self.version().is_some_and(WslVersion::supports_manage)
+    }
+
+    /// Names of running distributions (`--list --running --quiet`).
+    pub fn running(&self) -> Result<Vec<String>> {
+        match self.run(&["--list", "--running", "--quiet"]) {
+            Ok(out) => Ok(out
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(String::from)
+                .collect()),
+            // With nothing registered, wsl.exe fails instead of printing an empty list.
+            Err(Error::Wsl { failure, .. })
+                if failure
+                    .code
+                    .as_deref()
+                    .is_some_and(|c| c.ends_with("WSL_E_DEFAULT_DISTRO_NOT_FOUND")) =>
+            {
+                Ok(Vec::new())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `--import NAME DIR FILE --version N`.
+    pub fn import_file(&self, name: &str, dir: &Path, file: &Path, version: u8) -> Result<()> {
+        let args = import_args(name, dir, file.as_os_str(), version);
+        self.run(&args).map(drop)
+    }
+
+    /// `--import NAME DIR - --version N`, with `producer` writing the tar to wsl.exe's stdin.
+    pub fn import_stream(
+        &self,
+        name: &str,
+        dir: &Path,
+        version: u8,
+        producer: impl FnOnce(&mut dyn Write) -> anyhow::Result<()>,
+    ) -> Result<()> {
+        let args = import_args(name, dir, OsStr::new("-"), version);
+        let mut child = self
+            .command(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| self.spawn_error(e))?;
+        let readers = Readers::start(&mut child);
+        let mut stdin = child.stdin.take().expect("stdin is piped");
+        let produced = producer(&mut stdin);
+        if produced.is_err() {
+            // Do not let wsl.exe import a truncated archive as if it were complete.
+            let _ = child.kill();
+        }
+        drop(stdin);
+        let status = child.wait().map_err(|e| self.spawn_error(e))?;
+        let output = readers.finish();
+        if let Err(e) = produced {
+            return Err(Error::Producer(e));
+        }
+        if !status.success() {
+            return Err(failure(&args, &output));
+        }
+        Ok(())
+    }
+
+    /// `--export NAME FILE --format F`.
+    pub fn export_file(&self, name: &str, file: &Path, format: ExportFormat) -> Result<()> {
+        let args: Vec<&OsStr> = vec![
+            "--export".as_ref(),
+            name.as_ref(),
+            file.as_os_str(),
+            "--format".as_ref(),
+            format.wsl_arg().as_ref(),
+        ];
+        self.run(&args).map(drop)
+    }
+
+    /// `--export OLD - | --import NEW DIR - --version N`: a clone without a temp file.
+    pub fn export_into_import(&self, from: &str, to: &str, dir: &Path, version: u8) -> Result<()> {
+        let export_args = ["--export", from, "-", "--format", "tar"];
+        let mut export = self
+            .command(&export_args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| self.spawn_error(e))?;
+        let pipe = export.stdout.take().expect("stdout is piped");
+        let export_err = spawn_reader(export.stderr.take());
+        let import_args = import_args(to, dir, OsStr::new("-"), version);
+        let import = self
+            .command(&import_args)
+            .stdin(Stdio::from(pipe))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn();
+        let mut import = match import {
+            Ok(child) => child,
+            Err(e) => {
+                let _ = export.kill();
+                let _ = export.wait();
+                return Err(self.spawn_error(e));
+            }
+        };
+        let readers = Readers::start(&mut import);
+        let import_status = import.wait().map_err(|e| self.spawn_error(e));
+        let export_status = export.wait().map_err(|e| self.spawn_error(e))?;
+        let import_output = readers.finish();
+        if !export_status.success() {
+            return Err(failure(&export_args, &join_reader(export_err)));
+        }
+        if !import_status?.success() {
+            return Err(failure(&import_args, &import_output));
+        }
+        Ok(())
+    }
+
+    pub fn unregister(&self, name: &str) -> Result<()> {
+        self.run(&["--unregister", name]).map(drop)
+    }
+
+    pub fn terminate(&self, name: &str) -> Result<()> {
+        self.run(&["--terminate", name]).map(drop)
+    }
+
+    pub fn set_default(&self, name: &str) -> Result<()> {
+        self.run(&["--set-default", name]).map(drop)
+    }
+
+    pub fn manage_move(&self, name: &str, dir: &Path) -> Result<()> {
+        let args: Vec<&OsStr> = vec![
+            "--manage".as_ref(),
+            name.as_ref(),
+            "--move".as_ref(),
+            dir.as_os_str(),
+        ];
+        self.run(&args).map(drop)
+    }
+
+    pub fn manage_set_default_user(&self, name: &str, user: &str) -> Result<()> {
+        self.run(&["--manage", name, "--set-default-user", user])
+            .map(drop)
+    }
+}
+
+fn import_args(name: &str, dir: &Path, file: &OsStr, version: u8) -> Vec<OsString> {
+    vec![
+        "--import".into(),
+        name.into(),
+        dir.as_os_str().to_owned(),
+        file.to_owned(),
+        "--version".into(),
+        version.to_string().into(),
+    ]
+}
+
+fn failure<S: AsRef<OsStr>>(args: &[S], output: &str) -> Error {
+    let args = args
+        .iter()
+        .map(|a| a.as_ref().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join(" ");
+    Error::Wsl {
+        args,
+        failure: WslFailure::parse(output),
+    }
+}
+
+type Reader = Option<JoinHandle<Vec<u8>>>;
+
+fn spawn_reader(pipe: Option<impl Read + Send + 'static>) -> Reader {
+    pipe.map(|mut p| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = p.read_to_end(&mut buf);
+            buf
+        })
+    })
+}
+
+fn join_reader(reader: Reader) -> String {
+    reader
+        .and_then(|h| h.join().ok())
+        .map(|b| decode_output(&b))
+        .unwrap_or_default()
+}
+
+/// Drains a child's stdout and stderr on threads so it never blocks on a full pipe while we
+/// feed its stdin.
+struct Readers(Reader, Reader);
+
+impl Readers {
+    fn start(child: &mut Child) -> Readers {
+        Readers(
+            spawn_reader(child.stdout.take()),
+            spawn_reader(child.stderr.take()),
+        )
+    }
+
+    fn finish(self) -> String {
+        format!("{}\n{}", join_reader(self.0), join_reader(self.1))
+    }
+}

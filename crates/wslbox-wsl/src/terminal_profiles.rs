@@ -1,0 +1,116 @@
+//! Renaming a distribution inside Windows Terminal JSON (fragments and `settings.json`).
+//!
+//! A profile belongs to the distribution when its `guid` is the distribution's GUID, its
+//! `commandline` mentions that GUID (`wsl.exe --distribution-id {GUID}`, what WSL writes) or
+//! `-d OLD`, or it is a Terminal-generated WSL profile (`source: Windows.Terminal.Wsl`) named
+//! OLD. Its `name` is changed only when it is still OLD, so a name the user chose survives.
+
+use crate::args::rewrite_distribution_args;
+use crate::jsonc::{self, JsoncError, Node};
+use crate::names::same_name;
+
+/// Rewrites the profiles of distribution `guid` from `old` to `new`; `None` when nothing
+/// refers to it.
+pub fn rename_in_terminal_json(
+    src: &str,
+    guid: &str,
+    old: &str,
+    new: &str,
+) -> Result<Option<String>, JsoncError> {
+    let root = jsonc::parse(src)?;
+    let mut edits = Vec::new();
+    root.visit_objects(&mut |object: &Node| {
+        let name = object.get("name").and_then(|n| n.as_str().map(|s| (n, s)));
+        let commandline = object
+            .get("commandline")
+            .and_then(|n| n.as_str().map(|s| (n, s)));
+        let rewritten = commandline.and_then(|(_, c)| rewrite_distribution_args(c, old, new));
+        let ours = object
+            .get("guid")
+            .and_then(Node::as_str)
+            .is_some_and(|g| same_guid(g, guid))
+            || commandline.is_some_and(|(_, c)| c.to_lowercase().contains(&bare_guid(guid)))
+            || rewritten.is_some()
+            || (object.get("source").and_then(Node::as_str) == Some("Windows.Terminal.Wsl")
+                && name.is_some_and(|(_, n)| same_name(n, old)));
+        if !ours {
+            return;
+        }
+        if let Some((node, n)) = name
+            && same_name(n, old)
+        {
+            edits.push((node.span.clone(), jsonc::quote(new)));
+        }
+        if let (Some((node, _)), Some(line)) = (commandline, rewritten) {
+            edits.push((node.span.clone(), jsonc::quote(&line)));
+        }
+    });
+    if edits.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(jsonc::apply_edits(src, edits)))
+}
+
+fn bare_guid(guid: &str) -> String {
+    guid.trim_matches(|c| c == '{' || c == '}').to_lowercase()
+}
+
+fn same_guid(a: &str, b: &str) -> bool {
+    bare_guid(a) == bare_guid(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GUID: &str = "{11111111-2222-3333-4444-555555555555}";
+
+    #[test]
+    fn settings_with_comments_keeps_everything_but_the_names() {
+        let src = r#"{
+    // my settings, hand-edited
+    "defaultProfile": "{aaaa}",
+    "profiles": {
+        "defaults": {},
+        "list": [
+            /* WSL profile */
+            { "name": "Old", "guid": "{aaaa}", "source": "Windows.Terminal.Wsl", "hidden": false },
+            { "commandline": "wsl.exe -d Old -u root", "name": "Old as root", "guid": "{bbbb}" },
+            { "name": "Old", "guid": "{cccc}", "commandline": "cmd.exe" },
+        ]
+    }
+}
+"#;
+        let out = rename_in_terminal_json(src, GUID, "Old", "New")
+            .unwrap()
+            .unwrap();
+        let expected = src
+            .replace(
+                r#"{ "name": "Old", "guid": "{aaaa}""#,
+                r#"{ "name": "New", "guid": "{aaaa}""#,
+            )
+            .replace("wsl.exe -d Old -u root", "wsl.exe -d New -u root");
+        assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn fragment_matched_by_distribution_guid() {
+        let src = format!(
+            r#"{{"profiles":[{{"guid":"{}","name":"Old","commandline":"wsl.exe --distribution-id {GUID}","startingDirectory":"~"}}]}}"#,
+            GUID.to_lowercase()
+        );
+        let out = rename_in_terminal_json(&src, GUID, "old", "New")
+            .unwrap()
+            .unwrap();
+        assert_eq!(out, src.replace(r#""name":"Old""#, r#""name":"New""#));
+    }
+
+    #[test]
+    fn unrelated_file_untouched() {
+        let src = r#"{"profiles": {"list": [{"name": "PowerShell", "guid": "{x}"}]}}"#;
+        assert_eq!(
+            rename_in_terminal_json(src, GUID, "Old", "New").unwrap(),
+            None
+        );
+    }
+}
