@@ -1,1 +1,23 @@
-fn main() {}
+//! The `wslbox` binary: parses arguments and maps errors to exit codes. All logic lives in the
+//! library crates; `commands/` glues them together, `reporters` draws progress, `printer` writes
+//! text or `--json` results.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+mod cli;
+mod commands;
+mod printer;
+mod reporters;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match commands::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            printer::error(&err);
+            ExitCode::FAILURE
+        }
+    }
+}

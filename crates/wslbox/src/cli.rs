@@ -1,0 +1,159 @@
+//! Command-line grammar. Kept close to docker/podman: the same reference syntax, `--platform`,
+//! `login`/`logout`, and `--json` for scripts (PowerShell's `ConvertFrom-Json`).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "wslbox",
+    version,
+    about = "Pull container images and turn them into WSL distributions — no Docker needed"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Blob cache directory [default: %LOCALAPPDATA%\wslbox\cache or $XDG_CACHE_HOME/wslbox]
+    #[arg(long, global = true, env = "WSLBOX_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Allow plain HTTP / unverified TLS for this registry (repeatable); loopback registries always may use HTTP
+    #[arg(
+        long = "insecure-registry",
+        global = true,
+        value_name = "HOST[:PORT]",
+        env = "WSLBOX_INSECURE_REGISTRIES",
+        value_delimiter = ','
+    )]
+    pub insecure_registries: Vec<String>,
+    /// Print only the result
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Download an image's manifest, config and layers into the cache
+    Pull(PullArgs),
+    /// Show an image's digests, platforms, layers and config
+    Inspect(InspectArgs),
+    /// Flatten an image into one root-filesystem tar (or .wsl) for `wsl --import`
+    Export(ExportArgs),
+    /// Verify credentials against a registry and store them
+    Login(LoginArgs),
+    /// Remove stored credentials for a registry
+    Logout(LogoutArgs),
+    #[command(flatten)]
+    Wsl(crate::commands::wsl::WslCommand),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ImageArgs {
+    /// Image reference (`alpine`, `ghcr.io/org/img:tag@sha256:…`) or a local source
+    /// (`oci:DIR[:TAG]`, `oci-archive:FILE`, `docker-archive:FILE`)
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+    /// Platform to select from a multi-platform image [default: linux/<host arch>]
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    pub platform: Option<String>,
+    /// Parallel layer downloads
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    #[command(flatten)]
+    pub image: ImageArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    #[command(flatten)]
+    pub image: ImageArgs,
+    /// Print one JSON object (stable keys, see README)
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub image: ImageArgs,
+    /// Output file; `-` writes a tar to stdout
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+    /// Output format [default: from the extension: .tar, .tar.gz/.tgz, .tar.xz/.txz, .wsl]
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
+    /// Print the summary as JSON
+    #[arg(long)]
+    pub json: bool,
+    /// Write the image's filesystem exactly as its layers define it, without WSL customization
+    #[arg(long, conflicts_with_all = ["user", "systemd", "hostname", "icon", "terminal_profile"])]
+    pub raw: bool,
+    #[command(flatten)]
+    pub wsl: WslOptionArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FormatArg {
+    Tar,
+    #[value(name = "tar.gz")]
+    TarGz,
+    #[value(name = "tar.xz")]
+    TarXz,
+    Wsl,
+}
+
+/// Options that make the root filesystem WSL-ready; shared by `export` and `import`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct WslOptionArgs {
+    /// Create (or reuse) this user and make it the default: NAME[:UID]
+    #[arg(long, value_name = "NAME[:UID]")]
+    pub user: Option<String>,
+    /// Let the user run sudo without a password
+    #[arg(long, requires = "user")]
+    pub sudo_nopasswd: bool,
+    /// Read the user's password from stdin
+    #[arg(long, requires = "user")]
+    pub password_stdin: bool,
+    /// Enable systemd in /etc/wsl.conf
+    #[arg(long)]
+    pub systemd: bool,
+    /// Set [network] hostname in /etc/wsl.conf
+    #[arg(long, value_name = "NAME")]
+    pub hostname: Option<String>,
+    /// Icon for the .wsl Start Menu shortcut (.ico, at most 1 MiB)
+    #[arg(long, value_name = "FILE")]
+    pub icon: Option<PathBuf>,
+    /// Windows Terminal profile template for .wsl output (JSON)
+    #[arg(long, value_name = "FILE")]
+    pub terminal_profile: Option<PathBuf>,
+    /// Export even if the image looks unusable as a WSL distribution (e.g. no /bin/sh)
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// Registry host[:port], e.g. ghcr.io [default: docker.io]
+    pub registry: Option<String>,
+    #[arg(short, long)]
+    pub username: String,
+    /// Read the password (or token) from stdin
+    #[arg(long, required = true)]
+    pub password_stdin: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LogoutArgs {
+    /// Registry host[:port] [default: docker.io]
+    pub registry: Option<String>,
+}

@@ -1,0 +1,55 @@
+//! One file per verb. Each turns parsed arguments into library calls and hands results to the
+//! printer.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+
+use crate::cli::{Cli, Command, GlobalArgs};
+
+pub mod export;
+mod inspect;
+mod login;
+mod pull;
+mod source;
+pub mod wsl;
+
+/// What every command needs from the global options.
+pub struct Context {
+    pub cache_dir: PathBuf,
+    pub insecure_registries: Vec<String>,
+    pub quiet: bool,
+}
+
+impl Context {
+    fn new(global: GlobalArgs) -> anyhow::Result<Self> {
+        let cache_dir = match global.cache_dir {
+            Some(dir) => dir,
+            None => wslbox_cache::default_root()
+                .context("cannot find a cache directory (no LOCALAPPDATA/XDG_CACHE_HOME/HOME); pass --cache-dir DIR")?,
+        };
+        let insecure_registries = global
+            .insecure_registries
+            .into_iter()
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty())
+            .collect();
+        Ok(Context {
+            cache_dir,
+            insecure_registries,
+            quiet: global.quiet,
+        })
+    }
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let ctx = Context::new(cli.global)?;
+    match cli.command {
+        Command::Pull(args) => pull::run(&ctx, args),
+        Command::Inspect(args) => inspect::run(&ctx, args),
+        Command::Export(args) => export::run(&ctx, args),
+        Command::Login(args) => login::login(&ctx, args),
+        Command::Logout(args) => login::logout(&ctx, args),
+        Command::Wsl(cmd) => wsl::run(cmd, &ctx),
+    }
+}

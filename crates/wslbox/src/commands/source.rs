@@ -1,0 +1,192 @@
+//! Where an image comes from: a local layout (`oci:`, `oci-archive:`, `docker-archive:`) or a
+//! registry through the cache.
+//!
+//! For registries, downloads run on a background runtime while the flattener already reads
+//! the layers that have arrived: [`ArrivingBlobs`] hands out layer `i` as soon as its blob is
+//! committed to the cache, so download, digest, decompression and spooling overlap.
+
+use std::collections::HashMap;
+use std::io::{self, Read};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+
+use anyhow::Context as _;
+use wslbox_cache::BlobStore;
+use wslbox_image::{BlobOpener, LayerDescriptor, ResolvedImage};
+use wslbox_reference::{Digest, Platform, Reference};
+use wslbox_registry::{CachedBlobs, Client, ClientOptions, Resolved};
+
+use super::Context;
+use crate::cli::ImageArgs;
+use crate::reporters::Progress;
+
+/// A resolved image and a way to read its layers.
+pub struct Source {
+    pub image: ResolvedImage,
+    pub opener: Box<dyn BlobOpener>,
+    downloads: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Source {
+    /// Waits for background downloads; their error (if any) explains a failed flatten best.
+    pub fn finish(mut self) -> anyhow::Result<()> {
+        match self.downloads.take() {
+            Some(handle) => handle
+                .join()
+                .map_err(|_| anyhow::anyhow!("the download thread panicked"))?,
+            None => Ok(()),
+        }
+    }
+}
+
+pub fn platform(args: &ImageArgs) -> anyhow::Result<Platform> {
+    match &args.platform {
+        Some(p) => Ok(p.parse()?),
+        None => Ok(Platform::host_default()),
+    }
+}
+
+pub fn client(ctx: &Context, jobs: u16) -> anyhow::Result<Client> {
+    let options = ClientOptions {
+        insecure_registries: ctx.insecure_registries.clone(),
+        jobs: usize::from(jobs),
+        ..ClientOptions::default()
+    };
+    Ok(Client::new(options)?)
+}
+
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+/// Resolves the image and starts making its layers readable.
+pub fn open(ctx: &Context, args: &ImageArgs, progress: &Arc<Progress>) -> anyhow::Result<Source> {
+    let platform = platform(args)?;
+    if let Some((image, opener)) = wslbox_image::open_local(&args.image, &platform)? {
+        return Ok(Source {
+            image,
+            opener,
+            downloads: None,
+        });
+    }
+    let reference: Reference = args.image.parse()?;
+    let store = BlobStore::open(&ctx.cache_dir)?;
+    let client = client(ctx, args.jobs)?;
+    let rt = runtime()?;
+    let resolved = rt.block_on(client.resolve(&reference, &platform, &store))?;
+    let image = resolved.image.clone();
+
+    let arrivals = Arc::new(Arrivals::default());
+    let total: u64 = resolved.config_size + image.layers.iter().map(|l| l.size).sum::<u64>();
+    progress.downloads_started(image.layers.len() + 1, total);
+    let reporter = DownloadReporter {
+        progress: Arc::clone(progress),
+        arrivals: Arc::clone(&arrivals),
+    };
+    let downloads = std::thread::spawn(move || fetch(rt, client, resolved, store, reporter));
+    let opener = ArrivingBlobs {
+        arrivals,
+        cached: CachedBlobs::new(BlobStore::open(&ctx.cache_dir)?),
+    };
+    Ok(Source {
+        image,
+        opener: Box::new(opener),
+        downloads: Some(downloads),
+    })
+}
+
+fn fetch(
+    rt: tokio::runtime::Runtime,
+    client: Client,
+    resolved: Resolved,
+    store: BlobStore,
+    reporter: DownloadReporter,
+) -> anyhow::Result<()> {
+    let result = rt.block_on(client.fetch_blobs(&resolved, &store, &reporter));
+    reporter.progress.downloads_finished();
+    match result {
+        Ok(()) => Ok(()),
+        Err(err) => {
+            reporter.arrivals.fail(err.to_string());
+            Err(err).with_context(|| format!("pulling {}", resolved.reference))
+        }
+    }
+}
+
+/// Which blobs are committed to the cache, or why downloading stopped.
+#[derive(Default)]
+struct Arrivals {
+    state: Mutex<ArrivalState>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct ArrivalState {
+    done: HashMap<Digest, ()>,
+    failed: Option<String>,
+}
+
+impl Arrivals {
+    fn arrive(&self, digest: &Digest) {
+        self.state.lock().unwrap().done.insert(digest.clone(), ());
+        self.changed.notify_all();
+    }
+
+    fn fail(&self, reason: String) {
+        self.state.lock().unwrap().failed = Some(reason);
+        self.changed.notify_all();
+    }
+
+    fn wait_for(&self, digest: &Digest) -> io::Result<()> {
+        let mut state = self.state.lock().unwrap();
+        loop {
+            if state.done.contains_key(digest) {
+                return Ok(());
+            }
+            if let Some(reason) = &state.failed {
+                return Err(io::Error::other(format!(
+                    "layer {digest} was not downloaded: {reason}"
+                )));
+            }
+            state = self.changed.wait(state).unwrap();
+        }
+    }
+}
+
+struct DownloadReporter {
+    progress: Arc<Progress>,
+    arrivals: Arc<Arrivals>,
+}
+
+/// Draws download progress and tells the flattener which layers have arrived.
+impl wslbox_registry::Reporter for DownloadReporter {
+    fn on_blob_start(&self, digest: &Digest, total: u64) {
+        self.progress.on_blob_start(digest, total);
+    }
+    fn on_blob_progress(&self, digest: &Digest, bytes: u64) {
+        self.progress.on_blob_progress(digest, bytes);
+    }
+    fn on_blob_reset(&self, digest: &Digest) {
+        self.progress.on_blob_reset(digest);
+    }
+    fn on_blob_done(&self, digest: &Digest, cached: bool) {
+        self.progress.on_blob_done(digest, cached);
+        self.arrivals.arrive(digest);
+    }
+}
+
+/// Opens each layer from the cache as soon as its download is committed.
+struct ArrivingBlobs {
+    arrivals: Arc<Arrivals>,
+    cached: CachedBlobs,
+}
+
+impl BlobOpener for ArrivingBlobs {
+    fn open(&self, layer: &LayerDescriptor) -> io::Result<Box<dyn Read + Send>> {
+        self.arrivals.wait_for(&layer.digest)?;
+        self.cached.open(layer)
+    }
+}

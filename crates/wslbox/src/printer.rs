@@ -1,0 +1,39 @@
+//! Where results go: stdout for results (text or `--json`), stderr for errors and notes.
+
+use std::io::Write;
+
+/// Prints an error and its causes to stderr, one per line, as `error: …` / `  caused by: …`.
+pub fn error(err: &anyhow::Error) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "error: {err}");
+    for cause in err.chain().skip(1) {
+        let _ = writeln!(stderr, "  caused by: {cause}");
+    }
+}
+
+/// A warning or hint for the user on stderr (kept off stdout so `-o -` and `--json` stay clean).
+pub fn warn(msg: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "warning: {msg}");
+}
+
+pub fn note(msg: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{msg}");
+}
+
+/// Writes a value as pretty JSON on stdout.
+pub fn json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// A result line on stdout.
+pub fn line(msg: impl std::fmt::Display) {
+    let _ = writeln!(std::io::stdout().lock(), "{msg}");
+}
+
+/// `1.5 MiB`-style sizes.
+pub fn bytes(n: u64) -> String {
+    indicatif::HumanBytes(n).to_string()
+}
