@@ -1,0 +1,237 @@
+//! Answering registry challenges: Basic credentials, or Bearer tokens from the realm the
+//! registry names (distribution's token-auth spec), cached per repository scope until they
+//! expire.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use reqwest::StatusCode;
+use reqwest::header::HeaderValue;
+use url::Url;
+
+use crate::RegistryError;
+use crate::challenge::AuthChallenge;
+use crate::credentials::{Credential, CredentialStore};
+use crate::transport::{Auth, Request, Transport};
+
+/// A registry as the client addresses it.
+#[derive(Debug, Clone)]
+pub(crate) struct RegistryHost {
+    /// As written in references and credential stores (`docker.io`, `localhost:5000`).
+    pub name: String,
+    /// `scheme://host[:port]/` API requests go to.
+    pub base: Url,
+}
+
+/// Tokens without `expires_in` live this long (distribution's token spec default).
+const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
+/// Refresh a little before expiry so a token does not run out mid-request.
+const EXPIRY_MARGIN: Duration = Duration::from_secs(5);
+/// Used as `client_id` in OAuth2 refresh-token requests.
+const CLIENT_ID: &str = "wslbox";
+
+#[derive(Default)]
+struct RegistryState {
+    challenge: Option<AuthChallenge>,
+    credential: Option<Option<Credential>>,
+    tokens: HashMap<String, (HeaderValue, Instant)>,
+}
+
+/// Per-registry auth state shared by all requests of one client.
+pub(crate) struct Authenticator {
+    credentials: CredentialStore,
+    state: Mutex<HashMap<String, RegistryState>>,
+}
+
+#[derive(serde::Deserialize)]
+struct TokenResponse {
+    #[serde(default)]
+    token: Option<String>,
+    #[serde(default)]
+    access_token: Option<String>,
+    #[serde(default)]
+    expires_in: Option<u64>,
+}
+
+impl Authenticator {
+    pub fn new(credentials: CredentialStore) -> Self {
+        Authenticator {
+            credentials,
+            state: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn with_state<T>(&self, reg: &RegistryHost, f: impl FnOnce(&mut RegistryState) -> T) -> T {
+        let mut map = self.state.lock().expect("auth state");
+        f(map.entry(reg.base.to_string()).or_default())
+    }
+
+    /// The stored credential for a registry, looked up once per client.
+    pub fn credential(&self, reg: &RegistryHost) -> Result<Option<Credential>, RegistryError> {
+        if let Some(c) = self.with_state(reg, |s| s.credential.clone()) {
+            return Ok(c);
+        }
+        let found = self.credentials.get(&reg.name)?;
+        self.with_state(reg, |s| s.credential = Some(found.clone()));
+        Ok(found)
+    }
+
+    /// Remembers the registry's challenge after a 401 and forgets the token for `scope`, so
+    /// the next [`header`](Self::header) obtains a fresh one.
+    pub fn challenged(&self, reg: &RegistryHost, challenge: AuthChallenge, scope: Option<&str>) {
+        self.with_state(reg, |s| {
+            s.challenge = Some(challenge);
+            s.tokens.remove(scope.unwrap_or_default());
+        });
+    }
+
+    /// The `Authorization` to send for `scope` (`repository:<repo>:pull`), or `None` before
+    /// the registry has asked for any (or when a Basic registry has no credential for us).
+    pub async fn header(
+        &self,
+        transport: &Transport,
+        reg: &RegistryHost,
+        scope: Option<&str>,
+    ) -> Result<Option<Auth>, RegistryError> {
+        let Some(challenge) = self.with_state(reg, |s| s.challenge.clone()) else {
+            return Ok(None);
+        };
+        match challenge {
+            AuthChallenge::Basic { .. } => match self.credential(reg)? {
+                Some(Credential::Basic { username, password }) => {
+                    Ok(Some(basic(&username, &password, &reg.base)))
+                }
+                _ => Ok(None),
+            },
+            AuthChallenge::Bearer { realm, service, .. } => {
+                let key = scope.unwrap_or_default().to_owned();
+                let cached = self.with_state(reg, |s| s.tokens.get(&key).cloned());
+                if let Some((value, expires)) = cached
+                    && Instant::now() + EXPIRY_MARGIN < expires
+                {
+                    return Ok(Some(Auth::new(value, &reg.base)));
+                }
+                let credential = self.credential(reg)?;
+                let (value, lifetime) = fetch_token(
+                    transport,
+                    reg,
+                    &realm,
+                    service.as_deref(),
+                    scope,
+                    credential.as_ref(),
+                )
+                .await?;
+                let expires = Instant::now() + lifetime;
+                self.with_state(reg, |s| s.tokens.insert(key, (value.clone(), expires)));
+                Ok(Some(Auth::new(value, &reg.base)))
+            }
+        }
+    }
+}
+
+pub(crate) fn basic(username: &str, password: &str, for_url: &Url) -> Auth {
+    let encoded = STANDARD.encode(format!("{username}:{password}"));
+    Auth::new(
+        HeaderValue::from_str(&format!("Basic {encoded}")).expect("base64 is a valid header"),
+        for_url,
+    )
+}
+
+/// Asks the realm for a token: anonymously, with Basic credentials, or with an OAuth2
+/// refresh token (identity token). Returns the header to send and the token's lifetime.
+pub(crate) async fn fetch_token(
+    transport: &Transport,
+    reg: &RegistryHost,
+    realm: &str,
+    service: Option<&str>,
+    scope: Option<&str>,
+    credential: Option<&Credential>,
+) -> Result<(HeaderValue, Duration), RegistryError> {
+    let mut url = Url::parse(realm).map_err(|e| RegistryError::InvalidResponse {
+        url: reg.base.to_string(),
+        reason: format!("the auth challenge names an invalid token realm `{realm}`: {e}"),
+    })?;
+    let mut request = Request::get(url.clone());
+    let mut auth = None;
+    match credential {
+        Some(Credential::IdentityToken { token }) => {
+            let mut form = vec![
+                ("grant_type".to_owned(), "refresh_token".to_owned()),
+                ("refresh_token".to_owned(), token.clone()),
+                ("client_id".to_owned(), CLIENT_ID.to_owned()),
+            ];
+            form.extend(service.map(|s| ("service".to_owned(), s.to_owned())));
+            form.extend(scope.map(|s| ("scope".to_owned(), s.to_owned())));
+            request.method = reqwest::Method::POST;
+            request.form = Some(form);
+        }
+        other => {
+            {
+                let mut q = url.query_pairs_mut();
+                if let Some(s) = service {
+                    q.append_pair("service", s);
+                }
+                if let Some(s) = scope {
+                    q.append_pair("scope", s);
+                }
+                if let Some(Credential::Basic { username, .. }) = other {
+                    q.append_pair("account", username);
+                }
+            }
+            request.url = url.clone();
+            if let Some(Credential::Basic { username, password }) = other {
+                auth = Some(basic(username, password, &url));
+            }
+        }
+    }
+    let response = transport.send(&request, auth.as_ref()).await?;
+    let status = response.status();
+    if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+        let reason = match credential {
+            Some(_) => format!(
+                "the token server rejected the stored credentials (HTTP {})",
+                status.as_u16()
+            ),
+            None => format!(
+                "the token server refused anonymous access (HTTP {})",
+                status.as_u16()
+            ),
+        };
+        return Err(RegistryError::Unauthorized {
+            registry: reg.name.clone(),
+            what: scope.map_or_else(|| "a token".to_owned(), |s| format!("a token for {s}")),
+            reason,
+        });
+    }
+    let url_text = request.url.to_string();
+    if !status.is_success() {
+        return Err(crate::client::status_error(&url_text, response).await);
+    }
+    let invalid = |reason: String| RegistryError::InvalidResponse {
+        url: url_text.clone(),
+        reason,
+    };
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| invalid(format!("reading the token response: {e}")))?;
+    let parsed: TokenResponse = serde_json::from_slice(&body)
+        .map_err(|e| invalid(format!("the token response is not valid JSON: {e}")))?;
+    let token = parsed
+        .token
+        .filter(|t| !t.is_empty())
+        .or(parsed.access_token.filter(|t| !t.is_empty()))
+        .ok_or_else(|| {
+            invalid("the token response has neither `token` nor `access_token`".into())
+        })?;
+    let header = HeaderValue::from_str(&format!("Bearer {token}"))
+        .map_err(|_| invalid("the token contains characters not allowed in a header".into()))?;
+    let lifetime = parsed
+        .expires_in
+        .filter(|&s| s > 0)
+        .map_or(DEFAULT_TOKEN_LIFETIME, Duration::from_secs);
+    Ok((header, lifetime))
+}

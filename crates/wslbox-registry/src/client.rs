@@ -1,0 +1,395 @@
+//! The registry client: manifests, platform selection and the config blob (the pull protocol
+//! of the OCI distribution spec).
+
+use std::sync::Arc;
+
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue, WWW_AUTHENTICATE};
+use reqwest::{Response, StatusCode};
+use wslbox_cache::{BlobStore, Hasher};
+use wslbox_image::ResolvedImage;
+use wslbox_image::manifest::{self, BlobRef, ImageManifest, Parsed};
+use wslbox_reference::{Digest, Platform, Reference};
+
+use crate::auth::{Authenticator, RegistryHost};
+use crate::challenge::AuthChallenge;
+use crate::transport::{Request, Transport};
+use crate::{ClientOptions, NoReporter, RegistryError};
+
+/// Manifests larger than this are refused (distribution's own limit is 4 MiB).
+const MANIFEST_LIMIT: u64 = 4 << 20;
+/// Only so many characters of an unexpected error body go into an error message.
+const BODY_EXCERPT: usize = 300;
+/// Legacy type, accepted only so the image crate can name it in its "not supported" error.
+const SCHEMA1: &str = "application/vnd.docker.distribution.manifest.v1+prettyjws";
+
+/// A registry client. Cheap to clone; clones share connections, tokens and credentials.
+#[derive(Clone)]
+pub struct Client {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub transport: Transport,
+    pub auth: Authenticator,
+    pub options: ClientOptions,
+}
+
+/// A manifest or index exactly as the registry served it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawManifest {
+    /// Digest of `bytes` (what `@sha256:` references and index entries point at).
+    pub digest: Digest,
+    /// The `Content-Type` the registry sent, if any.
+    pub media_type: Option<String>,
+    pub bytes: Vec<u8>,
+}
+
+/// The result of [`Client::resolve`]: the image for one platform, plus the raw documents.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// The reference that was resolved, as requested.
+    pub reference: Reference,
+    pub image: ResolvedImage,
+    /// The chosen platform's manifest.
+    pub manifest: RawManifest,
+    /// The index / manifest list it was chosen from, if there was one.
+    pub index: Option<RawManifest>,
+    /// Size of the config blob (`image.config_digest`), from the manifest.
+    pub config_size: u64,
+}
+
+impl Client {
+    pub fn new(options: ClientOptions) -> Result<Self, RegistryError> {
+        let transport = Transport::new(&options)?;
+        let auth = Authenticator::new(options.credentials.clone());
+        Ok(Client {
+            inner: Arc::new(Inner {
+                transport,
+                auth,
+                options,
+            }),
+        })
+    }
+
+    pub fn options(&self) -> &ClientOptions {
+        &self.inner.options
+    }
+
+    /// Resolves `reference` to one platform's image: fetches the manifest (verifying it
+    /// against an `@sha256:` digest), selects `platform` from an index, and fetches and
+    /// parses the config. Manifests and the config are stored in `store` as blobs.
+    pub async fn resolve(
+        &self,
+        reference: &Reference,
+        platform: &Platform,
+        store: &BlobStore,
+    ) -> Result<Resolved, RegistryError> {
+        let image = reference.to_string();
+        let reg = self.registry_host(reference).await?;
+        let repo = reference.repository();
+        let selector = reference.manifest_selector();
+        let top = self
+            .fetch_manifest(&reg, repo, &selector, reference.digest(), &image)
+            .await?;
+        store.put(&top.digest, &top.bytes)?;
+
+        let (manifest_raw, index_raw, parsed, index_platforms, entry_platform) =
+            match manifest::parse(top.media_type.as_deref(), &top.bytes, &image)? {
+                Parsed::Manifest(m) => (top, None, m, None, None),
+                Parsed::Index(entries) => {
+                    let entry = manifest::select(&entries, platform, &image)?;
+                    let raw = self
+                        .fetch_manifest_by_descriptor(&reg, repo, &entry.target, &image)
+                        .await?;
+                    store.put(&raw.digest, &raw.bytes)?;
+                    let media_type = raw
+                        .media_type
+                        .clone()
+                        .or_else(|| Some(entry.target.media_type.clone()));
+                    let m = match manifest::parse(media_type.as_deref(), &raw.bytes, &image)? {
+                        Parsed::Manifest(m) => m,
+                        Parsed::Index(_) => {
+                            return Err(RegistryError::InvalidResponse {
+                                url: format!("{image}@{}", entry.target.digest),
+                                reason: "an index entry points at another index; nested indexes are not supported".into(),
+                            });
+                        }
+                    };
+                    let platforms = manifest::platforms(&entries);
+                    (raw, Some(top), m, Some(platforms), entry.platform.clone())
+                }
+            };
+        let ImageManifest {
+            config: config_ref,
+            layers,
+        } = parsed;
+        let config_bytes = self
+            .config_blob(&reg, reference, &config_ref, store)
+            .await?;
+        let (config, config_platform) = manifest::parse_config(&config_bytes, &image)?;
+        let chosen = entry_platform.unwrap_or(config_platform);
+        let resolved = ResolvedImage {
+            reference: image,
+            manifest_digest: manifest_raw.digest.clone(),
+            index_digest: index_raw.as_ref().map(|i| i.digest.clone()),
+            platforms: index_platforms.unwrap_or_else(|| vec![chosen.clone()]),
+            platform: chosen,
+            config_digest: config_ref.digest.clone(),
+            config,
+            layers,
+        };
+        Ok(Resolved {
+            reference: reference.clone(),
+            image: resolved,
+            manifest: manifest_raw,
+            index: index_raw,
+            config_size: config_ref.size,
+        })
+    }
+
+    async fn config_blob(
+        &self,
+        reg: &RegistryHost,
+        reference: &Reference,
+        config: &BlobRef,
+        store: &BlobStore,
+    ) -> Result<Vec<u8>, RegistryError> {
+        if let Some(bytes) = store.read(&config.digest)? {
+            return Ok(bytes);
+        }
+        let blob = crate::download::Blob {
+            digest: config.digest.clone(),
+            size: config.size,
+            urls: Vec::new(),
+        };
+        self.fetch_blob(reg, reference, &blob, store, &NoReporter)
+            .await?;
+        store
+            .read(&config.digest)?
+            .ok_or_else(|| RegistryError::InvalidResponse {
+                url: format!("{reference} config {}", config.digest),
+                reason: "the config blob vanished from the cache right after it was stored".into(),
+            })
+    }
+
+    pub(crate) async fn registry_host(
+        &self,
+        reference: &Reference,
+    ) -> Result<RegistryHost, RegistryError> {
+        let base = self.inner.transport.base_url(reference.api_host()).await?;
+        Ok(RegistryHost {
+            name: reference.registry().to_owned(),
+            base,
+        })
+    }
+
+    /// Sends a request to a registry, answering its auth challenge: a 401 makes us learn the
+    /// challenge (or refresh an expired token) and retry once.
+    pub(crate) async fn registry_request(
+        &self,
+        reg: &RegistryHost,
+        repo: &str,
+        request: &Request,
+        what: &str,
+    ) -> Result<Response, RegistryError> {
+        let scope = format!("repository:{repo}:pull");
+        let inner = &self.inner;
+        let mut retried = false;
+        loop {
+            let auth = inner
+                .auth
+                .header(&inner.transport, reg, Some(&scope))
+                .await?;
+            let response = inner.transport.send(request, auth.as_ref()).await?;
+            match response.status() {
+                StatusCode::UNAUTHORIZED => {
+                    let challenge = response
+                        .headers()
+                        .get(WWW_AUTHENTICATE)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(AuthChallenge::from_header);
+                    let has_credential = inner.auth.credential(reg)?.is_some();
+                    let unauthorized = |reason: &str| RegistryError::Unauthorized {
+                        registry: reg.name.clone(),
+                        what: what.to_owned(),
+                        reason: reason.to_owned(),
+                    };
+                    let Some(challenge) = challenge.filter(|_| !retried) else {
+                        return Err(unauthorized(if has_credential {
+                            "the stored credentials were not accepted"
+                        } else {
+                            "anonymous access was refused and no credentials are stored for it"
+                        }));
+                    };
+                    if matches!(challenge, AuthChallenge::Basic { .. }) && !has_credential {
+                        return Err(unauthorized(
+                            "it requires a user name and password and none are stored",
+                        ));
+                    }
+                    inner.auth.challenged(reg, challenge, Some(&scope));
+                    retried = true;
+                }
+                StatusCode::FORBIDDEN => {
+                    return Err(RegistryError::Denied {
+                        registry: reg.name.clone(),
+                        what: what.to_owned(),
+                    });
+                }
+                _ => return Ok(response),
+            }
+        }
+    }
+
+    async fn fetch_manifest(
+        &self,
+        reg: &RegistryHost,
+        repo: &str,
+        selector: &str,
+        expected: Option<&Digest>,
+        image: &str,
+    ) -> Result<RawManifest, RegistryError> {
+        let url = reg
+            .base
+            .join(&format!("v2/{repo}/manifests/{selector}"))
+            .map_err(|e| RegistryError::InvalidRegistry {
+                registry: reg.name.clone(),
+                reason: e.to_string(),
+            })?;
+        let mut request = Request::get(url.clone());
+        let accept = manifest::ACCEPT
+            .iter()
+            .copied()
+            .chain([SCHEMA1])
+            .collect::<Vec<_>>()
+            .join(", ");
+        request.headers.insert(
+            ACCEPT,
+            HeaderValue::from_str(&accept).expect("static media types"),
+        );
+        let response = self
+            .registry_request(reg, repo, &request, &format!("manifest {image}"))
+            .await?;
+        if response.status() == StatusCode::NOT_FOUND {
+            return Err(RegistryError::ManifestNotFound {
+                registry: reg.name.clone(),
+                repository: repo.to_owned(),
+                selector: selector.to_owned(),
+            });
+        }
+        if !response.status().is_success() {
+            return Err(status_error(url.as_str(), response).await);
+        }
+        let media_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.split(';').next().unwrap_or(v).trim().to_owned())
+            .filter(|v| !v.is_empty());
+        let bytes = read_limited(response, url.as_str(), image).await?;
+        let algorithm = expected.map_or(wslbox_reference::Algorithm::Sha256, Digest::algorithm);
+        let digest = Hasher::digest(algorithm, &bytes);
+        if let Some(expected) = expected
+            && *expected != digest
+        {
+            return Err(RegistryError::ManifestDigestMismatch {
+                reference: image.to_owned(),
+                expected: expected.clone(),
+                actual: digest,
+            });
+        }
+        Ok(RawManifest {
+            digest,
+            media_type,
+            bytes,
+        })
+    }
+
+    async fn fetch_manifest_by_descriptor(
+        &self,
+        reg: &RegistryHost,
+        repo: &str,
+        target: &BlobRef,
+        image: &str,
+    ) -> Result<RawManifest, RegistryError> {
+        if target.size > MANIFEST_LIMIT {
+            return Err(RegistryError::ManifestTooLarge {
+                reference: image.to_owned(),
+                digest: target.digest.to_string(),
+                size: target.size,
+                limit: MANIFEST_LIMIT,
+            });
+        }
+        let raw = self
+            .fetch_manifest(
+                reg,
+                repo,
+                &target.digest.to_string(),
+                Some(&target.digest),
+                image,
+            )
+            .await?;
+        if raw.bytes.len() as u64 != target.size {
+            return Err(RegistryError::InvalidResponse {
+                url: format!("{image}@{}", target.digest),
+                reason: format!(
+                    "the manifest is {} bytes but the index says {}",
+                    raw.bytes.len(),
+                    target.size
+                ),
+            });
+        }
+        Ok(raw)
+    }
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("options", &self.inner.options)
+            .finish_non_exhaustive()
+    }
+}
+
+async fn read_limited(
+    mut response: Response,
+    url: &str,
+    image: &str,
+) -> Result<Vec<u8>, RegistryError> {
+    let too_large = |size: u64| RegistryError::ManifestTooLarge {
+        reference: image.to_owned(),
+        digest: url.to_owned(),
+        size,
+        limit: MANIFEST_LIMIT,
+    };
+    if let Some(len) = response.content_length().filter(|&l| l > MANIFEST_LIMIT) {
+        return Err(too_large(len));
+    }
+    let mut bytes = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                bytes.extend_from_slice(&chunk);
+                if bytes.len() as u64 > MANIFEST_LIMIT {
+                    return Err(too_large(bytes.len() as u64));
+                }
+            }
+            Ok(None) => return Ok(bytes),
+            Err(e) => return Err(crate::transport::connection_error(response.url(), &e)),
+        }
+    }
+}
+
+/// An error for an unexpected status, with the start of the body (registries explain there).
+pub(crate) async fn status_error(url: &str, response: Response) -> RegistryError {
+    let status = response.status().as_u16();
+    let body = response.text().await.unwrap_or_default();
+    let mut body: String = body.trim().chars().take(BODY_EXCERPT).collect();
+    if body.is_empty() {
+        body = "(empty body)".into();
+    }
+    RegistryError::Status {
+        url: url.to_owned(),
+        status,
+        body,
+    }
+}

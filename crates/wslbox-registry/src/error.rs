@@ -1,0 +1,113 @@
+//! Registry errors. Each names the registry, repository, reference or digest involved and,
+//! where the user can act, says how.
+
+use wslbox_reference::Digest;
+
+use crate::credentials::CredentialError;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RegistryError {
+    #[error(
+        "{registry} refused the request for {what} ({reason}); if it needs credentials, run `wslbox login {registry}`"
+    )]
+    Unauthorized {
+        registry: String,
+        what: String,
+        reason: String,
+    },
+    #[error(
+        "{registry} denied access to {what} (HTTP 403); check that your account may pull it, or run `wslbox login {registry}`"
+    )]
+    Denied { registry: String, what: String },
+    #[error("{selector} was not found in repository {repository} on {registry}")]
+    ManifestNotFound {
+        registry: String,
+        repository: String,
+        selector: String,
+    },
+    #[error("blob {digest} was not found in repository {repository} on {registry}")]
+    BlobNotFound {
+        registry: String,
+        repository: String,
+        digest: Digest,
+    },
+    #[error("could not connect to {host}: {reason}{hint}")]
+    Connection {
+        host: String,
+        reason: String,
+        hint: &'static str,
+    },
+    #[error("{url} answered HTTP {status}: {body}")]
+    Status {
+        url: String,
+        status: u16,
+        body: String,
+    },
+    #[error("too many redirects fetching {url}")]
+    TooManyRedirects { url: String },
+    #[error("invalid response from {url}: {reason}")]
+    InvalidResponse { url: String, reason: String },
+    #[error("manifest digest mismatch for {reference}: expected {expected}, got {actual}")]
+    ManifestDigestMismatch {
+        reference: String,
+        expected: Digest,
+        actual: Digest,
+    },
+    #[error("manifest {digest} of {reference} is {size} bytes, over the {limit}-byte limit")]
+    ManifestTooLarge {
+        reference: String,
+        digest: String,
+        size: u64,
+        limit: u64,
+    },
+    #[error(
+        "layer {digest} is a foreign layer to be fetched from {url}; pass the option to allow foreign layers to download it"
+    )]
+    ForeignLayer { digest: Digest, url: String },
+    #[error("layer {digest} of {reference}: {source}")]
+    Blob {
+        reference: String,
+        digest: Digest,
+        #[source]
+        source: wslbox_cache::CacheError,
+    },
+    #[error(transparent)]
+    Cache(#[from] wslbox_cache::CacheError),
+    #[error(transparent)]
+    Manifest(#[from] wslbox_image::manifest::ManifestError),
+    #[error(transparent)]
+    Credentials(#[from] CredentialError),
+    #[error("cannot use {registry} as a registry: {reason}")]
+    InvalidRegistry { registry: String, reason: String },
+    #[error("could not set up the HTTP client: {reason}")]
+    Setup { reason: String },
+}
+
+/// Hint appended to connection errors.
+pub(crate) fn connection_hint(err: &reqwest::Error, https: bool) -> &'static str {
+    let text = format!("{err:?}");
+    if https
+        && (text.contains("certificate")
+            || text.contains("Certificate")
+            || text.contains("InvalidMessage"))
+    {
+        "; if the registry uses a private CA, add it to the system store or set SSL_CERT_FILE; if it only speaks HTTP, pass --insecure-registry"
+    } else if https {
+        "; check the host name, your network and proxy settings (HTTPS_PROXY/NO_PROXY); for a plain-HTTP registry pass --insecure-registry"
+    } else {
+        "; check that the registry is running and your proxy settings (HTTP_PROXY/NO_PROXY)"
+    }
+}
+
+/// The whole error chain of a reqwest error in one line (its Display hides the cause).
+pub(crate) fn describe(err: &reqwest::Error) -> String {
+    let mut out = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}

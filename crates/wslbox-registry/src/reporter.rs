@@ -1,0 +1,31 @@
+//! Progress reporting. The library calls a [`Reporter`]; the binary draws bars or lines.
+
+use wslbox_reference::Digest;
+
+/// Receives download progress. Called concurrently from parallel downloads.
+pub trait Reporter: Send + Sync {
+    /// A blob is needed; `total` is its size in bytes.
+    fn on_blob_start(&self, digest: &Digest, total: u64) {
+        let _ = (digest, total);
+    }
+    /// `bytes` more bytes of the blob are on disk (a resumed download first reports what the
+    /// partial file already held).
+    fn on_blob_progress(&self, digest: &Digest, bytes: u64) {
+        let _ = (digest, bytes);
+    }
+    /// The bytes reported so far for this blob were thrown away (the server ignored a Range
+    /// request); progress restarts from zero.
+    fn on_blob_reset(&self, digest: &Digest) {
+        let _ = digest;
+    }
+    /// The blob is verified and committed; `cached` when nothing had to be downloaded.
+    fn on_blob_done(&self, digest: &Digest, cached: bool) {
+        let _ = (digest, cached);
+    }
+}
+
+/// Reports nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoReporter;
+
+impl Reporter for NoReporter {}
