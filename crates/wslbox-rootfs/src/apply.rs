@@ -32,24 +32,43 @@ const IMPLICIT_DIR_MODE: u32 = 0o755;
 
 impl FlatTree {
     /// Applies layer number `spool` (its entries in tar order). `digest` names it in errors.
-    pub(crate) fn apply_layer(&mut self, entries: &[LayerEntry], spool: u32, digest: &str) -> Result<(), FlattenError> {
+    pub(crate) fn apply_layer(
+        &mut self,
+        entries: &[LayerEntry],
+        spool: u32,
+        digest: &str,
+    ) -> Result<(), FlattenError> {
         let mut upper: HashSet<Vec<u8>> = HashSet::new();
         for entry in entries {
-            self.apply_entry(entry, spool, &mut upper).map_err(|(unsafe_input, reason)| {
-                let path = String::from_utf8_lossy(&entry.path).into_owned();
-                let digest = digest.to_owned();
-                if unsafe_input {
-                    FlattenError::UnsafePath { digest, path, reason }
-                } else {
-                    FlattenError::InvalidEntry { digest, path, reason }
-                }
-            })?;
+            self.apply_entry(entry, spool, &mut upper)
+                .map_err(|(unsafe_input, reason)| {
+                    let path = String::from_utf8_lossy(&entry.path).into_owned();
+                    let digest = digest.to_owned();
+                    if unsafe_input {
+                        FlattenError::UnsafePath {
+                            digest,
+                            path,
+                            reason,
+                        }
+                    } else {
+                        FlattenError::InvalidEntry {
+                            digest,
+                            path,
+                            reason,
+                        }
+                    }
+                })?;
         }
         Ok(())
     }
 
     /// Errors are `(is_unsafe, reason)`.
-    fn apply_entry(&mut self, e: &LayerEntry, spool: u32, upper: &mut HashSet<Vec<u8>>) -> Result<(), (bool, String)> {
+    fn apply_entry(
+        &mut self,
+        e: &LayerEntry,
+        spool: u32,
+        upper: &mut HashSet<Vec<u8>>,
+    ) -> Result<(), (bool, String)> {
         let invalid = |r: &str| (false, r.to_owned());
         if e.path.is_empty() {
             // An entry for the root itself (`./`, `/`): only its metadata can change.
@@ -71,17 +90,22 @@ impl FlatTree {
         let full = join(&dir, file);
         let existing = self.lookup_lexical(&full);
         let parent = self.mkdir_all(&dir, e.meta.mtime).map_err(invalid)?;
-        let keep_dir =
-            existing.is_some_and(|n| self.nodes[n as usize].children.is_some()) && e.kind == EntryKind::Dir;
+        let keep_dir = existing.is_some_and(|n| self.nodes[n as usize].children.is_some())
+            && e.kind == EntryKind::Dir;
         if existing.is_some() && !keep_dir {
             self.remove(&full);
         }
 
         let meta = e.meta.clone();
         let inode = match &e.kind {
-            EntryKind::File { offset, len } => {
-                self.new_inode(InodeKind::File(Data::Spool(BodyRef { spool, offset: *offset, len: *len })), meta)
-            }
+            EntryKind::File { offset, len } => self.new_inode(
+                InodeKind::File(Data::Spool(BodyRef {
+                    spool,
+                    offset: *offset,
+                    len: *len,
+                })),
+                meta,
+            ),
             EntryKind::Dir => {
                 if let Some(node) = existing.filter(|_| keep_dir) {
                     let inode = self.nodes[node as usize].inode;
@@ -131,7 +155,11 @@ impl FlatTree {
                 Some(n) if self.nodes[n as usize].children.is_some() => n,
                 Some(_) => return Err("a parent of this path is not a directory"),
                 None => {
-                    let meta = Meta { mode: IMPLICIT_DIR_MODE, mtime, ..Meta::default() };
+                    let meta = Meta {
+                        mode: IMPLICIT_DIR_MODE,
+                        mtime,
+                        ..Meta::default()
+                    };
                     let inode = self.new_inode(InodeKind::Dir, meta);
                     self.insert(node, c, inode)
                 }
@@ -146,13 +174,20 @@ impl FlatTree {
     fn whiteout(&mut self, dir: &[u8], file: &[u8], upper: &HashSet<Vec<u8>>) {
         let opaque = file == OPAQUE;
         let name = &file[4..];
-        let target = if opaque { dir.to_vec() } else { join(dir, name) };
-        let Some(top) = self.lookup_lexical(&target) else { return };
+        let target = if opaque {
+            dir.to_vec()
+        } else {
+            join(dir, name)
+        };
+        let Some(top) = self.lookup_lexical(&target) else {
+            return;
+        };
         // `.wh.` alone names its directory; for the root that can only mean its children.
         let keep_top = opaque || top == ROOT;
         let mut stack = vec![(target, top, true)];
         while let Some((path, node, is_top)) = stack.pop() {
-            if !upper.contains(&path) && !(is_top && keep_top) {
+            let keep = upper.contains(&path) || (is_top && keep_top);
+            if !keep {
                 self.remove(&path);
                 continue;
             }

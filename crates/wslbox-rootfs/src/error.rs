@@ -4,7 +4,11 @@ use std::path::PathBuf;
 
 /// Renders a path from a tar entry (arbitrary bytes) for messages.
 pub(crate) fn show(path: &[u8]) -> String {
-    if path.is_empty() { "/".to_owned() } else { format!("/{}", String::from_utf8_lossy(path)) }
+    if path.is_empty() {
+        "/".to_owned()
+    } else {
+        format!("/{}", String::from_utf8_lossy(path))
+    }
 }
 
 /// Why flattening an image's layers failed.
@@ -12,20 +16,44 @@ pub(crate) fn show(path: &[u8]) -> String {
 #[non_exhaustive]
 pub enum FlattenError {
     /// The layer could not be read, verified or decompressed (bad digest, corrupt gzip, I/O).
-    #[error("layer {digest}: {source}; the blob may be corrupt: remove it from the cache and pull again")]
-    Read { digest: String, source: std::io::Error },
+    #[error(
+        "layer {digest}: {source}; the blob may be corrupt: remove it from the cache and pull again"
+    )]
+    Read {
+        digest: String,
+        source: std::io::Error,
+    },
     /// The layer's tar stream is malformed.
     #[error("layer {digest}: malformed tar stream: {source}")]
-    Tar { digest: String, source: std::io::Error },
+    Tar {
+        digest: String,
+        source: std::io::Error,
+    },
     /// An entry would write outside the root (`..` component, escaping hardlink).
-    #[error("layer {digest}: unsafe entry `{path}`: {reason}; refusing to extract an image that writes outside its root")]
-    UnsafePath { digest: String, path: String, reason: String },
+    #[error(
+        "layer {digest}: unsafe entry `{path}`: {reason}; refusing to extract an image that writes outside its root"
+    )]
+    UnsafePath {
+        digest: String,
+        path: String,
+        reason: String,
+    },
     /// An entry cannot be applied (unsupported type, missing hardlink target, file in the way).
     #[error("layer {digest}: invalid entry `{path}`: {reason}")]
-    InvalidEntry { digest: String, path: String, reason: String },
+    InvalidEntry {
+        digest: String,
+        path: String,
+        reason: String,
+    },
     /// Writing a file body to the spool directory failed (disk full?).
-    #[error("spooling layer {digest} to {dir}: {source}; check free space there or choose another temp directory")]
-    Spool { digest: String, dir: PathBuf, source: std::io::Error },
+    #[error(
+        "spooling layer {digest} to {dir}: {source}; check free space there or choose another temp directory"
+    )]
+    Spool {
+        digest: String,
+        dir: PathBuf,
+        source: std::io::Error,
+    },
     /// An overlay from customization cannot be placed.
     #[error("cannot add `{path}` to the root filesystem: {reason}")]
     Overlay { path: String, reason: String },
@@ -36,7 +64,13 @@ pub enum FlattenError {
 #[non_exhaustive]
 pub enum OutputError {
     #[error("writing {dest}: {source}")]
-    Io { dest: String, source: std::io::Error },
+    Io {
+        dest: String,
+        source: std::io::Error,
+    },
     #[error("reading the body of `{path}` back from the spool: {source}")]
-    Spool { path: String, source: std::io::Error },
+    Spool {
+        path: String,
+        source: std::io::Error,
+    },
 }

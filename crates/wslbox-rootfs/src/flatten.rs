@@ -59,7 +59,8 @@ pub fn flatten(
                     if i >= layers.len() || cancel.load(Ordering::Relaxed) {
                         return;
                     }
-                    let result = read_layer(i, &layers[i], opener, &opts.spool_dir, reporter, cancel);
+                    let result =
+                        read_layer(i, &layers[i], opener, &opts.spool_dir, reporter, cancel);
                     if tx.send((i, result)).is_err() {
                         return;
                     }
@@ -83,7 +84,7 @@ fn apply_in_order(
     rx: &mpsc::Receiver<(usize, Result<ParsedLayer, FlattenError>)>,
 ) -> Result<(), FlattenError> {
     let mut pending = BTreeMap::new();
-    for want in 0..layers.len() {
+    for (want, layer) in layers.iter().enumerate() {
         let parsed = loop {
             if let Some(p) = pending.remove(&want) {
                 break p;
@@ -94,7 +95,7 @@ fn apply_in_order(
         let parsed = parsed?;
         let spool = u32::try_from(tree.spools.len()).expect("fewer than 2^32 layers");
         tree.spools.push(parsed.spool);
-        tree.apply_layer(&parsed.entries, spool, &layers[want].digest.to_string())?;
+        tree.apply_layer(&parsed.entries, spool, &layer.digest.to_string())?;
     }
     Ok(())
 }

@@ -35,11 +35,16 @@ impl OutputFormat {
     /// `.wsl`. `None` for anything else.
     pub fn from_path(path: &Path) -> Option<Self> {
         let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
-        [(".tar.gz", Self::TarGz), (".tgz", Self::TarGz), (".tar.xz", Self::TarXz), (".txz", Self::TarXz)]
-            .into_iter()
-            .chain([(".tar", Self::Tar), (".wsl", Self::Wsl)])
-            .find(|(ext, _)| name.ends_with(ext))
-            .map(|(_, f)| f)
+        [
+            (".tar.gz", Self::TarGz),
+            (".tgz", Self::TarGz),
+            (".tar.xz", Self::TarXz),
+            (".txz", Self::TarXz),
+        ]
+        .into_iter()
+        .chain([(".tar", Self::Tar), (".wsl", Self::Wsl)])
+        .find(|(ext, _)| name.ends_with(ext))
+        .map(|(_, f)| f)
     }
 
     /// Parses a `--format` value: `tar`, `tar.gz`, `tar.xz` or `wsl`.
@@ -92,23 +97,44 @@ pub fn write_output(
 }
 
 /// Writes the uncompressed tar stream of `tree` into `out`.
-pub fn write_tar(tree: &FlatTree, out: &mut dyn Write, reporter: &dyn Reporter) -> Result<Stats, OutputError> {
+pub fn write_tar(
+    tree: &FlatTree,
+    out: &mut dyn Write,
+    reporter: &dyn Reporter,
+) -> Result<Stats, OutputError> {
     crate::write::write_tree(tree, out, reporter)
 }
 
-fn write_file(tree: &FlatTree, path: &Path, format: OutputFormat, reporter: &dyn Reporter) -> Result<Stats, OutputError> {
-    let err = |source| OutputError::Io { dest: path.display().to_string(), source };
+fn write_file(
+    tree: &FlatTree,
+    path: &Path,
+    format: OutputFormat,
+    reporter: &dyn Reporter,
+) -> Result<Stats, OutputError> {
+    let err = |source| OutputError::Io {
+        dest: path.display().to_string(),
+        source,
+    };
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = tempfile::Builder::new()
         .prefix(&format!(".{name}."))
         .suffix(".partial")
         .tempfile_in(dir)
         .map_err(err)?;
-    let stats = write_compressed(tree, tmp.as_file(), format, reporter, &path.display().to_string())?;
+    let stats = write_compressed(
+        tree,
+        tmp.as_file(),
+        format,
+        reporter,
+        &path.display().to_string(),
+    )?;
     set_readable(tmp.as_file()).map_err(err)?;
     tmp.persist(path).map_err(|e| err(e.error))?;
     Ok(stats)
@@ -133,13 +159,19 @@ fn write_compressed<W: Write>(
     reporter: &dyn Reporter,
     dest: &str,
 ) -> Result<Stats, OutputError> {
-    let err = |source| OutputError::Io { dest: dest.to_owned(), source };
+    let err = |source| OutputError::Io {
+        dest: dest.to_owned(),
+        source,
+    };
     let rename = |e: OutputError| match e {
         OutputError::Io { source, .. } => err(source),
         other => other,
     };
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let mut counted = Counting { inner: out, bytes: 0 };
+    let mut counted = Counting {
+        inner: out,
+        bytes: 0,
+    };
     let mut stats = match format {
         OutputFormat::Tar => {
             let mut w = BufWriter::with_capacity(1 << 20, &mut counted);
@@ -160,7 +192,10 @@ fn write_compressed<W: Write>(
                 .check(liblzma::stream::Check::Crc64)
                 .encoder()
                 .map_err(|e| err(io::Error::other(e)))?;
-            let mut xz = liblzma::write::XzEncoder::new_stream(BufWriter::with_capacity(1 << 20, &mut counted), stream);
+            let mut xz = liblzma::write::XzEncoder::new_stream(
+                BufWriter::with_capacity(1 << 20, &mut counted),
+                stream,
+            );
             let stats = write_tar(tree, &mut xz, reporter).map_err(rename)?;
             xz.finish().map_err(err)?.flush().map_err(err)?;
             stats
@@ -193,11 +228,26 @@ mod tests {
 
     #[test]
     fn format_follows_the_extension() {
-        assert_eq!(OutputFormat::from_path(Path::new("a/rootfs.tar")), Some(OutputFormat::Tar));
-        assert_eq!(OutputFormat::from_path(Path::new("rootfs.TAR.GZ")), Some(OutputFormat::TarGz));
-        assert_eq!(OutputFormat::from_path(Path::new("rootfs.tgz")), Some(OutputFormat::TarGz));
-        assert_eq!(OutputFormat::from_path(Path::new("rootfs.tar.xz")), Some(OutputFormat::TarXz));
-        assert_eq!(OutputFormat::from_path(Path::new("debian.wsl")), Some(OutputFormat::Wsl));
+        assert_eq!(
+            OutputFormat::from_path(Path::new("a/rootfs.tar")),
+            Some(OutputFormat::Tar)
+        );
+        assert_eq!(
+            OutputFormat::from_path(Path::new("rootfs.TAR.GZ")),
+            Some(OutputFormat::TarGz)
+        );
+        assert_eq!(
+            OutputFormat::from_path(Path::new("rootfs.tgz")),
+            Some(OutputFormat::TarGz)
+        );
+        assert_eq!(
+            OutputFormat::from_path(Path::new("rootfs.tar.xz")),
+            Some(OutputFormat::TarXz)
+        );
+        assert_eq!(
+            OutputFormat::from_path(Path::new("debian.wsl")),
+            Some(OutputFormat::Wsl)
+        );
         assert_eq!(OutputFormat::from_path(Path::new("rootfs.zip")), None);
         assert_eq!(OutputFormat::from_name("tar.xz"), Some(OutputFormat::TarXz));
     }

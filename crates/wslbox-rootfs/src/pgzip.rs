@@ -37,7 +37,10 @@ impl<W: Write> ParGzWriter<W> {
                 let done_tx = done_tx.clone();
                 std::thread::spawn(move || {
                     loop {
-                        let job = rx.lock().map_err(|_| ()).and_then(|r| r.recv().map_err(|_| ()));
+                        let job = rx
+                            .lock()
+                            .map_err(|_| ())
+                            .and_then(|r| r.recv().map_err(|_| ()));
                         let Ok((seq, chunk)) = job else { return };
                         if done_tx.send((seq, compress(&chunk, level))).is_err() {
                             return;
@@ -65,14 +68,18 @@ impl<W: Write> ParGzWriter<W> {
         }
         let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
         let tx = self.tx.as_ref().expect("not finished");
-        tx.send((self.sent, chunk)).map_err(|_| io::Error::other("gzip worker thread died"))?;
+        tx.send((self.sent, chunk))
+            .map_err(|_| io::Error::other("gzip worker thread died"))?;
         self.sent += 1;
         Ok(())
     }
 
     /// Waits for one compressed chunk, then writes every chunk that is next in order.
     fn collect_one(&mut self) -> io::Result<()> {
-        let (seq, result) = self.done.recv().map_err(|_| io::Error::other("gzip worker thread died"))?;
+        let (seq, result) = self
+            .done
+            .recv()
+            .map_err(|_| io::Error::other("gzip worker thread died"))?;
         self.ready.insert(seq, result?);
         while let Some(member) = self.ready.remove(&self.written) {
             self.out.write_all(&member)?;
@@ -99,7 +106,10 @@ impl<W: Write> ParGzWriter<W> {
 }
 
 fn compress(chunk: &[u8], level: u32) -> io::Result<Vec<u8>> {
-    let mut enc = flate2::write::GzEncoder::new(Vec::with_capacity(chunk.len() / 2), flate2::Compression::new(level));
+    let mut enc = flate2::write::GzEncoder::new(
+        Vec::with_capacity(chunk.len() / 2),
+        flate2::Compression::new(level),
+    );
     enc.write_all(chunk)?;
     enc.finish()
 }
@@ -133,7 +143,9 @@ mod tests {
         }
         let gz = w.finish().unwrap();
         let mut out = Vec::new();
-        flate2::read::MultiGzDecoder::new(&gz[..]).read_to_end(&mut out).unwrap();
+        flate2::read::MultiGzDecoder::new(&gz[..])
+            .read_to_end(&mut out)
+            .unwrap();
         assert_eq!(out, input);
     }
 
@@ -141,7 +153,9 @@ mod tests {
     fn empty_input_is_a_valid_gzip_file() {
         let gz = ParGzWriter::new(Vec::new(), 2, 6).finish().unwrap();
         let mut out = Vec::new();
-        flate2::read::MultiGzDecoder::new(&gz[..]).read_to_end(&mut out).unwrap();
+        flate2::read::MultiGzDecoder::new(&gz[..])
+            .read_to_end(&mut out)
+            .unwrap();
         assert!(out.is_empty());
         assert_eq!(&gz[..2], &[0x1f, 0x8b]);
     }

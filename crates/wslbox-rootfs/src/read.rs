@@ -30,7 +30,10 @@ pub(crate) struct Meta {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum EntryKind {
     /// A regular file whose body is at `offset..offset+len` in the layer's spool.
-    File { offset: u64, len: u64 },
+    File {
+        offset: u64,
+        len: u64,
+    },
     Dir,
     Symlink(Vec<u8>),
     /// A hardlink to this normalized path.
@@ -66,25 +69,47 @@ pub(crate) fn read_layer(
     cancel: &AtomicBool,
 ) -> Result<ParsedLayer, FlattenError> {
     let digest = layer.digest.to_string();
-    let read_err = |source| FlattenError::Read { digest: digest.clone(), source };
+    let read_err = |source| FlattenError::Read {
+        digest: digest.clone(),
+        source,
+    };
     reporter.layer_started(index, layer);
     let raw = opener.open(layer).map_err(read_err)?;
-    let mut counted = Counting { inner: raw, reporter, index };
-    let spool_file = tempfile::tempfile_in(spool_dir)
-        .map_err(|source| FlattenError::Spool { digest: digest.clone(), dir: spool_dir.to_owned(), source })?;
+    let mut counted = Counting {
+        inner: raw,
+        reporter,
+        index,
+    };
+    let spool_file = tempfile::tempfile_in(spool_dir).map_err(|source| FlattenError::Spool {
+        digest: digest.clone(),
+        dir: spool_dir.to_owned(),
+        source,
+    })?;
     let mut spool = SpoolWriter::new(spool_file);
     let below_failed = Cell::new(false);
     let entries = {
         let decoded: Box<dyn Read + '_> = match layer.compression {
             Compression::None => Box::new(&mut counted),
-            Compression::Gzip => Box::new(MultiGz::new(BufReader::with_capacity(256 * 1024, &mut counted))),
-            Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(&mut counted).map_err(read_err)?),
+            Compression::Gzip => Box::new(MultiGz::new(BufReader::with_capacity(
+                256 * 1024,
+                &mut counted,
+            ))),
+            Compression::Zstd => {
+                Box::new(zstd::stream::read::Decoder::new(&mut counted).map_err(read_err)?)
+            }
         };
-        let mut tracked = Tracked { inner: decoded, failed: &below_failed };
-        let entries = parse_tar(&mut tracked, &digest, spool_dir, &mut spool, cancel).map_err(|e| match e {
-            FlattenError::Tar { digest, source } if below_failed.get() => FlattenError::Read { digest, source },
-            other => other,
-        })?;
+        let mut tracked = Tracked {
+            inner: decoded,
+            failed: &below_failed,
+        };
+        let entries = parse_tar(&mut tracked, &digest, spool_dir, &mut spool, cancel).map_err(
+            |e| match e {
+                FlattenError::Tar { digest, source } if below_failed.get() => {
+                    FlattenError::Read { digest, source }
+                }
+                other => other,
+            },
+        )?;
         // The tar end marker may come before the end of the compressed stream; reading the
         // rest checks the compression trailer (gzip CRC) and the blob digest.
         io::copy(&mut tracked, &mut io::sink()).map_err(read_err)?;
@@ -92,9 +117,11 @@ pub(crate) fn read_layer(
     };
     io::copy(&mut counted, &mut io::sink()).map_err(read_err)?;
     reporter.layer_finished(index, entries.len() as u64);
-    let spool = spool
-        .finish()
-        .map_err(|source| FlattenError::Spool { digest: digest.clone(), dir: spool_dir.to_owned(), source })?;
+    let spool = spool.finish().map_err(|source| FlattenError::Spool {
+        digest: digest.clone(),
+        dir: spool_dir.to_owned(),
+        source,
+    })?;
     Ok(ParsedLayer { entries, spool })
 }
 
@@ -105,7 +132,10 @@ fn parse_tar(
     spool: &mut SpoolWriter,
     cancel: &AtomicBool,
 ) -> Result<Vec<LayerEntry>, FlattenError> {
-    let tar_err = |source| FlattenError::Tar { digest: digest.to_owned(), source };
+    let tar_err = |source| FlattenError::Tar {
+        digest: digest.to_owned(),
+        source,
+    };
     let mut archive = tar::Archive::new(input);
     let mut entries = Vec::new();
     for entry in archive.entries().map_err(tar_err)? {
@@ -130,13 +160,19 @@ fn parse_tar(
             continue; // as Docker does: global PAX headers carry nothing per-file
         }
         // Old tars mark directories as regular files with a trailing slash (Go does the same).
-        if entry_type == EntryType::Regular && header.as_bytes()[156] == 0 && raw_path.ends_with(b"/") {
+        if entry_type == EntryType::Regular
+            && header.as_bytes()[156] == 0
+            && raw_path.ends_with(b"/")
+        {
             entry_type = EntryType::Directory;
         }
         let path = normalize(&raw_path).map_err(unsafe_path)?;
         let num = |r: io::Result<u64>| r.map_err(|e| invalid(format!("bad header field: {e}")));
         let mut meta = Meta {
-            mode: header.mode().map_err(|e| invalid(format!("bad mode: {e}")))? & 0o7777,
+            mode: header
+                .mode()
+                .map_err(|e| invalid(format!("bad mode: {e}")))?
+                & 0o7777,
             uid: num(header.uid())?,
             gid: num(header.gid())?,
             mtime: i64::try_from(num(header.mtime())?).unwrap_or(i64::MAX),
@@ -144,17 +180,25 @@ fn parse_tar(
             xattrs: Vec::new(),
         };
         let device = |h: &tar::Header| -> Result<(u32, u32), FlattenError> {
-            let major = h.device_major().map_err(|e| invalid(format!("bad device number: {e}")))?;
-            let minor = h.device_minor().map_err(|e| invalid(format!("bad device number: {e}")))?;
+            let major = h
+                .device_major()
+                .map_err(|e| invalid(format!("bad device number: {e}")))?;
+            let minor = h
+                .device_minor()
+                .map_err(|e| invalid(format!("bad device number: {e}")))?;
             Ok((major.unwrap_or(0), minor.unwrap_or(0)))
         };
-        let link = entry.link_name_bytes().map(|l| l.into_owned()).unwrap_or_default();
+        let link = entry
+            .link_name_bytes()
+            .map(|l| l.into_owned())
+            .unwrap_or_default();
         let kind = match entry_type {
             EntryType::Regular | EntryType::GNUSparse => EntryKind::File { offset: 0, len: 0 },
             EntryType::Directory => EntryKind::Dir,
             EntryType::Symlink => EntryKind::Symlink(link),
             EntryType::Link => {
-                let target = normalize(&link).map_err(|_| unsafe_path("the hardlink target escapes the root"))?;
+                let target = normalize(&link)
+                    .map_err(|_| unsafe_path("the hardlink target escapes the root"))?;
                 EntryKind::Hardlink(target)
             }
             EntryType::Char => {
@@ -166,7 +210,12 @@ fn parse_tar(
                 EntryKind::Block(ma, mi)
             }
             EntryType::Fifo => EntryKind::Fifo,
-            other => return Err(invalid(format!("unsupported tar entry type {:?}", other.as_byte() as char))),
+            other => {
+                return Err(invalid(format!(
+                    "unsupported tar entry type {:?}",
+                    other.as_byte() as char
+                )));
+            }
         };
         if let Some(exts) = entry.pax_extensions().map_err(tar_err)? {
             for ext in exts {
@@ -184,7 +233,8 @@ fn parse_tar(
                     // An empty PAX value deletes the record (POSIX pax "extended header"
                     // semantics); umoci sets no xattr for it either.
                     if !ext.value_bytes().is_empty() {
-                        meta.xattrs.push((name.to_vec(), ext.value_bytes().to_vec()));
+                        meta.xattrs
+                            .push((name.to_vec(), ext.value_bytes().to_vec()));
                     }
                 }
             }
@@ -193,9 +243,11 @@ fn parse_tar(
             EntryKind::File { .. } if !is_whiteout(&path) => {
                 let (offset, len) = spool.append(&mut entry).map_err(|e| match e {
                     AppendError::Read(source) => tar_err(source),
-                    AppendError::Write(source) => {
-                        FlattenError::Spool { digest: digest.to_owned(), dir: spool_dir.to_owned(), source }
-                    }
+                    AppendError::Write(source) => FlattenError::Spool {
+                        digest: digest.to_owned(),
+                        dir: spool_dir.to_owned(),
+                        source,
+                    },
                 })?;
                 EntryKind::File { offset, len }
             }
@@ -222,14 +274,23 @@ fn parse_pax_time(v: &[u8]) -> Option<(i64, u32)> {
     let (int, frac) = s.split_once('.').unwrap_or((s, ""));
     let secs: i64 = int.parse().ok()?;
     let mut nsec: u32 = 0;
-    for (i, c) in frac.chars().chain(std::iter::repeat('0')).take(9).enumerate() {
+    for (i, c) in frac
+        .chars()
+        .chain(std::iter::repeat('0'))
+        .take(9)
+        .enumerate()
+    {
         let d = c.to_digit(10)?;
         let _ = i;
         nsec = nsec * 10 + d;
     }
     if neg {
         // -1.5 means 1.5 seconds before the epoch: -2 s + 0.5 s.
-        if nsec == 0 { Some((-secs, 0)) } else { Some((-secs - 1, 1_000_000_000 - nsec)) }
+        if nsec == 0 {
+            Some((-secs, 0))
+        } else {
+            Some((-secs - 1, 1_000_000_000 - nsec))
+        }
     } else {
         Some((secs, nsec))
     }
@@ -272,19 +333,27 @@ struct MultiGz<R: BufRead> {
 
 impl<R: BufRead> MultiGz<R> {
     fn new(inner: R) -> Self {
-        Self { member: Some(flate2::bufread::GzDecoder::new(inner)) }
+        Self {
+            member: Some(flate2::bufread::GzDecoder::new(inner)),
+        }
     }
 }
 
 impl<R: BufRead> Read for MultiGz<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
-            let Some(member) = self.member.as_mut() else { return Ok(0) };
+            let Some(member) = self.member.as_mut() else {
+                return Ok(0);
+            };
             let n = member.read(buf)?;
             if n > 0 || buf.is_empty() {
                 return Ok(n);
             }
-            let mut inner = self.member.take().map(|m| m.into_inner()).expect("member present");
+            let mut inner = self
+                .member
+                .take()
+                .map(|m| m.into_inner())
+                .expect("member present");
             let next = inner.fill_buf()?;
             if next.starts_with(&[0x1f, 0x8b]) {
                 self.member = Some(flate2::bufread::GzDecoder::new(inner));
@@ -302,7 +371,10 @@ mod tests {
     #[test]
     fn pax_times_parse_with_fractions_and_signs() {
         assert_eq!(parse_pax_time(b"1700000000"), Some((1_700_000_000, 0)));
-        assert_eq!(parse_pax_time(b"1700000000.5"), Some((1_700_000_000, 500_000_000)));
+        assert_eq!(
+            parse_pax_time(b"1700000000.5"),
+            Some((1_700_000_000, 500_000_000))
+        );
         assert_eq!(parse_pax_time(b"-1.5"), Some((-2, 500_000_000)));
         assert_eq!(parse_pax_time(b"x"), None);
     }

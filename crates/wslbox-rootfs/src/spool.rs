@@ -32,7 +32,11 @@ pub(crate) struct BodyReader<'a> {
 
 impl<'a> BodyReader<'a> {
     pub fn new(file: &'a File, offset: u64, len: u64) -> Self {
-        Self { file, offset, remaining: len }
+        Self {
+            file,
+            offset,
+            remaining: len,
+        }
     }
 }
 
@@ -41,10 +45,15 @@ impl Read for BodyReader<'_> {
         if self.remaining == 0 {
             return Ok(0);
         }
-        let want = buf.len().min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
+        let want = buf
+            .len()
+            .min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
         let n = read_at(self.file, &mut buf[..want], self.offset)?;
         if n == 0 {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "spool file is shorter than recorded"));
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "spool file is shorter than recorded",
+            ));
         }
         self.offset += n as u64;
         self.remaining -= n as u64;
@@ -65,7 +74,10 @@ pub(crate) struct SpoolWriter {
 
 impl SpoolWriter {
     pub fn new(file: File) -> Self {
-        Self { out: io::BufWriter::with_capacity(256 * 1024, file), pos: 0 }
+        Self {
+            out: io::BufWriter::with_capacity(256 * 1024, file),
+            pos: 0,
+        }
     }
 
     /// Copies `body` to the spool; returns its offset and length. Errors say which side failed.

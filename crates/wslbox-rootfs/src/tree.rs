@@ -64,9 +64,18 @@ pub(crate) const ROOT: NodeId = 0;
 impl FlatTree {
     /// An empty root directory, as umoci creates it: 0755, owned by root, mtime the epoch.
     pub(crate) fn new() -> Self {
-        let root = Inode { kind: InodeKind::Dir, meta: Meta { mode: 0o755, ..Meta::default() } };
+        let root = Inode {
+            kind: InodeKind::Dir,
+            meta: Meta {
+                mode: 0o755,
+                ..Meta::default()
+            },
+        };
         Self {
-            nodes: vec![Node { inode: 0, children: Some(BTreeMap::new()) }],
+            nodes: vec![Node {
+                inode: 0,
+                children: Some(BTreeMap::new()),
+            }],
             inodes: vec![root],
             spools: Vec::new(),
             mem: Vec::new(),
@@ -78,7 +87,11 @@ impl FlatTree {
     }
 
     pub(crate) fn child(&self, dir: NodeId, name: &[u8]) -> Option<NodeId> {
-        self.nodes[dir as usize].children.as_ref()?.get(name).copied()
+        self.nodes[dir as usize]
+            .children
+            .as_ref()?
+            .get(name)
+            .copied()
     }
 
     /// The node at a path, following no symlinks at all.
@@ -90,7 +103,8 @@ impl FlatTree {
     /// stops at the root, absolute targets restart at the root, and components that do not
     /// exist (or sit below a non-directory) are kept as they are.
     pub(crate) fn resolve(&self, path: &[u8]) -> Result<Vec<u8>, &'static str> {
-        let mut queue: std::collections::VecDeque<Vec<u8>> = components(path).map(<[u8]>::to_vec).collect();
+        let mut queue: std::collections::VecDeque<Vec<u8>> =
+            components(path).map(<[u8]>::to_vec).collect();
         let mut resolved: Vec<Vec<u8>> = Vec::new();
         let mut node = Some(ROOT);
         let mut links = 0;
@@ -158,8 +172,15 @@ impl FlatTree {
     pub(crate) fn insert(&mut self, parent: NodeId, name: &[u8], inode: InodeId) -> NodeId {
         let is_dir = matches!(self.inodes[inode as usize].kind, InodeKind::Dir);
         let id = NodeId::try_from(self.nodes.len()).expect("fewer than 2^32 nodes");
-        self.nodes.push(Node { inode, children: is_dir.then(BTreeMap::new) });
-        self.nodes[parent as usize].children.as_mut().expect("parent is a directory").insert(name.to_vec(), id);
+        self.nodes.push(Node {
+            inode,
+            children: is_dir.then(BTreeMap::new),
+        });
+        self.nodes[parent as usize]
+            .children
+            .as_mut()
+            .expect("parent is a directory")
+            .insert(name.to_vec(), id);
         id
     }
 
@@ -172,7 +193,11 @@ impl FlatTree {
     /// A reader over a regular file's body.
     pub(crate) fn body(&self, data: Data) -> Box<dyn Read + '_> {
         match data {
-            Data::Spool(b) => Box::new(BodyReader::new(&self.spools[b.spool as usize], b.offset, b.len)),
+            Data::Spool(b) => Box::new(BodyReader::new(
+                &self.spools[b.spool as usize],
+                b.offset,
+                b.len,
+            )),
             Data::Mem(i) => Box::new(&self.mem[i as usize][..]),
         }
     }
@@ -189,30 +214,50 @@ impl FlatTree {
     /// replaced. Overlay paths are taken literally (symlinks in their parents are followed).
     pub fn apply_overlays(&mut self, overlays: Vec<Overlay>) -> Result<(), FlattenError> {
         for o in overlays {
-            let err = |reason: &str| FlattenError::Overlay { path: show(&o.path), reason: reason.to_owned() };
+            let err = |reason: &str| FlattenError::Overlay {
+                path: show(&o.path),
+                reason: reason.to_owned(),
+            };
             let path = normalize(&o.path).map_err(err)?;
             if path.is_empty() {
                 return Err(err("the root itself cannot be replaced"));
             }
             let (parent, name) = split_last(&path);
             let parent = self.resolve(parent).map_err(err)?;
-            let Some(parent_node) = self.lookup_lexical(&parent).filter(|&n| self.nodes[n as usize].children.is_some())
+            let Some(parent_node) = self
+                .lookup_lexical(&parent)
+                .filter(|&n| self.nodes[n as usize].children.is_some())
             else {
                 return Err(err("its parent directory does not exist"));
             };
-            let meta = Meta { mode: o.mode & 0o7777, uid: o.uid, gid: o.gid, mtime: o.mtime, ..Meta::default() };
+            let meta = Meta {
+                mode: o.mode & 0o7777,
+                uid: o.uid,
+                gid: o.gid,
+                mtime: o.mtime,
+                ..Meta::default()
+            };
             let kind = match o.content {
                 OverlayContent::Dir => InodeKind::Dir,
                 OverlayContent::Symlink(target) => InodeKind::Symlink(target),
                 OverlayContent::File(bytes) => {
                     self.mem.push(bytes);
-                    InodeKind::File(Data::Mem(u32::try_from(self.mem.len() - 1).expect("few overlays")))
+                    InodeKind::File(Data::Mem(
+                        u32::try_from(self.mem.len() - 1).expect("few overlays"),
+                    ))
                 }
                 OverlayContent::CopyOf(src) => {
-                    let src = self.resolve(&src).ok().and_then(|p| self.lookup_lexical(&p));
+                    let src = self
+                        .resolve(&src)
+                        .ok()
+                        .and_then(|p| self.lookup_lexical(&p));
                     match src.map(|n| &self.inode_of(n).kind) {
                         Some(InodeKind::File(data)) => InodeKind::File(*data),
-                        _ => return Err(err("the file to copy does not exist or is not a regular file")),
+                        _ => {
+                            return Err(err(
+                                "the file to copy does not exist or is not a regular file",
+                            ));
+                        }
                     }
                 }
             };
@@ -261,20 +306,39 @@ impl TreeView for FlatTree {
             InodeKind::Block(..) => (NodeKind::BlockDevice, 0, None),
             InodeKind::Fifo => (NodeKind::Fifo, 0, None),
         };
-        let mode = if kind == NodeKind::Symlink { 0o777 } else { inode.meta.mode };
-        Some(NodeInfo { kind, mode, uid: inode.meta.uid, gid: inode.meta.gid, size, mtime: inode.meta.mtime, link_target })
+        let mode = if kind == NodeKind::Symlink {
+            0o777
+        } else {
+            inode.meta.mode
+        };
+        Some(NodeInfo {
+            kind,
+            mode,
+            uid: inode.meta.uid,
+            gid: inode.meta.gid,
+            size,
+            mtime: inode.meta.mtime,
+            link_target,
+        })
     }
 
     fn read(&self, path: &[u8]) -> std::io::Result<Option<Vec<u8>>> {
-        let Some((_, node)) = self.lookup_nofollow(path) else { return Ok(None) };
-        let InodeKind::File(data) = self.inode_of(node).kind else { return Ok(None) };
+        let Some((_, node)) = self.lookup_nofollow(path) else {
+            return Ok(None);
+        };
+        let InodeKind::File(data) = self.inode_of(node).kind else {
+            return Ok(None);
+        };
         let mut out = Vec::new();
         self.body(data).read_to_end(&mut out)?;
         Ok(Some(out))
     }
 
     fn children(&self, path: &[u8]) -> Vec<Vec<u8>> {
-        let node = normalize(path).ok().and_then(|p| self.resolve(&p).ok()).and_then(|p| self.lookup_lexical(&p));
+        let node = normalize(path)
+            .ok()
+            .and_then(|p| self.resolve(&p).ok())
+            .and_then(|p| self.lookup_lexical(&p));
         match node.and_then(|n| self.nodes[n as usize].children.as_ref()) {
             Some(children) => children.keys().cloned().collect(),
             None => Vec::new(),

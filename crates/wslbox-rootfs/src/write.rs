@@ -32,8 +32,15 @@ pub struct Stats {
 }
 
 /// Writes the tree as a tar stream into `out` (end-of-archive blocks included).
-pub(crate) fn write_tree(tree: &FlatTree, out: &mut dyn Write, reporter: &dyn Reporter) -> Result<Stats, OutputError> {
-    let io_err = |source| OutputError::Io { dest: "the output".to_owned(), source };
+pub(crate) fn write_tree(
+    tree: &FlatTree,
+    out: &mut dyn Write,
+    reporter: &dyn Reporter,
+) -> Result<Stats, OutputError> {
+    let io_err = |source| OutputError::Io {
+        dest: "the output".to_owned(),
+        source,
+    };
     let links = tree.link_counts();
     let mut first_name: HashMap<InodeId, Vec<u8>> = HashMap::new();
     let mut w = TarWriter { out, bytes: 0 };
@@ -46,7 +53,8 @@ pub(crate) fn write_tree(tree: &FlatTree, out: &mut dyn Write, reporter: &dyn Re
         let before = w.bytes;
         if links[node.inode as usize] > 1 {
             if let Some(target) = first_name.get(&node.inode) {
-                w.header(&path, &inode.meta, Kind::Hardlink(target), 0).map_err(io_err)?;
+                w.header(&path, &inode.meta, Kind::Hardlink(target), 0)
+                    .map_err(io_err)?;
                 entries += 1;
                 reporter.output_progress(1, w.bytes - before);
                 continue;
@@ -57,23 +65,38 @@ pub(crate) fn write_tree(tree: &FlatTree, out: &mut dyn Write, reporter: &dyn Re
             InodeKind::Dir => w.header(&path, &inode.meta, Kind::Dir, 0).map_err(io_err)?,
             InodeKind::File(data) => {
                 let len = tree.data_len(*data);
-                w.header(&path, &inode.meta, Kind::File, len).map_err(io_err)?;
+                w.header(&path, &inode.meta, Kind::File, len)
+                    .map_err(io_err)?;
                 let copied = copy_body(&mut tree.body(*data), &mut w).map_err(|e| match e {
-                    CopyError::Read(source) => OutputError::Spool { path: show(&path), source },
+                    CopyError::Read(source) => OutputError::Spool {
+                        path: show(&path),
+                        source,
+                    },
                     CopyError::Write(source) => io_err(source),
                 })?;
                 if copied != len {
                     return Err(OutputError::Spool {
                         path: show(&path),
-                        source: io::Error::new(io::ErrorKind::UnexpectedEof, "spooled body is short"),
+                        source: io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "spooled body is short",
+                        ),
                     });
                 }
                 w.pad(len).map_err(io_err)?;
             }
-            InodeKind::Symlink(target) => w.header(&path, &inode.meta, Kind::Symlink(target), 0).map_err(io_err)?,
-            InodeKind::Char(ma, mi) => w.header(&path, &inode.meta, Kind::Char(*ma, *mi), 0).map_err(io_err)?,
-            InodeKind::Block(ma, mi) => w.header(&path, &inode.meta, Kind::Block(*ma, *mi), 0).map_err(io_err)?,
-            InodeKind::Fifo => w.header(&path, &inode.meta, Kind::Fifo, 0).map_err(io_err)?,
+            InodeKind::Symlink(target) => w
+                .header(&path, &inode.meta, Kind::Symlink(target), 0)
+                .map_err(io_err)?,
+            InodeKind::Char(ma, mi) => w
+                .header(&path, &inode.meta, Kind::Char(*ma, *mi), 0)
+                .map_err(io_err)?,
+            InodeKind::Block(ma, mi) => w
+                .header(&path, &inode.meta, Kind::Block(*ma, *mi), 0)
+                .map_err(io_err)?,
+            InodeKind::Fifo => w
+                .header(&path, &inode.meta, Kind::Fifo, 0)
+                .map_err(io_err)?,
         }
         entries += 1;
         reporter.output_progress(1, w.bytes - before);
@@ -84,7 +107,11 @@ pub(crate) fn write_tree(tree: &FlatTree, out: &mut dyn Write, reporter: &dyn Re
         }
     }
     w.write_all(&[0u8; 1024]).map_err(io_err)?;
-    Ok(Stats { entries, tar_bytes: w.bytes, output_bytes: w.bytes })
+    Ok(Stats {
+        entries,
+        tar_bytes: w.bytes,
+        output_bytes: w.bytes,
+    })
 }
 
 enum CopyError {
@@ -145,7 +172,11 @@ impl TarWriter<'_> {
     /// Writes a PAX header if needed, then the ustar header, for the tree path `path`.
     fn header(&mut self, path: &[u8], meta: &Meta, kind: Kind<'_>, size: u64) -> io::Result<()> {
         // Directories get a trailing slash; the root is `./`.
-        let mut name = if path.is_empty() { b".".to_vec() } else { path.to_vec() };
+        let mut name = if path.is_empty() {
+            b".".to_vec()
+        } else {
+            path.to_vec()
+        };
         if matches!(kind, Kind::Dir) {
             name.push(b'/');
         }
@@ -183,7 +214,11 @@ impl TarWriter<'_> {
             pax_record(&mut pax, b"size", size.to_string().as_bytes());
         }
         if meta.mtime < 0 || meta.mtime as u64 > MAX_OCTAL_SIZE || meta.mtime_nsec != 0 {
-            pax_record(&mut pax, b"mtime", pax_time(meta.mtime, meta.mtime_nsec).as_bytes());
+            pax_record(
+                &mut pax,
+                b"mtime",
+                pax_time(meta.mtime, meta.mtime_nsec).as_bytes(),
+            );
         }
         for (k, v) in &meta.xattrs {
             let mut key = b"SCHILY.xattr.".to_vec();
@@ -200,7 +235,17 @@ impl TarWriter<'_> {
         if !pax.is_empty() {
             let mut pax_name = b"PaxHeaders/".to_vec();
             pax_name.extend_from_slice(&name[..name.len().min(80)]);
-            let h = ustar(&pax_name, None, b'x', &Meta { mode: 0o644, ..Meta::default() }, pax.len() as u64, (0, 0));
+            let h = ustar(
+                &pax_name,
+                None,
+                b'x',
+                &Meta {
+                    mode: 0o644,
+                    ..Meta::default()
+                },
+                pax.len() as u64,
+                (0, 0),
+            );
             self.write_all(&h)?;
             self.write_all(&pax)?;
             self.pad(pax.len() as u64)?;
@@ -215,14 +260,24 @@ impl TarWriter<'_> {
 }
 
 /// One ustar header block. Fields that do not fit are truncated (a PAX record carries them).
-fn ustar(name: &[u8], link: Option<&[u8]>, type_byte: u8, meta: &Meta, size: u64, dev: (u32, u32)) -> [u8; 512] {
+fn ustar(
+    name: &[u8],
+    link: Option<&[u8]>,
+    type_byte: u8,
+    meta: &Meta,
+    size: u64,
+    dev: (u32, u32),
+) -> [u8; 512] {
     let mut h = [0u8; 512];
     put(&mut h[0..100], name);
     octal(&mut h[100..108], u64::from(meta.mode & 0o7777));
     octal(&mut h[108..116], meta.uid.min(MAX_OCTAL_ID));
     octal(&mut h[116..124], meta.gid.min(MAX_OCTAL_ID));
     octal(&mut h[124..136], size.min(MAX_OCTAL_SIZE));
-    octal(&mut h[136..148], u64::try_from(meta.mtime).unwrap_or(0).min(MAX_OCTAL_SIZE));
+    octal(
+        &mut h[136..148],
+        u64::try_from(meta.mtime).unwrap_or(0).min(MAX_OCTAL_SIZE),
+    );
     h[156] = type_byte;
     if let Some(l) = link {
         put(&mut h[157..257], l);
@@ -303,11 +358,31 @@ mod tests {
 
     #[test]
     fn ustar_header_checksum_is_valid() {
-        let h = ustar(b"etc/passwd", None, b'0', &Meta { mode: 0o644, ..Meta::default() }, 10, (0, 0));
+        let h = ustar(
+            b"etc/passwd",
+            None,
+            b'0',
+            &Meta {
+                mode: 0o644,
+                ..Meta::default()
+            },
+            10,
+            (0, 0),
+        );
         let parsed = tar::Header::from_byte_slice(&h);
         assert_eq!(parsed.path_bytes().as_ref(), b"etc/passwd");
         assert_eq!(parsed.size().unwrap(), 10);
-        let sum: u32 = h.iter().enumerate().map(|(i, &b)| if (148..156).contains(&i) { 32 } else { u32::from(b) }).sum();
+        let sum: u32 = h
+            .iter()
+            .enumerate()
+            .map(|(i, &b)| {
+                if (148..156).contains(&i) {
+                    32
+                } else {
+                    u32::from(b)
+                }
+            })
+            .sum();
         assert_eq!(parsed.cksum().unwrap(), sum);
     }
 }

@@ -8,10 +8,10 @@ use wslbox_test::layers::{Entry, Layer};
 
 fn base() -> Vec<u8> {
     Layer::new()
-        .add(Entry::dir("bin"))
-        .add(Entry::file("bin/tool", "tool v1").mode(0o755).owner(3, 4))
-        .add(Entry::hardlink("bin/tool-alias", "bin/tool"))
-        .add(Entry::file("bin/other", "other"))
+        .with(Entry::dir("bin"))
+        .with(Entry::file("bin/tool", "tool v1").mode(0o755).owner(3, 4))
+        .with(Entry::hardlink("bin/tool-alias", "bin/tool"))
+        .with(Entry::file("bin/other", "other"))
         .finish()
 }
 
@@ -22,26 +22,37 @@ fn hardlink_to_file_in_same_layer() {
 
 #[test]
 fn hardlink_to_file_in_lower_layer() {
-    let upper = Layer::new().add(Entry::dir("usr")).add(Entry::hardlink("usr/tool-copy", "bin/tool")).finish();
+    let upper = Layer::new()
+        .with(Entry::dir("usr"))
+        .with(Entry::hardlink("usr/tool-copy", "bin/tool"))
+        .finish();
     check(vec![base(), upper]);
 }
 
 #[test]
 fn hardlink_target_overwritten_in_upper_layer() {
-    let upper = Layer::new().add(Entry::file("bin/tool", "tool v2").mode(0o700)).finish();
+    let upper = Layer::new()
+        .with(Entry::file("bin/tool", "tool v2").mode(0o700))
+        .finish();
     check(vec![base(), upper]);
 }
 
 #[test]
 fn hardlink_target_deleted_in_upper_layer() {
-    let upper = Layer::new().add(Entry::whiteout("bin/tool")).finish();
+    let upper = Layer::new().with(Entry::whiteout("bin/tool")).finish();
     check(vec![base(), upper]);
 }
 
 #[test]
 fn hardlink_entry_metadata_is_ignored() {
     let upper = Layer::new()
-        .add(Entry::hardlink("bin/odd-link", "bin/other").mode(0o4777).owner(99, 99).mtime(5).xattr("user.x", "y"))
+        .with(
+            Entry::hardlink("bin/odd-link", "bin/other")
+                .mode(0o4777)
+                .owner(99, 99)
+                .mtime(5)
+                .xattr("user.x", "y"),
+        )
         .finish();
     check(vec![base(), upper]);
 }
@@ -49,36 +60,41 @@ fn hardlink_entry_metadata_is_ignored() {
 #[test]
 fn hardlink_chains_and_several_groups() {
     let layer = Layer::new()
-        .add(Entry::file("a", "A"))
-        .add(Entry::hardlink("b", "a"))
-        .add(Entry::hardlink("c", "b"))
-        .add(Entry::file("d", "D"))
-        .add(Entry::hardlink("0-before-in-order", "d"))
-        .add(Entry::dir("z"))
-        .add(Entry::hardlink("z/e", "./a"))
+        .with(Entry::file("a", "A"))
+        .with(Entry::hardlink("b", "a"))
+        .with(Entry::hardlink("c", "b"))
+        .with(Entry::file("d", "D"))
+        .with(Entry::hardlink("0-before-in-order", "d"))
+        .with(Entry::dir("z"))
+        .with(Entry::hardlink("z/e", "./a"))
         .finish();
     check(vec![base(), layer]);
 }
 
 #[test]
 fn hardlink_to_symlink_links_the_symlink_itself() {
-    let layer = Layer::new().add(Entry::symlink("sym", "bin/tool")).add(Entry::hardlink("sym-link", "sym")).finish();
+    let layer = Layer::new()
+        .with(Entry::symlink("sym", "bin/tool"))
+        .with(Entry::hardlink("sym-link", "sym"))
+        .finish();
     check(vec![base(), layer]);
 }
 
 #[test]
 fn hardlink_replaced_by_file_leaves_group_shrunk() {
-    let upper = Layer::new().add(Entry::file("bin/tool-alias", "separate now")).finish();
+    let upper = Layer::new()
+        .with(Entry::file("bin/tool-alias", "separate now"))
+        .finish();
     check(vec![base(), upper]);
 }
 
 #[test]
 fn hardlink_to_device_and_fifo() {
     let layer = Layer::new()
-        .add(Entry::char_dev("null", 1, 3))
-        .add(Entry::hardlink("null2", "null"))
-        .add(Entry::fifo("pipe"))
-        .add(Entry::hardlink("pipe2", "pipe"))
+        .with(Entry::char_dev("null", 1, 3))
+        .with(Entry::hardlink("null2", "null"))
+        .with(Entry::fifo("pipe"))
+        .with(Entry::hardlink("pipe2", "pipe"))
         .finish();
     check(vec![layer]);
 }

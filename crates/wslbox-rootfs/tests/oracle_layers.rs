@@ -11,9 +11,12 @@ use wslbox_test::oracle::Scratch;
 
 fn sample(n: u32) -> Vec<u8> {
     Layer::new()
-        .add(Entry::dir(format!("l{n}")))
-        .add(Entry::file(format!("l{n}/file"), format!("layer {n}").repeat(1000)))
-        .add(Entry::file("shared", format!("from layer {n}")))
+        .with(Entry::dir(format!("l{n}")))
+        .with(Entry::file(
+            format!("l{n}/file"),
+            format!("layer {n}").repeat(1000),
+        ))
+        .with(Entry::file("shared", format!("from layer {n}")))
         .finish()
 }
 
@@ -23,7 +26,10 @@ fn uncompressed_gzip_and_zstd_layers() {
         (TarSource::Bytes(sample(1)), Compression::None),
         (TarSource::Bytes(sample(2)), Compression::Gzip),
         (TarSource::Bytes(sample(3)), Compression::Zstd),
-        (TarSource::Bytes(Layer::new().add(Entry::whiteout("l1")).finish()), Compression::Zstd),
+        (
+            TarSource::Bytes(Layer::new().with(Entry::whiteout("l1")).finish()),
+            Compression::Zstd,
+        ),
     ]);
 }
 
@@ -37,11 +43,15 @@ fn empty_layers() {
 fn gnu_and_pax_headers_mixed_across_layers() {
     let gnu = Layer::new()
         .long_names(LongNames::Gnu)
-        .add(Entry::file("a".repeat(120), "gnu").owner(3_000_000, 5))
+        .with(Entry::file("a".repeat(120), "gnu").owner(3_000_000, 5))
         .finish();
     let pax = Layer::new()
-        .add(Entry::file("b".repeat(120), "pax").owner(3_000_000, 5).pax_ids())
-        .add(Entry::whiteout("a".repeat(120)))
+        .with(
+            Entry::file("b".repeat(120), "pax")
+                .owner(3_000_000, 5)
+                .pax_ids(),
+        )
+        .with(Entry::whiteout("a".repeat(120)))
         .finish();
     check(vec![gnu, pax]);
 }
@@ -59,17 +69,25 @@ fn output_of(layers: Vec<(TarSource, Compression)>, scratch: &Scratch, name: &st
 fn gzip_trailing_garbage_is_tolerated() {
     let scratch = Scratch::new().unwrap();
     let tar = sample(1);
-    let clean = output_of(vec![(TarSource::Bytes(tar.clone()), Compression::Gzip)], &scratch, "clean");
+    let clean = output_of(
+        vec![(TarSource::Bytes(tar.clone()), Compression::Gzip)],
+        &scratch,
+        "clean",
+    );
 
     // The same layer with NUL padding and junk after the gzip member.
-    let (l, mut image) = layout(&scratch.path("garbage"), &[(TarSource::Bytes(tar), Compression::Gzip)]);
+    let (l, mut image) = layout(
+        &scratch.path("garbage"),
+        &[(TarSource::Bytes(tar), Compression::Gzip)],
+    );
     let mut blob = fs_err::read(l.blob_path(&image.layers[0].digest)).unwrap();
     blob.extend_from_slice(&[0u8; 700]);
     blob.extend_from_slice(b"trailing junk that is not gzip");
     let stored = l.add_blob(&blob, Compression::Gzip.media_type()).unwrap();
     image.layers[0].digest = stored.digest;
     image.layers[0].size = stored.size;
-    let tree = flatten(&l, &image, &scratch.path("garbage-spool")).expect("trailing garbage is tolerated");
+    let tree =
+        flatten(&l, &image, &scratch.path("garbage-spool")).expect("trailing garbage is tolerated");
     let mut out = Vec::new();
     wslbox_rootfs::write_tar(&tree, &mut out, &NoReporter).unwrap();
     assert_eq!(out, clean, "trailing garbage changed the output");
@@ -79,8 +97,15 @@ fn gzip_trailing_garbage_is_tolerated() {
 fn multi_member_gzip_layer_reads_every_member() {
     let scratch = Scratch::new().unwrap();
     let tar = sample(2);
-    let clean = output_of(vec![(TarSource::Bytes(tar.clone()), Compression::None)], &scratch, "clean");
-    let (l, mut image) = layout(&scratch.path("multi"), &[(TarSource::Bytes(tar.clone()), Compression::None)]);
+    let clean = output_of(
+        vec![(TarSource::Bytes(tar.clone()), Compression::None)],
+        &scratch,
+        "clean",
+    );
+    let (l, mut image) = layout(
+        &scratch.path("multi"),
+        &[(TarSource::Bytes(tar.clone()), Compression::None)],
+    );
     let mut blob = Vec::new();
     for part in tar.chunks(1000) {
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());

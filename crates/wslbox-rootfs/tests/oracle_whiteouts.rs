@@ -7,73 +7,91 @@ use wslbox_test::layers::{Entry, Layer};
 
 fn base() -> Vec<u8> {
     Layer::new()
-        .add(Entry::dir("etc"))
-        .add(Entry::file("etc/keep", "keep"))
-        .add(Entry::file("etc/gone", "gone"))
-        .add(Entry::dir("etc/sub").mode(0o750).owner(5, 6))
-        .add(Entry::file("etc/sub/a", "a"))
-        .add(Entry::dir("etc/sub/deeper"))
-        .add(Entry::file("etc/sub/deeper/b", "b"))
-        .add(Entry::file("x", "root file"))
-        .add(Entry::dir("y"))
-        .add(Entry::file("y/z", "z"))
+        .with(Entry::dir("etc"))
+        .with(Entry::file("etc/keep", "keep"))
+        .with(Entry::file("etc/gone", "gone"))
+        .with(Entry::dir("etc/sub").mode(0o750).owner(5, 6))
+        .with(Entry::file("etc/sub/a", "a"))
+        .with(Entry::dir("etc/sub/deeper"))
+        .with(Entry::file("etc/sub/deeper/b", "b"))
+        .with(Entry::file("x", "root file"))
+        .with(Entry::dir("y"))
+        .with(Entry::file("y/z", "z"))
         .finish()
 }
 
 #[test]
 fn whiteout_deletes_lower_file_and_directory_subtree() {
-    let upper = Layer::new().add(Entry::whiteout("etc/gone")).add(Entry::whiteout("etc/sub")).finish();
+    let upper = Layer::new()
+        .with(Entry::whiteout("etc/gone"))
+        .with(Entry::whiteout("etc/sub"))
+        .finish();
     check(vec![base(), upper]);
 }
 
 #[test]
 fn whiteout_at_root_with_and_without_dot_slash() {
-    let upper = Layer::new().add(Entry::whiteout("./x")).add(Entry::whiteout("y")).finish();
+    let upper = Layer::new()
+        .with(Entry::whiteout("./x"))
+        .with(Entry::whiteout("y"))
+        .finish();
     check(vec![base(), upper]);
 }
 
 #[test]
 fn whiteout_of_missing_path_is_ignored() {
-    let upper = Layer::new().add(Entry::whiteout("etc/nothing")).add(Entry::whiteout("nowhere/at/all")).finish();
+    let upper = Layer::new()
+        .with(Entry::whiteout("etc/nothing"))
+        .with(Entry::whiteout("nowhere/at/all"))
+        .finish();
     check(vec![base(), upper]);
 }
 
 #[test]
 fn opaque_hides_lower_content_and_keeps_directory_metadata() {
-    let upper = Layer::new().add(Entry::opaque("etc/sub")).add(Entry::file("etc/sub/new", "new")).finish();
+    let upper = Layer::new()
+        .with(Entry::opaque("etc/sub"))
+        .with(Entry::file("etc/sub/new", "new"))
+        .finish();
     check(vec![base(), upper]);
 }
 
 #[test]
 fn opaque_after_same_layer_additions_keeps_them() {
     let upper = Layer::new()
-        .add(Entry::dir("etc/sub/deeper"))
-        .add(Entry::file("etc/sub/added-first", "1"))
-        .add(Entry::file("etc/sub/deeper/c", "c"))
-        .add(Entry::opaque("etc/sub"))
+        .with(Entry::dir("etc/sub/deeper"))
+        .with(Entry::file("etc/sub/added-first", "1"))
+        .with(Entry::file("etc/sub/deeper/c", "c"))
+        .with(Entry::opaque("etc/sub"))
         .finish();
     check(vec![base(), upper]);
 }
 
 #[test]
 fn opaque_with_directory_entry_changes_its_metadata() {
-    let upper = Layer::new().add(Entry::dir("etc/sub").mode(0o700).owner(7, 8)).add(Entry::opaque("etc/sub")).finish();
+    let upper = Layer::new()
+        .with(Entry::dir("etc/sub").mode(0o700).owner(7, 8))
+        .with(Entry::opaque("etc/sub"))
+        .finish();
     check(vec![base(), upper]);
 }
 
 #[test]
 fn opaque_at_root_hides_everything_lower() {
-    let upper = Layer::new().add(Entry::file("fresh", "f")).add(Entry::opaque("")).finish();
+    let upper = Layer::new()
+        .with(Entry::file("fresh", "f"))
+        .with(Entry::opaque(""))
+        .finish();
     check(vec![base(), upper]);
 }
 
 #[test]
 fn whiteout_then_recreate_in_one_layer_leaves_the_new_file() {
     let upper = Layer::new()
-        .add(Entry::whiteout("etc/gone"))
-        .add(Entry::file("etc/gone", "new content"))
-        .add(Entry::file("etc/keep", "replaced first"))
-        .add(Entry::whiteout("etc/keep"))
+        .with(Entry::whiteout("etc/gone"))
+        .with(Entry::file("etc/gone", "new content"))
+        .with(Entry::file("etc/keep", "replaced first"))
+        .with(Entry::whiteout("etc/keep"))
         .finish();
     check(vec![base(), upper]);
 }
@@ -81,9 +99,9 @@ fn whiteout_then_recreate_in_one_layer_leaves_the_new_file() {
 #[test]
 fn whiteout_then_recreate_directory_in_one_layer_drops_old_children() {
     let upper = Layer::new()
-        .add(Entry::whiteout("etc/sub"))
-        .add(Entry::dir("etc/sub").mode(0o711))
-        .add(Entry::file("etc/sub/only-new", "n"))
+        .with(Entry::whiteout("etc/sub"))
+        .with(Entry::dir("etc/sub").mode(0o711))
+        .with(Entry::file("etc/sub/only-new", "n"))
         .finish();
     check(vec![base(), upper]);
 }
@@ -92,9 +110,9 @@ fn whiteout_then_recreate_directory_in_one_layer_drops_old_children() {
 fn recreated_directory_then_whiteout_in_one_layer_keeps_only_new_children() {
     // umoci removes what this layer did not write, even below a path it did write.
     let upper = Layer::new()
-        .add(Entry::dir("etc/sub"))
-        .add(Entry::file("etc/sub/new", "n"))
-        .add(Entry::whiteout("etc/sub"))
+        .with(Entry::dir("etc/sub"))
+        .with(Entry::file("etc/sub/new", "n"))
+        .with(Entry::whiteout("etc/sub"))
         .finish();
     check(vec![base(), upper]);
 }
@@ -102,17 +120,23 @@ fn recreated_directory_then_whiteout_in_one_layer_keeps_only_new_children() {
 #[test]
 fn directory_replaced_by_file_and_file_by_directory() {
     let upper = Layer::new()
-        .add(Entry::file("etc/sub", "now a file"))
-        .add(Entry::dir("x").mode(0o700))
-        .add(Entry::file("x/inside", "i"))
+        .with(Entry::file("etc/sub", "now a file"))
+        .with(Entry::dir("x").mode(0o700))
+        .with(Entry::file("x/inside", "i"))
         .finish();
-    let top = Layer::new().add(Entry::dir("etc/sub")).add(Entry::file("x", "file again")).finish();
+    let top = Layer::new()
+        .with(Entry::dir("etc/sub"))
+        .with(Entry::file("x", "file again"))
+        .finish();
     check(vec![base(), upper, top]);
 }
 
 #[test]
 fn directory_deleted_and_recreated_in_higher_layer_has_no_old_children() {
-    let delete = Layer::new().add(Entry::whiteout("etc/sub")).finish();
-    let recreate = Layer::new().add(Entry::dir("etc/sub")).add(Entry::file("etc/sub/fresh", "f")).finish();
+    let delete = Layer::new().with(Entry::whiteout("etc/sub")).finish();
+    let recreate = Layer::new()
+        .with(Entry::dir("etc/sub"))
+        .with(Entry::file("etc/sub/fresh", "f"))
+        .finish();
     check(vec![base(), delete, recreate]);
 }

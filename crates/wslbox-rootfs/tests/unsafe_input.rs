@@ -10,10 +10,13 @@ use wslbox_test::oracle::Scratch;
 
 fn flatten_err(tar: Vec<u8>) -> (FlattenError, String) {
     let scratch = Scratch::new().unwrap();
-    let base = Layer::new().add(Entry::file("etc/passwd", "x")).finish();
+    let base = Layer::new().with(Entry::file("etc/passwd", "x")).finish();
     let (l, image) = layout(
         &scratch.path("layout"),
-        &[(TarSource::Bytes(base), Compression::Gzip), (TarSource::Bytes(tar), Compression::Gzip)],
+        &[
+            (TarSource::Bytes(base), Compression::Gzip),
+            (TarSource::Bytes(tar), Compression::Gzip),
+        ],
     );
     let err = flatten(&l, &image, &scratch.path("spool")).expect_err("must be refused");
     (err, image.layers[1].digest.to_string())
@@ -21,22 +24,40 @@ fn flatten_err(tar: Vec<u8>) -> (FlattenError, String) {
 
 #[test]
 fn dotdot_component_is_rejected_naming_layer_and_path() {
-    let (err, digest) = flatten_err(Layer::new().add(Entry::file("a/../../etc/shadow", "x")).finish());
+    let (err, digest) = flatten_err(
+        Layer::new()
+            .with(Entry::file("a/../../etc/shadow", "x"))
+            .finish(),
+    );
     assert!(matches!(err, FlattenError::UnsafePath { .. }), "{err:?}");
     let msg = err.to_string();
-    assert!(msg.contains(&digest) && msg.contains("a/../../etc/shadow"), "{msg}");
+    assert!(
+        msg.contains(&digest) && msg.contains("a/../../etc/shadow"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn hardlink_escaping_the_root_is_rejected() {
-    let (err, digest) = flatten_err(Layer::new().add(Entry::hardlink("shadow", "../../etc/shadow")).finish());
+    let (err, digest) = flatten_err(
+        Layer::new()
+            .with(Entry::hardlink("shadow", "../../etc/shadow"))
+            .finish(),
+    );
     assert!(matches!(err, FlattenError::UnsafePath { .. }), "{err:?}");
-    assert!(err.to_string().contains(&digest) && err.to_string().contains("shadow"), "{err}");
+    assert!(
+        err.to_string().contains(&digest) && err.to_string().contains("shadow"),
+        "{err}"
+    );
 }
 
 #[test]
 fn hardlink_to_missing_target_is_rejected() {
-    let (err, digest) = flatten_err(Layer::new().add(Entry::hardlink("link", "etc/nope")).finish());
+    let (err, digest) = flatten_err(
+        Layer::new()
+            .with(Entry::hardlink("link", "etc/nope"))
+            .finish(),
+    );
     assert!(matches!(err, FlattenError::UnsafePath { .. }), "{err:?}");
     let msg = err.to_string();
     assert!(msg.contains(&digest) && msg.contains("etc/nope"), "{msg}");
@@ -44,20 +65,26 @@ fn hardlink_to_missing_target_is_rejected() {
 
 #[test]
 fn hardlink_to_target_deleted_in_same_layer_is_rejected() {
-    let tar = Layer::new().add(Entry::whiteout("etc/passwd")).add(Entry::hardlink("p", "etc/passwd")).finish();
+    let tar = Layer::new()
+        .with(Entry::whiteout("etc/passwd"))
+        .with(Entry::hardlink("p", "etc/passwd"))
+        .finish();
     let (err, _) = flatten_err(tar);
     assert!(err.to_string().contains("does not exist"), "{err}");
 }
 
 #[test]
 fn root_replaced_by_file_is_rejected() {
-    let (err, digest) = flatten_err(Layer::new().add(Entry::file("./", "x")).finish());
+    let (err, digest) = flatten_err(Layer::new().with(Entry::file("./", "x")).finish());
     assert!(matches!(err, FlattenError::InvalidEntry { .. }), "{err:?}");
     assert!(err.to_string().contains(&digest), "{err}");
 }
 
 #[test]
 fn unsupported_entry_type_is_rejected() {
-    let (err, _) = flatten_err(Layer::new().add(Entry::other("vol", b'V')).finish());
-    assert!(err.to_string().contains("unsupported tar entry type"), "{err}");
+    let (err, _) = flatten_err(Layer::new().with(Entry::other("vol", b'V')).finish());
+    assert!(
+        err.to_string().contains("unsupported tar entry type"),
+        "{err}"
+    );
 }

@@ -6,10 +6,10 @@
 //! ```no_run
 //! use wslbox_test::layers::{Entry, Layer};
 //! let tar: Vec<u8> = Layer::new()
-//!     .add(Entry::dir("etc").mode(0o755))
-//!     .add(Entry::file("etc/hostname", "box\n").owner(0, 0))
-//!     .add(Entry::whiteout("etc/motd"))
-//!     .add(Entry::hardlink("etc/hn", "etc/hostname"))
+//!     .with(Entry::dir("etc").mode(0o755))
+//!     .with(Entry::file("etc/hostname", "box\n").owner(0, 0))
+//!     .with(Entry::whiteout("etc/motd"))
+//!     .with(Entry::hardlink("etc/hn", "etc/hostname"))
 //!     .finish();
 //! ```
 
@@ -76,22 +76,37 @@ impl Entry {
     }
 
     pub fn file(name: impl AsRef<[u8]>, body: impl AsRef<[u8]>) -> Self {
-        Self { body: body.as_ref().to_vec(), ..Self::new(name, Kind::File, 0o644) }
+        Self {
+            body: body.as_ref().to_vec(),
+            ..Self::new(name, Kind::File, 0o644)
+        }
     }
     pub fn dir(name: impl AsRef<[u8]>) -> Self {
         Self::new(name, Kind::Dir, 0o755)
     }
     pub fn symlink(name: impl AsRef<[u8]>, target: impl AsRef<[u8]>) -> Self {
-        Self { link: target.as_ref().to_vec(), ..Self::new(name, Kind::Symlink, 0o777) }
+        Self {
+            link: target.as_ref().to_vec(),
+            ..Self::new(name, Kind::Symlink, 0o777)
+        }
     }
     pub fn hardlink(name: impl AsRef<[u8]>, target: impl AsRef<[u8]>) -> Self {
-        Self { link: target.as_ref().to_vec(), ..Self::new(name, Kind::Hardlink, 0o644) }
+        Self {
+            link: target.as_ref().to_vec(),
+            ..Self::new(name, Kind::Hardlink, 0o644)
+        }
     }
     pub fn char_dev(name: impl AsRef<[u8]>, major: u32, minor: u32) -> Self {
-        Self { dev: (major, minor), ..Self::new(name, Kind::Char, 0o666) }
+        Self {
+            dev: (major, minor),
+            ..Self::new(name, Kind::Char, 0o666)
+        }
     }
     pub fn block_dev(name: impl AsRef<[u8]>, major: u32, minor: u32) -> Self {
-        Self { dev: (major, minor), ..Self::new(name, Kind::Block, 0o660) }
+        Self {
+            dev: (major, minor),
+            ..Self::new(name, Kind::Block, 0o660)
+        }
     }
     pub fn fifo(name: impl AsRef<[u8]>) -> Self {
         Self::new(name, Kind::Fifo, 0o644)
@@ -135,11 +150,13 @@ impl Entry {
         self
     }
     pub fn xattr(mut self, name: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Self {
-        self.xattrs.push((name.as_ref().to_vec(), value.as_ref().to_vec()));
+        self.xattrs
+            .push((name.as_ref().to_vec(), value.as_ref().to_vec()));
         self
     }
     pub fn pax(mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Self {
-        self.pax.push((key.as_ref().to_vec(), value.as_ref().to_vec()));
+        self.pax
+            .push((key.as_ref().to_vec(), value.as_ref().to_vec()));
         self
     }
     pub fn pax_ids(mut self) -> Self {
@@ -163,11 +180,11 @@ impl Layer {
         self.long_names = how;
         self
     }
-    pub fn add(mut self, e: Entry) -> Self {
+    pub fn with(mut self, e: Entry) -> Self {
         self.entries.push(e);
         self
     }
-    pub fn add_all(mut self, es: impl IntoIterator<Item = Entry>) -> Self {
+    pub fn with_all(mut self, es: impl IntoIterator<Item = Entry>) -> Self {
         self.entries.extend(es);
         self
     }
@@ -205,7 +222,11 @@ fn pad(out: &mut Vec<u8>) {
 
 /// A header whose name/linkname fields hold raw (possibly truncated) bytes.
 fn header(gnu: bool, name: &[u8], link: &[u8], type_byte: u8, size: u64) -> tar::Header {
-    let mut h = if gnu { tar::Header::new_gnu() } else { tar::Header::new_ustar() };
+    let mut h = if gnu {
+        tar::Header::new_gnu()
+    } else {
+        tar::Header::new_ustar()
+    };
     {
         let old = h.as_old_mut();
         let n = name.len().min(100);
@@ -278,7 +299,11 @@ fn write_entry(out: &mut Vec<u8>, e: &Entry, long: LongNames) {
         out.extend_from_slice(&pax);
         pad(out);
     }
-    let size = if e.kind == Kind::File || matches!(e.kind, Kind::Other(_)) { e.body.len() as u64 } else { 0 };
+    let size = if e.kind == Kind::File || matches!(e.kind, Kind::Other(_)) {
+        e.body.len() as u64
+    } else {
+        0
+    };
     let mut h = header(gnu, &e.name, &e.link, type_byte(e.kind), size);
     h.set_mode(e.mode);
     if e.pax_ids {
@@ -326,7 +351,10 @@ pub fn debian_minbase_tar() -> anyhow::Result<PathBuf> {
         .arg(&rootfs)
         .status()
         .context("running debootstrap (install it with scripts/install-test-deps)")?;
-    anyhow::ensure!(status.success(), "debootstrap --variant=minbase bookworm failed: {status}");
+    anyhow::ensure!(
+        status.success(),
+        "debootstrap --variant=minbase bookworm failed: {status}"
+    );
     let part = dir.join("debootstrap-bookworm-minbase.tar.part");
     let status = std::process::Command::new("tar")
         .args(["--numeric-owner", "--xattrs", "--xattrs-include=*", "-C"])
@@ -336,7 +364,10 @@ pub fn debian_minbase_tar() -> anyhow::Result<PathBuf> {
         .arg(".")
         .status()
         .context("running GNU tar")?;
-    anyhow::ensure!(status.success(), "tar of the debootstrap rootfs failed: {status}");
+    anyhow::ensure!(
+        status.success(),
+        "tar of the debootstrap rootfs failed: {status}"
+    );
     fs_err::rename(&part, &tar)?;
     Ok(tar)
 }

@@ -79,7 +79,11 @@ pub struct Platform {
 
 impl Platform {
     pub fn linux(arch: &str) -> Self {
-        Self { os: "linux".into(), architecture: arch.into(), variant: None }
+        Self {
+            os: "linux".into(),
+            architecture: arch.into(),
+            variant: None,
+        }
     }
     fn json(&self) -> serde_json::Value {
         let mut v = json!({"os": self.os, "architecture": self.architecture});
@@ -116,7 +120,11 @@ pub struct Image {
 impl Image {
     /// This image's manifest as an `index.json` entry with a tag.
     pub fn tagged(&self, tag: &str) -> IndexEntry {
-        IndexEntry { blob: self.manifest.clone(), platform: Some(self.platform.clone()), tag: Some(tag.to_owned()) }
+        IndexEntry {
+            blob: self.manifest.clone(),
+            platform: Some(self.platform.clone()),
+            tag: Some(tag.to_owned()),
+        }
     }
 }
 
@@ -157,26 +165,45 @@ impl OciLayout {
     }
 
     pub fn blob_path(&self, digest: &Digest) -> PathBuf {
-        self.dir.join("blobs").join(digest.algorithm().as_str()).join(digest.hex())
+        self.dir
+            .join("blobs")
+            .join(digest.algorithm().as_str())
+            .join(digest.hex())
     }
 
     /// Stores bytes as a blob.
     pub fn add_blob(&self, bytes: &[u8], media_type: &str) -> anyhow::Result<Blob> {
-        let digest = Digest::from_bytes(wslbox_reference::Algorithm::Sha256, &Sha256::digest(bytes));
+        let digest =
+            Digest::from_bytes(wslbox_reference::Algorithm::Sha256, &Sha256::digest(bytes));
         fs_err::write(self.blob_path(&digest), bytes)?;
-        Ok(Blob { digest, size: bytes.len() as u64, media_type: media_type.to_owned() })
+        Ok(Blob {
+            digest,
+            size: bytes.len() as u64,
+            media_type: media_type.to_owned(),
+        })
     }
 
     /// Compresses a layer tar into a blob; returns its descriptor and the diff_id.
-    pub fn add_layer(&self, tar: &TarSource, compression: Compression) -> anyhow::Result<(LayerDescriptor, Digest)> {
+    pub fn add_layer(
+        &self,
+        tar: &TarSource,
+        compression: Compression,
+    ) -> anyhow::Result<(LayerDescriptor, Digest)> {
         let tmp = tempfile::NamedTempFile::new_in(self.dir.join("blobs/sha256"))?;
-        let blob_hash = HashingWriter { inner: io::BufWriter::new(tmp.reopen()?), hash: Sha256::new(), size: 0 };
+        let blob_hash = HashingWriter {
+            inner: io::BufWriter::new(tmp.reopen()?),
+            hash: Sha256::new(),
+            size: 0,
+        };
         let mut input: Box<dyn Read> = match tar {
             TarSource::Bytes(b) => Box::new(&b[..]),
             TarSource::File(p) => Box::new(io::BufReader::new(fs_err::File::open(p)?)),
         };
         let mut diff_hash = Sha256::new();
-        let mut tee = TeeReader { inner: &mut input, hash: &mut diff_hash };
+        let mut tee = TeeReader {
+            inner: &mut input,
+            hash: &mut diff_hash,
+        };
         let mut blob_hash = match compression {
             Compression::None => {
                 let mut w = blob_hash;
@@ -195,9 +222,14 @@ impl OciLayout {
             }
         };
         blob_hash.inner.flush()?;
-        let digest = Digest::from_bytes(wslbox_reference::Algorithm::Sha256, &blob_hash.hash.finalize());
-        let diff_id = Digest::from_bytes(wslbox_reference::Algorithm::Sha256, &diff_hash.finalize());
-        tmp.persist(self.blob_path(&digest)).context("storing layer blob")?;
+        let digest = Digest::from_bytes(
+            wslbox_reference::Algorithm::Sha256,
+            &blob_hash.hash.finalize(),
+        );
+        let diff_id =
+            Digest::from_bytes(wslbox_reference::Algorithm::Sha256, &diff_hash.finalize());
+        tmp.persist(self.blob_path(&digest))
+            .context("storing layer blob")?;
         let desc = LayerDescriptor {
             digest,
             size: blob_hash.size,
@@ -209,7 +241,11 @@ impl OciLayout {
     }
 
     /// Writes the layers, a config and a manifest.
-    pub fn add_image(&self, layers: &[(TarSource, Compression)], platform: &Platform) -> anyhow::Result<Image> {
+    pub fn add_image(
+        &self,
+        layers: &[(TarSource, Compression)],
+        platform: &Platform,
+    ) -> anyhow::Result<Image> {
         let mut descs = Vec::new();
         let mut diff_ids = Vec::new();
         for (tar, c) in layers {
@@ -219,7 +255,8 @@ impl OciLayout {
         }
         let mut config = platform.json();
         config["rootfs"] = json!({"type": "layers", "diff_ids": diff_ids});
-        config["config"] = json!({"Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]});
+        config["config"] =
+            json!({"Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]});
         let config = self.add_blob(&serde_json::to_vec(&config)?, MEDIA_CONFIG)?;
         let layers_json: Vec<_> = descs
             .iter()
@@ -232,14 +269,26 @@ impl OciLayout {
             "layers": layers_json,
         });
         let manifest = self.add_blob(&serde_json::to_vec(&manifest)?, MEDIA_MANIFEST)?;
-        Ok(Image { manifest, config, layers: descs, platform: platform.clone() })
+        Ok(Image {
+            manifest,
+            config,
+            layers: descs,
+            platform: platform.clone(),
+        })
     }
 
     /// Writes an image index blob over several platform images (a multi-arch image).
     pub fn add_platform_index(&self, images: &[&Image]) -> anyhow::Result<Blob> {
         let manifests: Vec<_> = images
             .iter()
-            .map(|i| IndexEntry { blob: i.manifest.clone(), platform: Some(i.platform.clone()), tag: None }.json())
+            .map(|i| {
+                IndexEntry {
+                    blob: i.manifest.clone(),
+                    platform: Some(i.platform.clone()),
+                    tag: None,
+                }
+                .json()
+            })
             .collect();
         let index = json!({"schemaVersion": 2, "mediaType": MEDIA_INDEX, "manifests": manifests});
         self.add_blob(&serde_json::to_vec(&index)?, MEDIA_INDEX)
@@ -249,13 +298,18 @@ impl OciLayout {
     pub fn write_index(&self, entries: &[IndexEntry]) -> anyhow::Result<()> {
         let manifests: Vec<_> = entries.iter().map(IndexEntry::json).collect();
         let index = json!({"schemaVersion": 2, "mediaType": MEDIA_INDEX, "manifests": manifests});
-        fs_err::write(self.dir.join("index.json"), serde_json::to_vec_pretty(&index)?)?;
+        fs_err::write(
+            self.dir.join("index.json"),
+            serde_json::to_vec_pretty(&index)?,
+        )?;
         Ok(())
     }
 
     /// A [`BlobOpener`] over this layout's blobs.
     pub fn opener(&self) -> LayoutOpener {
-        LayoutOpener { layout: self.clone() }
+        LayoutOpener {
+            layout: self.clone(),
+        }
     }
 }
 
@@ -290,7 +344,10 @@ impl<R: Read> Read for VerifyingReader<R> {
             if got != self.expected {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidData,
-                    format!("digest mismatch: expected sha256:{}, got sha256:{got}", self.expected),
+                    format!(
+                        "digest mismatch: expected sha256:{}, got sha256:{got}",
+                        self.expected
+                    ),
                 ));
             }
         }

@@ -44,9 +44,15 @@ pub struct Snapshot {
 }
 
 fn run(cmd: &mut Command, what: &str, package: &str) -> anyhow::Result<()> {
-    let out = cmd.output().with_context(|| format!("running {what}: is it installed? (Debian package `{package}`)"))?;
+    let out = cmd.output().with_context(|| {
+        format!("running {what}: is it installed? (Debian package `{package}`)")
+    })?;
     if !out.status.success() {
-        bail!("{what} failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "{what} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     Ok(())
 }
@@ -56,14 +62,25 @@ pub fn umoci_unpack(layout: &Path, tag: &str, dest: &Path) -> anyhow::Result<()>
     let mut image = layout.as_os_str().to_owned();
     image.push(":");
     image.push(tag);
-    run(Command::new("umoci").args(["raw", "unpack", "--image"]).arg(image).arg(dest), "umoci raw unpack", "umoci")
+    run(
+        Command::new("umoci")
+            .args(["raw", "unpack", "--image"])
+            .arg(image)
+            .arg(dest),
+        "umoci raw unpack",
+        "umoci",
+    )
 }
 
 /// `bsdtar -xp --xattrs --numeric-owner -f TAR -C DEST`, as WSL extracts an import.
 pub fn bsdtar_extract(tar: &Path, dest: &Path) -> anyhow::Result<()> {
     fs_err::create_dir_all(dest)?;
     run(
-        Command::new("bsdtar").args(["-xp", "--xattrs", "--numeric-owner", "-f"]).arg(tar).arg("-C").arg(dest),
+        Command::new("bsdtar")
+            .args(["-xp", "--xattrs", "--numeric-owner", "-f"])
+            .arg(tar)
+            .arg("-C")
+            .arg(dest),
         "bsdtar -x",
         "libarchive-tools",
     )
@@ -74,7 +91,13 @@ pub fn gnu_tar_extract(tar: &Path, dest: &Path) -> anyhow::Result<()> {
     fs_err::create_dir_all(dest)?;
     run(
         Command::new("tar")
-            .args(["-xp", "--xattrs", "--xattrs-include=*", "--numeric-owner", "-f"])
+            .args([
+                "-xp",
+                "--xattrs",
+                "--xattrs-include=*",
+                "--numeric-owner",
+                "-f",
+            ])
             .arg(tar)
             .arg("-C")
             .arg(dest),
@@ -85,11 +108,22 @@ pub fn gnu_tar_extract(tar: &Path, dest: &Path) -> anyhow::Result<()> {
 
 /// Lists a tar's member names in order with `bsdtar -t` (decompressing as needed).
 pub fn bsdtar_list(tar: &Path) -> anyhow::Result<Vec<String>> {
-    let out = Command::new("bsdtar").arg("-tf").arg(tar).output().context("running bsdtar -t (libarchive-tools)")?;
+    let out = Command::new("bsdtar")
+        .arg("-tf")
+        .arg(tar)
+        .output()
+        .context("running bsdtar -t (libarchive-tools)")?;
     if !out.status.success() {
-        bail!("bsdtar -t {} failed: {}", tar.display(), String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "bsdtar -t {} failed: {}",
+            tar.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
-    Ok(String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect())
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect())
 }
 
 /// Records every path under `root` (the root itself as `""`).
@@ -103,7 +137,11 @@ pub fn snapshot(root: &Path) -> anyhow::Result<Snapshot> {
         let kind = kind_of(&md);
         let mut info = PathInfo {
             kind,
-            mode: if ft.is_symlink() { 0 } else { md.mode() & 0o7777 },
+            mode: if ft.is_symlink() {
+                0
+            } else {
+                md.mode() & 0o7777
+            },
             uid: md.uid(),
             gid: md.gid(),
             size: if ft.is_file() { md.len() } else { 0 },
@@ -114,7 +152,9 @@ pub fn snapshot(root: &Path) -> anyhow::Result<Snapshot> {
             mtime: None,
             link_group: Vec::new(),
         };
-        for name in xattr::list(&abs).with_context(|| format!("listing xattrs of {}", abs.display()))? {
+        for name in
+            xattr::list(&abs).with_context(|| format!("listing xattrs of {}", abs.display()))?
+        {
             let value = xattr::get(&abs, &name)?.unwrap_or_default();
             info.xattrs.insert(name.as_bytes().to_vec(), value);
         }
@@ -124,7 +164,10 @@ pub fn snapshot(root: &Path) -> anyhow::Result<Snapshot> {
             info.sha256 = Some(hex::encode(hasher.finalize()));
             info.mtime = Some((md.mtime(), md.mtime_nsec()));
             if md.nlink() > 1 {
-                inodes.entry((md.dev(), md.ino())).or_default().push(rel.clone());
+                inodes
+                    .entry((md.dev(), md.ino()))
+                    .or_default()
+                    .push(rel.clone());
             }
         } else if ft.is_symlink() {
             info.link_target = Some(fs_err::read_link(&abs)?.as_os_str().as_bytes().to_vec());
@@ -133,7 +176,10 @@ pub fn snapshot(root: &Path) -> anyhow::Result<Snapshot> {
             info.rdev = Some((major(rdev), minor(rdev)));
         }
         if !ft.is_file() && !ft.is_dir() && md.nlink() > 1 {
-            inodes.entry((md.dev(), md.ino())).or_default().push(rel.clone());
+            inodes
+                .entry((md.dev(), md.ino()))
+                .or_default()
+                .push(rel.clone());
         }
         if ft.is_dir() {
             for entry in fs_err::read_dir(&abs)? {
@@ -197,13 +243,22 @@ pub fn diff(oracle: &Snapshot, ours: &Snapshot) -> Vec<String> {
     let mut out = Vec::new();
     for (p, o) in &oracle.paths {
         match ours.paths.get(p) {
-            None => out.push(format!("{}: missing from our output (oracle: {})", show(p), o.kind)),
-            Some(u) if u != o => out.push(format!("{}:\n  oracle: {o:?}\n  ours:   {u:?}", show(p))),
+            None => out.push(format!(
+                "{}: missing from our output (oracle: {})",
+                show(p),
+                o.kind
+            )),
+            Some(u) if u != o => {
+                out.push(format!("{}:\n  oracle: {o:?}\n  ours:   {u:?}", show(p)))
+            }
             Some(_) => {}
         }
     }
     for p in ours.paths.keys().filter(|p| !oracle.paths.contains_key(*p)) {
-        out.push(format!("{}: in our output but not in the oracle's", show(p)));
+        out.push(format!(
+            "{}: in our output but not in the oracle's",
+            show(p)
+        ));
     }
     out
 }
@@ -211,7 +266,12 @@ pub fn diff(oracle: &Snapshot, ours: &Snapshot) -> Vec<String> {
 /// Fails with every difference listed.
 pub fn assert_same(oracle: &Snapshot, ours: &Snapshot, what: &str) {
     let d = diff(oracle, ours);
-    assert!(d.is_empty(), "{what}: {} difference(s) from umoci:\n{}", d.len(), d.join("\n"));
+    assert!(
+        d.is_empty(),
+        "{what}: {} difference(s) from umoci:\n{}",
+        d.len(),
+        d.join("\n")
+    );
 }
 
 /// A scratch area for one differential run, removed on drop.
@@ -225,7 +285,9 @@ impl Scratch {
     pub fn new() -> anyhow::Result<Self> {
         let base = crate::layers::fixtures_dir().join("scratch");
         fs_err::create_dir_all(&base)?;
-        Ok(Self { dir: tempfile::tempdir_in(base)? })
+        Ok(Self {
+            dir: tempfile::tempdir_in(base)?,
+        })
     }
     pub fn path(&self, name: impl AsRef<OsStr>) -> PathBuf {
         self.dir.path().join(name.as_ref())

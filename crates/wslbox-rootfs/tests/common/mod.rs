@@ -14,20 +14,32 @@ use wslbox_test::oracle::{self, Scratch};
 /// Builds a layout with `layers`, tagged `latest`.
 pub fn layout(dir: &Path, layers: &[(TarSource, Compression)]) -> (OciLayout, Image) {
     let layout = OciLayout::create(dir).expect("create layout");
-    let image = layout.add_image(layers, &Platform::linux("amd64")).expect("write image");
-    layout.write_index(&[image.tagged("latest")]).expect("write index.json");
+    let image = layout
+        .add_image(layers, &Platform::linux("amd64"))
+        .expect("write image");
+    layout
+        .write_index(&[image.tagged("latest")])
+        .expect("write index.json");
     (layout, image)
 }
 
 pub fn flatten(layout: &OciLayout, image: &Image, spool: &Path) -> Result<FlatTree, FlattenError> {
     fs_err::create_dir_all(spool).unwrap();
-    let opts = FlattenOptions { spool_dir: spool.to_owned(), jobs: 2 };
+    let opts = FlattenOptions {
+        spool_dir: spool.to_owned(),
+        jobs: 2,
+    };
     wslbox_rootfs::flatten(&image.layers, &layout.opener(), &opts, &NoReporter)
 }
 
 /// Differential check of gzip layers.
 pub fn check(layers: Vec<Vec<u8>>) {
-    check_with(layers.into_iter().map(|t| (TarSource::Bytes(t), Compression::Gzip)).collect());
+    check_with(
+        layers
+            .into_iter()
+            .map(|t| (TarSource::Bytes(t), Compression::Gzip))
+            .collect(),
+    );
 }
 
 /// Differential check: our flattening of `layers` must extract to exactly umoci's tree.
@@ -38,26 +50,49 @@ pub fn check_with(layers: Vec<(TarSource, Compression)>) {
     let oracle_layout = if layers.iter().any(|(_, c)| *c == Compression::Zstd) {
         let gz: Vec<_> = layers
             .iter()
-            .map(|(t, c)| (t.clone(), if *c == Compression::Zstd { Compression::Gzip } else { *c }))
+            .map(|(t, c)| {
+                (
+                    t.clone(),
+                    if *c == Compression::Zstd {
+                        Compression::Gzip
+                    } else {
+                        *c
+                    },
+                )
+            })
             .collect();
         layout(&scratch.path("oracle-layout"), &gz).0
     } else {
         ours.clone()
     };
-    oracle::umoci_unpack(&oracle_layout.dir, "latest", &scratch.path("umoci")).expect("umoci is the oracle");
+    oracle::umoci_unpack(&oracle_layout.dir, "latest", &scratch.path("umoci"))
+        .expect("umoci is the oracle");
     let expected = oracle::snapshot(&scratch.path("umoci")).unwrap();
 
     let tree = flatten(&ours, &image, &scratch.path("spool")).expect("flatten");
     let out = scratch.path("out.tar");
-    let stats = wslbox_rootfs::write_output(&tree, OutputDest::File(out.clone()), OutputFormat::Tar, &NoReporter)
-        .expect("write output");
+    let stats = wslbox_rootfs::write_output(
+        &tree,
+        OutputDest::File(out.clone()),
+        OutputFormat::Tar,
+        &NoReporter,
+    )
+    .expect("write output");
     assert!(stats.entries >= 1);
     check_structure(&out);
 
     oracle::bsdtar_extract(&out, &scratch.path("bsdtar")).unwrap();
-    oracle::assert_same(&expected, &oracle::snapshot(&scratch.path("bsdtar")).unwrap(), "bsdtar -xp of our output");
+    oracle::assert_same(
+        &expected,
+        &oracle::snapshot(&scratch.path("bsdtar")).unwrap(),
+        "bsdtar -xp of our output",
+    );
     oracle::gnu_tar_extract(&out, &scratch.path("gnutar")).unwrap();
-    oracle::assert_same(&expected, &oracle::snapshot(&scratch.path("gnutar")).unwrap(), "GNU tar -xp of our output");
+    oracle::assert_same(
+        &expected,
+        &oracle::snapshot(&scratch.path("gnutar")).unwrap(),
+        "GNU tar -xp of our output",
+    );
 }
 
 /// The output promises: no duplicate paths, every directory before its contents, every
@@ -75,19 +110,31 @@ pub fn check_structure_of(input: impl std::io::Read) {
         let entry = entry.expect("our tar parses");
         let raw = entry.path_bytes().into_owned();
         let path = normalize(&raw);
-        assert!(!raw.starts_with(b"/"), "absolute name in output: {:?}", String::from_utf8_lossy(&raw));
+        assert!(
+            !raw.starts_with(b"/"),
+            "absolute name in output: {:?}",
+            String::from_utf8_lossy(&raw)
+        );
         assert!(
             !raw.split(|&b| b == b'/').any(|c| c == b".."),
             "`..` in output name {:?}",
             String::from_utf8_lossy(&raw)
         );
-        assert!(seen.insert(path.clone()), "duplicate path in output: {:?}", String::from_utf8_lossy(&path));
+        assert!(
+            seen.insert(path.clone()),
+            "duplicate path in output: {:?}",
+            String::from_utf8_lossy(&path)
+        );
         if !path.is_empty() {
             let parent = match path.iter().rposition(|&b| b == b'/') {
                 Some(i) => path[..i].to_vec(),
                 None => Vec::new(),
             };
-            assert!(dirs.contains(&parent), "{:?} comes before its directory", String::from_utf8_lossy(&path));
+            assert!(
+                dirs.contains(&parent),
+                "{:?} comes before its directory",
+                String::from_utf8_lossy(&path)
+            );
         }
         match entry.header().entry_type() {
             tar::EntryType::Directory => {
@@ -108,5 +155,8 @@ pub fn check_structure_of(input: impl std::io::Read) {
 }
 
 fn normalize(p: &[u8]) -> Vec<u8> {
-    p.split(|&b| b == b'/').filter(|c| !c.is_empty() && *c != b".").collect::<Vec<_>>().join(&b'/')
+    p.split(|&b| b == b'/')
+        .filter(|c| !c.is_empty() && *c != b".")
+        .collect::<Vec<_>>()
+        .join(&b'/')
 }
