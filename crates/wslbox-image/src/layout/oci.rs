@@ -44,8 +44,13 @@ pub(super) fn resolve(
         expected: "an OCI image layout",
         reason,
     };
-    let marker = read_small(store.as_ref(), "oci-layout", image)
-        .map_err(|e| not_layout(format!("cannot read its `oci-layout` file ({e})")))?;
+    let marker = read_small(store.as_ref(), "oci-layout", image).map_err(|e| {
+        let cause = match e {
+            LayoutError::Io { source, .. } => source.to_string(),
+            other => other.to_string(),
+        };
+        not_layout(format!("cannot read its `oci-layout` file ({cause})"))
+    })?;
     let marker: LayoutMarker = serde_json::from_slice(&marker)
         .map_err(|e| not_layout(format!("`oci-layout` is not valid JSON: {e}")))?;
     if marker.image_layout_version.is_none() {
