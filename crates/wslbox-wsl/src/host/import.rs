@@ -4,7 +4,7 @@
 //! wsl.exe got as far as registering the name, a later failure unregisters it. A failure
 //! before registration leaves nothing behind.
 
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::lxss::{Lxss, VALUE_CREATED_FOLDER, VALUE_DIGEST, VALUE_IMAGE};
@@ -16,11 +16,12 @@ use crate::names::check_new_name;
 use crate::transaction::Transaction;
 
 /// The user a new distribution logs in as. `name` is used with `wsl --manage
-/// --set-default-user`; `uid` is written to `DefaultUid` when that verb is missing.
+/// --set-default-user`; `uid`, when known, is written to `DefaultUid` where that verb is
+/// missing.
 #[derive(Debug, Clone)]
 pub struct DefaultUser {
     pub name: String,
-    pub uid: u32,
+    pub uid: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -30,10 +31,16 @@ pub struct ImportOptions {
     pub location: Option<PathBuf>,
     /// WSL version, 1 or 2.
     pub version: u8,
-    pub default_user: Option<DefaultUser>,
-    /// Provenance, stored as `WslboxImage` / `WslboxDigest`.
+}
+
+/// What the producer learned while writing the tar: provenance and the default user.
+#[derive(Debug, Clone, Default)]
+pub struct Produced {
+    /// Stored as `WslboxImage`.
     pub image: Option<String>,
+    /// Stored as `WslboxDigest`.
     pub digest: Option<String>,
+    pub default_user: Option<DefaultUser>,
 }
 
 /// `%LOCALAPPDATA%\wslbox\distros\NAME`.
@@ -84,11 +91,12 @@ pub(super) fn guard_registration<'a>(
     Ok(())
 }
 
-/// Pulls nothing itself: `producer` writes the root filesystem tar.
+/// Pulls nothing itself: `producer` writes the root filesystem tar into the writer it is
+/// given (wsl.exe's stdin, or a temp file for WSL without `--import -`).
 pub fn import(
     wsl: &WslExe,
     opts: &ImportOptions,
-    producer: impl FnOnce(&mut dyn Write) -> anyhow::Result<()>,
+    producer: impl FnOnce(Box<dyn Write + Send>) -> anyhow::Result<Produced>,
 ) -> Result<Report> {
     let name = opts.name.as_str();
     check_new_distribution(name)?;
@@ -105,30 +113,34 @@ pub fn import(
         import_via_temp_file(wsl, name, &dir, opts.version, producer)
     };
     guard_registration(&mut tx, wsl, name)?;
-    registered?;
+    let produced = registered?;
 
     let lxss = Lxss::open()?;
     let distro = lxss.get(name)?;
     let key = lxss.key(&distro.guid)?;
-    if let Some(user) = &opts.default_user {
+    let mut warnings = Vec::new();
+    if let Some(user) = &produced.default_user {
         if wsl.supports_manage() {
             wsl.manage_set_default_user(name, &user.name)?;
             tx.note(format!(
                 "default user: {} (wsl --manage --set-default-user)",
                 user.name
             ));
+        } else if let Some(uid) = user.uid {
+            key.set_u32("DefaultUid", uid)?;
+            tx.note(format!("default user: {} (DefaultUid {uid})", user.name));
         } else {
-            key.set_u32("DefaultUid", user.uid)?;
-            tx.note(format!(
-                "default user: {} (DefaultUid {})",
-                user.name, user.uid
+            warnings.push(format!(
+                "this WSL has no `--manage --set-default-user` and the uid of `{}` is unknown; \
+                 /etc/wsl.conf [user] default decides, or run `wslbox set-user {name} UID`",
+                user.name
             ));
         }
     }
-    if let Some(image) = &opts.image {
+    if let Some(image) = &produced.image {
         key.set_string(VALUE_IMAGE, image)?;
     }
-    if let Some(digest) = &opts.digest {
+    if let Some(digest) = &produced.digest {
         key.set_string(VALUE_DIGEST, digest)?;
     }
     key.set_u32(VALUE_CREATED_FOLDER, u32::from(created))?;
@@ -138,10 +150,7 @@ pub fn import(
         dir.display()
     )];
     changes.extend(tx.commit());
-    Ok(Report {
-        changes,
-        warnings: Vec::new(),
-    })
+    Ok(Report { changes, warnings })
 }
 
 /// For WSL without `--import -`: the tar goes through a temp file, deleted afterwards.
@@ -150,19 +159,16 @@ fn import_via_temp_file(
     name: &str,
     dir: &Path,
     version: u8,
-    producer: impl FnOnce(&mut dyn Write) -> anyhow::Result<()>,
-) -> Result<()> {
+    producer: impl FnOnce(Box<dyn Write + Send>) -> anyhow::Result<Produced>,
+) -> Result<Produced> {
     let tmp = tempfile::Builder::new()
         .prefix("wslbox-import-")
         .suffix(".tar")
         .tempfile()?;
-    {
-        let mut out = BufWriter::new(tmp.as_file());
-        producer(&mut out).map_err(Error::Producer)?;
-        out.flush()?;
-    }
+    let produced = producer(Box::new(tmp.as_file().try_clone()?)).map_err(Error::Producer)?;
     let path = tmp.into_temp_path();
-    wsl.import_file(name, dir, &path, version)
+    wsl.import_file(name, dir, &path, version)?;
+    Ok(produced)
 }
 
 /// `wslbox clone NAME NEW`: export streamed into import; keeps the default user and provenance.

@@ -5,8 +5,8 @@
 use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 
 use crate::capabilities::{ExportFormat, WslVersion};
@@ -122,13 +122,16 @@ impl WslExe {
     }
 
     /// `--import NAME DIR - --version N`, with `producer` writing the tar to wsl.exe's stdin.
-    pub fn import_stream(
+    ///
+    /// The producer owns a handle to the pipe, but the pipe is closed only after it returns:
+    /// on failure wsl.exe is killed first, so it never sees a truncated archive end cleanly.
+    pub fn import_stream<T>(
         &self,
         name: &str,
         dir: &Path,
         version: u8,
-        producer: impl FnOnce(&mut dyn Write) -> anyhow::Result<()>,
-    ) -> Result<()> {
+        producer: impl FnOnce(Box<dyn Write + Send>) -> anyhow::Result<T>,
+    ) -> Result<T> {
         let args = import_args(name, dir, OsStr::new("-"), version);
         let mut child = self
             .command(&args)
@@ -138,22 +141,19 @@ impl WslExe {
             .spawn()
             .map_err(|e| self.spawn_error(e))?;
         let readers = Readers::start(&mut child);
-        let mut stdin = child.stdin.take().expect("stdin is piped");
-        let produced = producer(&mut stdin);
+        let stdin = SharedPipe(Arc::new(Mutex::new(child.stdin.take())));
+        let produced = producer(Box::new(stdin.clone()));
         if produced.is_err() {
-            // Do not let wsl.exe import a truncated archive as if it were complete.
             let _ = child.kill();
         }
-        drop(stdin);
+        stdin.close();
         let status = child.wait().map_err(|e| self.spawn_error(e))?;
         let output = readers.finish();
-        if let Err(e) = produced {
-            return Err(Error::Producer(e));
-        }
+        let produced = produced.map_err(Error::Producer)?;
         if !status.success() {
             return Err(failure(&args, &output));
         }
-        Ok(())
+        Ok(produced)
     }
 
     /// `--export NAME FILE --format F`.
@@ -292,5 +292,31 @@ impl Readers {
 
     fn finish(self) -> String {
         format!("{}\n{}", join_reader(self.0), join_reader(self.1))
+    }
+}
+
+/// wsl.exe's stdin, shared between the producer and us so that we decide when it closes.
+#[derive(Clone)]
+struct SharedPipe(Arc<Mutex<Option<ChildStdin>>>);
+
+impl SharedPipe {
+    fn close(&self) {
+        drop(self.0.lock().unwrap_or_else(|e| e.into_inner()).take());
+    }
+}
+
+impl Write for SharedPipe {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self.0.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            Some(pipe) => pipe.write(buf),
+            None => Err(std::io::ErrorKind::BrokenPipe.into()),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self.0.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            Some(pipe) => pipe.flush(),
+            None => Ok(()),
+        }
     }
 }

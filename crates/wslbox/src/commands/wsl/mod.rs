@@ -1,9 +1,167 @@
-//! PLACEHOLDER written by the lead so the binary compiles; the Windows helper owns this module
-//! and replaces this file entirely (keep the `WslCommand` + `run(cmd, ctx)` shape).
+//! The Windows verbs: `import`, `list`, `rename`, `move`, `clone`, `backup`, `remove`,
+//! `set-user`, `set-default`. They drive `wslbox_wsl::host` on Windows; elsewhere each one
+//! stops with a "needs Windows" error.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::Context;
+use crate::cli::{ImageArgs, WslOptionArgs};
+
+mod table;
+#[cfg(windows)]
+mod windows;
 
 #[derive(Debug, clap::Subcommand)]
-pub enum WslCommand {}
+pub enum WslCommand {
+    /// Pull an image and register it as a WSL distribution (Windows)
+    Import(ImportArgs),
+    /// List WSL distributions with state, version, location and source image (Windows)
+    List(ListArgs),
+    /// Rename a WSL distribution, its Terminal profile and Start Menu shortcut (Windows)
+    Rename(RenameArgs),
+    /// Move a WSL distribution's disk to another folder (Windows)
+    Move(MoveArgs),
+    /// Copy a WSL distribution under a new name (Windows)
+    Clone(CloneArgs),
+    /// Export a WSL distribution to .tar, .tar.gz, .tar.xz or .vhdx (Windows)
+    Backup(BackupArgs),
+    /// Unregister a WSL distribution and delete its disk (Windows)
+    Remove(RemoveArgs),
+    /// Set the user a WSL distribution logs in as (Windows)
+    SetUser(SetUserArgs),
+    /// Make a WSL distribution the default for `wsl` (Windows)
+    SetDefault(SetDefaultArgs),
+}
 
-pub fn run(cmd: WslCommand, _ctx: &super::Context) -> anyhow::Result<()> {
-    match cmd {}
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub image: ImageArgs,
+    /// Name of the new distribution (letters, digits, `.`, `_`, `-`; at most 64)
+    #[arg(long, value_name = "NAME")]
+    pub name: String,
+    /// Install folder [default: %LOCALAPPDATA%\wslbox\distros\NAME]
+    #[arg(long, value_name = "DIR")]
+    pub location: Option<PathBuf>,
+    /// WSL version of the new distribution
+    #[arg(long = "version", value_name = "1|2", default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=2))]
+    pub wsl_version: u8,
+    #[command(flatten)]
+    pub wsl: WslOptionArgs,
+    /// Print the report as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Print a JSON array (keys: name, guid, state, version, default, base_path, vhd,
+    /// default_uid, os, image, image_digest)
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RenameArgs {
+    pub old: String,
+    pub new: String,
+    /// Stop the distribution first if it is running
+    #[arg(long)]
+    pub terminate: bool,
+    /// Leave Windows Terminal profiles alone
+    #[arg(long)]
+    pub no_terminal: bool,
+    /// Leave the Start Menu shortcut alone
+    #[arg(long)]
+    pub no_shortcut: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MoveArgs {
+    pub name: String,
+    /// New folder for the distribution's disk
+    pub dir: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CloneArgs {
+    pub name: String,
+    pub new: String,
+    /// Install folder of the copy [default: %LOCALAPPDATA%\wslbox\distros\NEW]
+    #[arg(long, value_name = "DIR")]
+    pub location: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    pub name: String,
+    /// Output file; the extension picks the format (.tar, .tar.gz, .tar.xz, .vhdx)
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RemoveArgs {
+    pub name: String,
+    /// Do not ask for confirmation (required when stdin is not a terminal)
+    #[arg(short, long)]
+    pub yes: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SetUserArgs {
+    pub name: String,
+    /// User name (or numeric uid)
+    pub user: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SetDefaultArgs {
+    pub name: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl WslCommand {
+    /// The verb as typed, for messages.
+    pub fn verb(&self) -> &'static str {
+        match self {
+            WslCommand::Import(_) => "import",
+            WslCommand::List(_) => "list",
+            WslCommand::Rename(_) => "rename",
+            WslCommand::Move(_) => "move",
+            WslCommand::Clone(_) => "clone",
+            WslCommand::Backup(_) => "backup",
+            WslCommand::Remove(_) => "remove",
+            WslCommand::SetUser(_) => "set-user",
+            WslCommand::SetDefault(_) => "set-default",
+        }
+    }
+}
+
+#[cfg(windows)]
+pub fn run(cmd: WslCommand, ctx: &Context) -> anyhow::Result<()> {
+    windows::run(cmd, ctx)
+}
+
+#[cfg(not(windows))]
+pub fn run(cmd: WslCommand, _ctx: &Context) -> anyhow::Result<()> {
+    anyhow::bail!(
+        "`wslbox {}` needs Windows (it manages WSL distributions); on Linux use `wslbox export` to write a root filesystem tar for `wsl --import`",
+        cmd.verb()
+    )
 }

@@ -1,0 +1,99 @@
+//! The text table of `wslbox list`.
+
+#![cfg_attr(not(windows), allow(dead_code))]
+
+use wslbox_wsl::Distribution;
+
+/// Columns sized to their widest cell; the default distribution is marked with `*`.
+pub fn render(distros: &[Distribution]) -> String {
+    let header = ["NAME", "STATE", "WSL", "OS", "IMAGE", "LOCATION"];
+    let rows: Vec<[String; 6]> = distros
+        .iter()
+        .map(|d| {
+            let image = match (&d.image, &d.image_digest) {
+                (Some(i), Some(dg)) => format!("{i}@{}", short_digest(dg)),
+                (Some(i), None) => i.clone(),
+                _ => "-".into(),
+            };
+            [
+                format!("{}{}", if d.default { "* " } else { "  " }, d.name),
+                d.state.to_string(),
+                d.version.to_string(),
+                d.os.clone().unwrap_or_else(|| "-".into()),
+                image,
+                d.base_path.clone(),
+            ]
+        })
+        .collect();
+    let mut widths = header.map(str::len);
+    widths[0] += 2;
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut push_row = |cells: Vec<&str>| {
+        let line: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    };
+    let mut first = vec!["  NAME"];
+    first.extend(&header[1..]);
+    push_row(first);
+    for row in &rows {
+        push_row(row.iter().map(String::as_str).collect());
+    }
+    out
+}
+
+/// `sha256:0123456789ab` (12 hex digits, like docker).
+fn short_digest(digest: &str) -> &str {
+    let cut = digest.find(':').map_or(0, |i| i + 1) + 12;
+    &digest[..cut.min(digest.len())]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wslbox_wsl::State;
+
+    fn distro(name: &str, default: bool) -> Distribution {
+        Distribution {
+            name: name.into(),
+            guid: "{g}".into(),
+            state: State::Stopped,
+            version: 2,
+            default,
+            base_path: r"C:\d".into(),
+            vhd: Some("ext4.vhdx".into()),
+            default_uid: Some(1000),
+            os: Some("alpine 3.20".into()),
+            image: Some("alpine:3.20".into()),
+            image_digest: Some(format!("sha256:{}", "ab".repeat(32))),
+            flags: 0xF,
+            shortcut_path: None,
+            terminal_profile_path: None,
+            created_folder: true,
+        }
+    }
+
+    #[test]
+    fn default_marked_and_columns_aligned() {
+        let text = render(&[distro("dev", true), distro("longer-name", false)]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3);
+        assert!(lines[1].starts_with("* dev "), "{text}");
+        assert!(lines[2].starts_with("  longer-name  Stopped"), "{text}");
+        let col = lines[0].find("STATE").unwrap();
+        assert_eq!(lines[1].find("Stopped"), Some(col), "{text}");
+        assert!(
+            lines[1].contains("alpine:3.20@sha256:abababababab "),
+            "{text}"
+        );
+    }
+}

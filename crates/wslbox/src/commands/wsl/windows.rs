@@ -1,0 +1,123 @@
+//! The Windows implementations: argument plumbing into `wslbox_wsl::host` and printing.
+#![cfg(windows)]
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use anyhow::bail;
+use wslbox_wsl::host::{self, DefaultUser, ImportOptions, Produced, RenameOptions, Report, WslExe};
+
+use super::{RemoveArgs, WslCommand, table};
+use crate::commands::{Context, export};
+use crate::printer;
+
+pub fn run(cmd: WslCommand, ctx: &Context) -> anyhow::Result<()> {
+    let wsl = WslExe::locate();
+    let (report, json) = match cmd {
+        WslCommand::List(args) => {
+            let distros = host::list(&wsl)?;
+            if args.json {
+                return printer::json(&distros);
+            }
+            if distros.is_empty() {
+                printer::note(
+                    "No WSL distributions are registered; create one with `wslbox import IMAGE --name NAME`.",
+                );
+            } else {
+                print!("{}", table::render(&distros));
+            }
+            return Ok(());
+        }
+        WslCommand::Import(args) => (import(ctx, &wsl, &args)?, args.json),
+        WslCommand::Rename(args) => {
+            let opts = RenameOptions {
+                terminate: args.terminate,
+                terminal: !args.no_terminal,
+                shortcut: !args.no_shortcut,
+            };
+            (host::rename(&wsl, &args.old, &args.new, &opts)?, args.json)
+        }
+        WslCommand::Move(args) => (host::move_to(&wsl, &args.name, &args.dir)?, args.json),
+        WslCommand::Clone(args) => (
+            host::clone(&wsl, &args.name, &args.new, args.location.clone())?,
+            args.json,
+        ),
+        WslCommand::Backup(args) => (host::backup(&wsl, &args.name, &args.output)?, args.json),
+        WslCommand::Remove(args) => {
+            confirm_remove(&args)?;
+            (host::remove(&wsl, &args.name)?, args.json)
+        }
+        WslCommand::SetUser(args) => (host::set_user(&wsl, &args.name, &args.user)?, args.json),
+        WslCommand::SetDefault(args) => (host::set_default(&wsl, &args.name)?, args.json),
+    };
+    print_report(ctx, &report, json)
+}
+
+fn import(ctx: &Context, wsl: &WslExe, args: &super::ImportArgs) -> anyhow::Result<Report> {
+    // Refuse a bad or taken name before downloading anything.
+    host::check_new_distribution(&args.name)?;
+    let opts = export::wsl_options(&args.wsl, false, true, Some(args.name.clone()))?;
+    let uid_given = args
+        .wsl
+        .user
+        .as_deref()
+        .and_then(|u| u.split_once(':'))
+        .and_then(|(_, uid)| uid.parse().ok());
+    let import_opts = ImportOptions {
+        name: args.name.clone(),
+        location: args.location.clone(),
+        version: args.wsl_version,
+    };
+    let report = host::import(wsl, &import_opts, |out| {
+        let summary = export::write_rootfs(ctx, &args.image, &opts, out)?;
+        Ok(Produced {
+            image: Some(summary.reference),
+            digest: Some(summary.manifest_digest),
+            default_user: summary.default_user.map(|name| DefaultUser {
+                name,
+                uid: uid_given,
+            }),
+        })
+    })?;
+    Ok(report)
+}
+
+/// Asks before unregistering; without a terminal to ask on, `--yes` is required.
+fn confirm_remove(args: &RemoveArgs) -> anyhow::Result<()> {
+    if args.yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!(
+            "refusing to remove `{}` without confirmation: stdin is not a terminal; pass --yes",
+            args.name
+        );
+    }
+    eprint!(
+        "Remove the WSL distribution `{}` and delete its disk? This cannot be undone. [y/N] ",
+        args.name
+    );
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    if !matches!(answer.trim().to_lowercase().as_str(), "y" | "yes") {
+        bail!("not removed: `{}` is unchanged", args.name);
+    }
+    Ok(())
+}
+
+fn print_report(ctx: &Context, report: &Report, json: bool) -> anyhow::Result<()> {
+    if json {
+        return printer::json(
+            &serde_json::json!({ "changes": report.changes, "warnings": report.warnings }),
+        );
+    }
+    for w in &report.warnings {
+        printer::warn(w);
+    }
+    if !ctx.quiet {
+        for change in &report.changes {
+            printer::line(format!("  {change}"));
+        }
+    }
+    Ok(())
+}
