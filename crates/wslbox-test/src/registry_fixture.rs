@@ -1,21 +1,19 @@
 //! Fixture images for the registry tests, written as OCI layouts that skopeo can push.
 //!
-//! [`Layout`] writes blobs and tags; [`ImageSpec`] describes one single-platform image (gzip
-//! layers of named files plus a config); [`Layout::index`] builds an image index, optionally
-//! with a buildkit-style attestation manifest (platform `unknown/unknown`).
+//! Built on [`OciLayout`] (blobs, gzip layers, `index.json`) and [`layers::Layer`] (tar
+//! crafting); this module adds what registry tests need on top: a full image config (Env, User,
+//! WorkingDir, …) described by [`ImageSpec`], a mutable manifest annotation for digest-mismatch
+//! tests, and [`Layout::index`] with a buildkit-style attestation manifest (`unknown/unknown`).
 
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use flate2::Compression;
-use flate2::write::GzEncoder;
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
-pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
-pub const OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+use crate::layers::{self, Entry};
+use crate::oci_layout::{self, Compression, IndexEntry, OciLayout, TarSource};
+
+pub use crate::oci_layout::{MEDIA_CONFIG, MEDIA_INDEX, MEDIA_MANIFEST};
 
 /// A blob written into a layout.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,37 +72,32 @@ pub struct Index {
 /// An OCI image layout directory being written.
 #[derive(Debug)]
 pub struct Layout {
-    dir: PathBuf,
-    tags: Vec<Value>,
+    oci: OciLayout,
+    tags: Vec<IndexEntry>,
 }
 
 impl Layout {
-    /// Creates `oci-layout`, `blobs/sha256/` and an empty `index.json` in `dir`.
+    /// Creates an empty layout (with an empty `index.json`) in `dir`.
     pub fn create(dir: &Path) -> Self {
-        fs_err::create_dir_all(dir.join("blobs/sha256")).expect("create layout blob dir");
-        fs_err::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#)
-            .expect("write oci-layout");
-        let layout = Self {
-            dir: dir.to_owned(),
+        let oci = OciLayout::create(dir).expect("create OCI layout");
+        oci.write_index(&[]).expect("write index.json");
+        Self {
+            oci,
             tags: Vec::new(),
-        };
-        layout.write_index_json();
-        layout
+        }
     }
 
     pub fn dir(&self) -> &Path {
-        &self.dir
+        &self.oci.dir
     }
 
     /// Stores bytes as a blob.
     pub fn blob(&self, media_type: &str, bytes: &[u8]) -> Blob {
-        let hex = hex::encode(Sha256::digest(bytes));
-        fs_err::write(self.dir.join("blobs/sha256").join(&hex), bytes).expect("write layout blob");
-        Blob {
-            digest: format!("sha256:{hex}"),
-            size: bytes.len() as u64,
-            media_type: media_type.to_owned(),
-        }
+        Blob::from(
+            self.oci
+                .add_blob(bytes, media_type)
+                .expect("write layout blob"),
+        )
     }
 
     /// Writes one image (layers, config, manifest); tag it with [`Layout::tag`].
@@ -112,9 +105,19 @@ impl Layout {
         let mut layers = Vec::new();
         let mut diff_ids = Vec::new();
         for files in &spec.layers {
-            let tar = tar_of(files);
-            diff_ids.push(format!("sha256:{}", hex::encode(Sha256::digest(&tar))));
-            layers.push(self.blob(OCI_LAYER_GZIP, &gzip(&tar)));
+            let tar = layers::Layer::new()
+                .add_all(files.iter().map(|(path, body)| Entry::file(path, body)))
+                .finish();
+            let (layer, diff_id) = self
+                .oci
+                .add_layer(&TarSource::Bytes(tar), Compression::Gzip)
+                .expect("write layer blob");
+            diff_ids.push(diff_id.to_string());
+            layers.push(Blob {
+                digest: layer.digest.to_string(),
+                size: layer.size,
+                media_type: layer.media_type,
+            });
         }
         let mut config = json!({
             "architecture": spec.architecture,
@@ -127,19 +130,19 @@ impl Layout {
             config["variant"] = json!(variant);
         }
         let config = self.blob(
-            OCI_CONFIG,
+            MEDIA_CONFIG,
             &serde_json::to_vec(&config).expect("config JSON"),
         );
         let manifest = json!({
             "schemaVersion": 2,
-            "mediaType": OCI_MANIFEST,
+            "mediaType": MEDIA_MANIFEST,
             "config": descriptor(&config),
             "layers": layers.iter().map(descriptor).collect::<Vec<_>>(),
             // A same-length value a test can flip on disk to change the manifest digest.
             "annotations": {"org.wslbox.test.mutable": "a"},
         });
         let manifest = self.blob(
-            OCI_MANIFEST,
+            MEDIA_MANIFEST,
             &serde_json::to_vec(&manifest).expect("manifest JSON"),
         );
         Image {
@@ -170,16 +173,16 @@ impl Layout {
         let attestation = with_attestation.then(|| {
             let statement = json!({"_type": "https://in-toto.io/Statement/v0.1", "predicateType": "https://slsa.dev/provenance/v0.2"});
             let layer = self.blob("application/vnd.in-toto+json", statement.to_string().as_bytes());
-            let config = self.blob(OCI_CONFIG, br#"{"architecture":"unknown","os":"unknown","config":{},"rootfs":{"type":"layers","diff_ids":[]}}"#);
+            let config = self.blob(MEDIA_CONFIG, br#"{"architecture":"unknown","os":"unknown","config":{},"rootfs":{"type":"layers","diff_ids":[]}}"#);
             let mut layer_descriptor = descriptor(&layer);
             layer_descriptor["annotations"] = json!({"in-toto.io/predicate-type": "https://slsa.dev/provenance/v0.2"});
             let manifest = json!({
                 "schemaVersion": 2,
-                "mediaType": OCI_MANIFEST,
+                "mediaType": MEDIA_MANIFEST,
                 "config": descriptor(&config),
                 "layers": [layer_descriptor],
             });
-            let manifest = self.blob(OCI_MANIFEST, &serde_json::to_vec(&manifest).expect("attestation JSON"));
+            let manifest = self.blob(MEDIA_MANIFEST, &serde_json::to_vec(&manifest).expect("attestation JSON"));
             let mut entry = descriptor(&manifest);
             entry["platform"] = json!({"architecture": "unknown", "os": "unknown"});
             entry["annotations"] = json!({
@@ -189,8 +192,11 @@ impl Layout {
             manifests.push(entry);
             manifest
         });
-        let index = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests});
-        let index = self.blob(OCI_INDEX, &serde_json::to_vec(&index).expect("index JSON"));
+        let index = json!({"schemaVersion": 2, "mediaType": MEDIA_INDEX, "manifests": manifests});
+        let index = self.blob(
+            MEDIA_INDEX,
+            &serde_json::to_vec(&index).expect("index JSON"),
+        );
         Index {
             index,
             images,
@@ -200,45 +206,32 @@ impl Layout {
 
     /// Points `index.json` tag `tag` at a manifest or index.
     pub fn tag(&mut self, tag: &str, target: &Blob) {
-        let mut entry = descriptor(target);
-        entry["annotations"] = json!({"org.opencontainers.image.ref.name": tag});
-        self.tags.push(entry);
-        self.write_index_json();
+        let blob = oci_layout::Blob {
+            digest: target.digest.parse().expect("fixture digests are valid"),
+            size: target.size,
+            media_type: target.media_type.clone(),
+        };
+        self.tags.push(IndexEntry {
+            blob,
+            platform: None,
+            tag: Some(tag.to_owned()),
+        });
+        self.oci.write_index(&self.tags).expect("write index.json");
     }
+}
 
-    fn write_index_json(&self) {
-        let index = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": self.tags});
-        fs_err::write(
-            self.dir.join("index.json"),
-            serde_json::to_vec(&index).expect("index.json"),
-        )
-        .expect("write index.json");
+impl From<oci_layout::Blob> for Blob {
+    fn from(blob: oci_layout::Blob) -> Self {
+        Self {
+            digest: blob.digest.to_string(),
+            size: blob.size,
+            media_type: blob.media_type,
+        }
     }
 }
 
 fn descriptor(blob: &Blob) -> Value {
     json!({"mediaType": blob.media_type, "digest": blob.digest, "size": blob.size})
-}
-
-fn tar_of(files: &[(String, Vec<u8>)]) -> Vec<u8> {
-    let mut builder = tar::Builder::new(Vec::new());
-    for (path, contents) in files {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(contents.len() as u64);
-        header.set_mode(0o644);
-        header.set_mtime(1_700_000_000);
-        header.set_entry_type(tar::EntryType::Regular);
-        builder
-            .append_data(&mut header, path, contents.as_slice())
-            .expect("append tar entry");
-    }
-    builder.into_inner().expect("finish tar")
-}
-
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
-    encoder.write_all(bytes).expect("gzip in memory");
-    encoder.finish().expect("finish gzip")
 }
 
 /// `sha256:<hex>` of `bytes`.

@@ -8,7 +8,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 use wslbox_test::registry::{Auth, Registry};
-use wslbox_test::registry_fixture::{ImageSpec, Layout, OCI_INDEX, OCI_MANIFEST};
+use wslbox_test::registry_fixture::{ImageSpec, Layout, MEDIA_INDEX, MEDIA_MANIFEST};
 use wslbox_test::registry_front::{Front, FrontOptions};
 use wslbox_test::registry_http::{ClientResponse, get};
 use wslbox_test::skopeo::PushOptions;
@@ -178,7 +178,7 @@ fn multi_arch_index_keeps_entry_order_and_attestation() {
 
     let response = manifest(registry.addr(), "multi", "latest", None);
     assert_eq!(response.status, 200, "{}", registry.log());
-    assert_eq!(header(&response, "content-type"), Some(OCI_INDEX));
+    assert_eq!(header(&response, "content-type"), Some(MEDIA_INDEX));
     assert_eq!(
         header(&response, "docker-content-digest"),
         Some(index.index.digest.as_str())
@@ -206,7 +206,7 @@ fn multi_arch_index_keeps_entry_order_and_attestation() {
             ),
             "content-type"
         ),
-        Some(OCI_MANIFEST)
+        Some(MEDIA_MANIFEST)
     );
 }
 
@@ -297,12 +297,18 @@ fn registry_serves_tampered_storage_bytes_unverified() {
     let digest = push_small(&registry, "app");
     let path = registry.blob_data_path(&digest);
     let text = fs_err::read_to_string(&path).unwrap();
-    let tampered = text.replace(r#""org.wslbox.test.mutable":"a""#, r#""org.wslbox.test.mutable":"b""#);
+    let tampered = text.replace(
+        r#""org.wslbox.test.mutable":"a""#,
+        r#""org.wslbox.test.mutable":"b""#,
+    );
     assert_ne!(text, tampered);
     fs_err::write(&path, &tampered).unwrap();
     // The wslbox digest tests rely on the registry passing corrupt bytes through.
     let response = manifest(registry.addr(), "app", &digest, None);
     assert_eq!(response.status, 200, "{}", registry.log());
     assert_eq!(response.body, tampered.as_bytes());
-    assert_eq!(header(&response, "docker-content-digest"), Some(digest.as_str()));
+    assert_eq!(
+        header(&response, "docker-content-digest"),
+        Some(digest.as_str())
+    );
 }
