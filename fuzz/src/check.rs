@@ -1,0 +1,157 @@
+//! The flattener's fuzzing invariant, shared by the cargo-fuzz target and the stable corpus
+//! test: for any layer bytes, `flatten` either fails with an error or produces a tar whose
+//! names are all safe (relative, no `..`), unique, in order (directories before their
+//! contents, hardlinks after their targets), and which flattens again to the same bytes.
+
+use std::collections::HashSet;
+use std::io::{self, Read};
+
+use sha2::{Digest as _, Sha256};
+use wslbox_image::{BlobOpener, Compression, LayerDescriptor};
+use wslbox_reference::{Algorithm, Digest};
+use wslbox_rootfs::{FlattenOptions, NoReporter};
+
+/// Splits fuzz input into 1–3 layers: the first byte picks the count, the next ones the cuts.
+pub fn split_layers(data: &[u8]) -> Vec<Vec<u8>> {
+    let Some((&n, rest)) = data.split_first() else {
+        return vec![Vec::new()];
+    };
+    let n = usize::from(n % 3) + 1;
+    if n == 1 || rest.len() < 4 {
+        return vec![rest.to_vec()];
+    }
+    let cut = |b: u8| (usize::from(b) * 512).min(rest.len());
+    let (a, b) = (cut(rest[0]), cut(rest[1]));
+    let (a, b) = (a.min(b), a.max(b));
+    let body = &rest[2..];
+    let (a, b) = (a.min(body.len()), b.min(body.len()));
+    let mut out = vec![body[..a].to_vec(), body[a..b].to_vec()];
+    if n == 3 {
+        out.push(body[b..].to_vec());
+    } else {
+        out[1].extend_from_slice(&body[b..]);
+    }
+    out
+}
+
+struct MemOpener(Vec<Vec<u8>>);
+
+impl BlobOpener for MemOpener {
+    fn open(&self, layer: &LayerDescriptor) -> io::Result<Box<dyn Read + Send>> {
+        let i: usize = layer.urls[0].parse().expect("index");
+        Ok(Box::new(io::Cursor::new(self.0[i].clone())))
+    }
+}
+
+fn descriptors(layers: &[Vec<u8>]) -> Vec<LayerDescriptor> {
+    layers
+        .iter()
+        .enumerate()
+        .map(|(i, l)| LayerDescriptor {
+            digest: Digest::from_bytes(Algorithm::Sha256, &Sha256::digest(l)),
+            size: l.len() as u64,
+            media_type: "application/vnd.oci.image.layer.v1.tar".into(),
+            compression: Compression::None,
+            // Carries the layer index to the in-memory opener.
+            urls: vec![i.to_string()],
+        })
+        .collect()
+}
+
+/// Flattens uncompressed `layers`; `None` when the flattener refused them.
+pub fn flatten_to_tar(layers: &[Vec<u8>]) -> Option<Vec<u8>> {
+    let spool = tempfile::tempdir().expect("temp dir");
+    let opts = FlattenOptions {
+        spool_dir: spool.path().to_owned(),
+        jobs: 2,
+    };
+    let tree = wslbox_rootfs::flatten(
+        &descriptors(layers),
+        &MemOpener(layers.to_vec()),
+        &opts,
+        &NoReporter,
+    )
+    .ok()?;
+    let mut out = Vec::new();
+    wslbox_rootfs::write_tar(&tree, &mut out, &NoReporter).expect("writing to memory cannot fail");
+    Some(out)
+}
+
+/// Panics when the invariant is broken. Returns whether the layers were accepted.
+pub fn check_layers(layers: &[Vec<u8>]) -> bool {
+    let Some(out) = flatten_to_tar(layers) else {
+        return false;
+    };
+    check_output(&out);
+    // A directory the tree needed as a parent may be named `.wh.*` (umoci creates it too);
+    // as a layer entry that name is a whiteout, so such trees cannot round-trip.
+    let has_whiteout_name = tar::Archive::new(&out[..])
+        .entries()
+        .expect("output parses")
+        .any(|e| {
+            e.expect("output parses")
+                .path_bytes()
+                .split(|&b| b == b'/')
+                .any(|c| c.starts_with(b".wh."))
+        });
+    if has_whiteout_name {
+        return true;
+    }
+    let again = flatten_to_tar(&[out.clone()]).expect("our own output flattens again");
+    assert!(again == out, "flattening our output again changed it");
+    true
+}
+
+fn normalize(p: &[u8]) -> Vec<u8> {
+    p.split(|&b| b == b'/')
+        .filter(|c| !c.is_empty() && *c != b".")
+        .collect::<Vec<_>>()
+        .join(&b'/')
+}
+
+/// Checks names and order of an output tar.
+pub fn check_output(out: &[u8]) {
+    let mut archive = tar::Archive::new(out);
+    let mut seen: HashSet<Vec<u8>> = HashSet::new();
+    let mut dirs: HashSet<Vec<u8>> = HashSet::from([Vec::new()]);
+    for entry in archive.entries().expect("output parses") {
+        let entry = entry.expect("output parses");
+        let raw = entry.path_bytes().into_owned();
+        let shown = String::from_utf8_lossy(&raw).into_owned();
+        assert!(!raw.starts_with(b"/"), "absolute output name {shown:?}");
+        assert!(
+            !raw.split(|&b| b == b'/').any(|c| c == b".."),
+            "`..` in output name {shown:?}"
+        );
+        let path = normalize(&raw);
+        assert!(seen.insert(path.clone()), "duplicate output name {shown:?}");
+        if !path.is_empty() {
+            let parent = path
+                .iter()
+                .rposition(|&b| b == b'/')
+                .map_or(Vec::new(), |i| path[..i].to_vec());
+            assert!(dirs.contains(&parent), "{shown:?} precedes its directory");
+        }
+        match entry.header().entry_type() {
+            tar::EntryType::Directory => {
+                dirs.insert(path);
+            }
+            tar::EntryType::Link => {
+                let target = entry
+                    .link_name_bytes()
+                    .expect("hardlink has a target")
+                    .into_owned();
+                assert!(
+                    !target.split(|&b| b == b'/').any(|c| c == b".."),
+                    "`..` in hardlink {shown:?}"
+                );
+                let target = normalize(&target);
+                assert!(
+                    seen.contains(&target) && target != path,
+                    "hardlink {shown:?} precedes its target"
+                );
+            }
+            _ => {}
+        }
+    }
+}
