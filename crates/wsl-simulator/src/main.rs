@@ -16,7 +16,8 @@
 //! `Error code: Wsl/...` line and exit with -1, like wsl.exe.
 //!
 //! Test-only controls (not part of wsl.exe):
-//! - `WSL_SIM_FAIL=import-after-register|import-before-register|export` breaks that step;
+//! - `WSL_SIM_FAIL=import-after-register|import-before-register|export` breaks that step
+//!   (`STEP@TEXT` only when the folder or file involved contains TEXT);
 //! - `WSL_SIM_VERSION=2.4.4.0` sets the reported version; `inbox` behaves like Windows 10's
 //!   built-in wsl.exe (no `--version`, no `-` archives, no `--manage`);
 //! - `wsl --sim-run NAME` marks a distribution running (until `--terminate`).

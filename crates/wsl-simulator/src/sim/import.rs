@@ -51,7 +51,7 @@ pub fn import(name: &str, dir: &str, file: &str, wsl_version: u32) -> Result {
     }
     let dir: PathBuf = std::path::absolute(Path::new(dir)).unwrap_or_else(|_| dir.into());
     let tar = archive::load(read_source(file)?)?;
-    if fault("import-before-register") {
+    if fault("import-before-register", &dir.display().to_string()) {
         return fail(
             "Simulated failure before registration (WSL_SIM_FAIL).",
             "Wsl/Service/RegisterDistro/E_FAIL",
@@ -119,7 +119,7 @@ pub fn import(name: &str, dir: &str, file: &str, wsl_version: u32) -> Result {
             "Wsl/Service/RegisterDistro/E_FAIL",
         );
     }
-    if fault("import-after-register") {
+    if fault("import-after-register", &dir.display().to_string()) {
         // The worst case for a caller: registered, files written, then an error.
         return fail(
             "Simulated failure after registration (WSL_SIM_FAIL).",

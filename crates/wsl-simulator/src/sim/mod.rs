@@ -61,8 +61,15 @@ pub fn has_manage() -> bool {
     })
 }
 
-pub fn fault(step: &str) -> bool {
-    std::env::var("WSL_SIM_FAIL").is_ok_and(|f| f.split(',').any(|s| s == step))
+/// Whether `WSL_SIM_FAIL` asks to break `step`. An entry `step@TEXT` breaks it only when
+/// `context` (e.g. the install folder) contains TEXT.
+pub fn fault(step: &str, context: &str) -> bool {
+    std::env::var("WSL_SIM_FAIL").is_ok_and(|f| {
+        f.split(',').any(|entry| match entry.split_once('@') {
+            Some((s, text)) => s == step && context.contains(text),
+            None => entry == step,
+        })
+    })
 }
 
 pub fn invalid_option(option: &str) -> Failure {

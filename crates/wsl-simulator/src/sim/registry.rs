@@ -42,7 +42,7 @@ pub fn all() -> Vec<Distro> {
         .unwrap_or_default()
         .into_iter()
         .filter_map(|guid| {
-            let key = root.open(&guid).ok()?;
+            let key = root.options().read().write().open(&guid).ok()?;
             let name = key.get_string("DistributionName").ok()?;
             Some(Distro { guid, name, key })
         })

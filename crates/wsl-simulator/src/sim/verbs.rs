@@ -180,7 +180,7 @@ fn export(args: &[String]) -> Result {
     if file == "-" && version().is_none() {
         return Err(invalid_option("-"));
     }
-    if fault("export") {
+    if fault("export", file) {
         return fail(
             "Simulated export failure (WSL_SIM_FAIL).",
             "Wsl/Service/WSL_E_EXPORT_FAILED",

@@ -42,8 +42,12 @@ impl Lxss {
     }
 
     pub fn key(&self, guid: &str) -> Result<DistroKey> {
+        // `Key::open` is read-only; we write DistributionName and our values.
         let key = self
             .root
+            .options()
+            .read()
+            .write()
             .open(guid)
             .map_err(|e| registry_error(&format!(r"{LXSS_KEY}\{guid}"), e))?;
         Ok(DistroKey {

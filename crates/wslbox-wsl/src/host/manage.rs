@@ -77,7 +77,7 @@ struct Carried {
 impl Carried {
     fn read(lxss: &Lxss, guid: &str) -> Result<Carried> {
         let key = lxss.key(guid)?;
-        let uids = ["DefaultUid", "Flags"]
+        let uids = ["DefaultUid", "Flags", VALUE_CREATED_FOLDER]
             .into_iter()
             .filter_map(|v| key.u32(v).map(|n| (v, n)))
             .collect();

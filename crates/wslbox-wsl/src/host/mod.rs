@@ -12,7 +12,7 @@ mod wsl_exe;
 
 pub use files::{BACKUP_SUFFIX, terminal_settings_files};
 pub use import::{
-    DefaultUser, ImportOptions, check_new_distribution, clone, default_location, import,
+    DefaultUser, ImportOptions, Produced, check_new_distribution, clone, default_location, import,
 };
 pub use lxss::{LXSS_KEY, Lxss, VALUE_CREATED_FOLDER, VALUE_DIGEST, VALUE_IMAGE};
 pub use manage::{backup, is_running, list, move_to, remove, set_default, set_user};

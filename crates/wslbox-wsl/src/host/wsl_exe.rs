@@ -21,6 +21,7 @@ pub const WSL_EXE_ENV: &str = "WSLBOX_WSL_EXE";
 #[derive(Debug)]
 pub struct WslExe {
     path: PathBuf,
+    env: Vec<(OsString, OsString)>,
     version: OnceLock<Option<WslVersion>>,
 }
 
@@ -39,8 +40,15 @@ impl WslExe {
     pub fn at(path: impl Into<PathBuf>) -> WslExe {
         WslExe {
             path: path.into(),
+            env: Vec::new(),
             version: OnceLock::new(),
         }
+    }
+
+    /// Adds an environment variable to every wsl.exe run (e.g. `WSL_SIM_FAIL` for the simulator).
+    pub fn with_env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> WslExe {
+        self.env.push((key.into(), value.into()));
+        self
     }
 
     pub fn path(&self) -> &Path {
@@ -50,6 +58,7 @@ impl WslExe {
     fn command<S: AsRef<OsStr>>(&self, args: &[S]) -> Command {
         let mut cmd = Command::new(&self.path);
         cmd.args(args).env("WSL_UTF8", "1");
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
         cmd
     }
 

@@ -1,0 +1,134 @@
+//! Imports that fail halfway leave no registration and no folder behind.
+
+use std::io::Write;
+use std::path::Path;
+
+use wslbox_wsl::Error;
+use wslbox_wsl::host::{self, ImportOptions};
+
+use crate::support::*;
+
+fn try_import(wsl: &host::WslExe, name: &str, dir: &Path) -> Result<host::Report, Error> {
+    let opts = ImportOptions {
+        name: name.into(),
+        location: Some(dir.to_owned()),
+        version: 2,
+    };
+    host::import(wsl, &opts, |mut out| {
+        out.write_all(&rootfs_tar())?;
+        Ok(produced())
+    })
+}
+
+fn assert_nothing_left(name: &str, dir: &Path) {
+    assert_eq!(guid_of(name), None, "`{name}` must not stay registered");
+    assert!(!dir.exists(), "{} must be removed", dir.display());
+}
+
+#[test]
+fn failure_after_registration_leaves_nothing_behind() {
+    let wsl = wsl().with_env("WSL_SIM_FAIL", "import-after-register");
+    let name = name("failafter");
+    let dir = scratch("failafter").join("d");
+    let err = try_import(&wsl, &name, &dir).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("Wsl/Service/RegisterDistro/E_UNEXPECTED"),
+        "{err}"
+    );
+    assert_nothing_left(&name, &dir);
+}
+
+#[test]
+fn failure_before_registration_leaves_nothing_behind() {
+    let wsl = wsl().with_env("WSL_SIM_FAIL", "import-before-register");
+    let name = name("failbefore");
+    let dir = scratch("failbefore").join("d");
+    try_import(&wsl, &name, &dir).unwrap_err();
+    assert_nothing_left(&name, &dir);
+}
+
+#[test]
+fn producer_failure_midway_leaves_nothing_behind() {
+    let wsl = wsl();
+    let name = name("failproducer");
+    let dir = scratch("failproducer").join("d");
+    let opts = ImportOptions {
+        name: name.clone(),
+        location: Some(dir.clone()),
+        version: 2,
+    };
+    let err = host::import(&wsl, &opts, |mut out| {
+        let tar = rootfs_tar();
+        out.write_all(&tar[..tar.len() / 2])?;
+        anyhow::bail!("registry connection reset while reading layer sha256:0123")
+    })
+    .unwrap_err();
+    assert!(matches!(err, Error::Producer(_)), "{err}");
+    assert!(err.to_string().contains("connection reset"), "{err}");
+    assert_nothing_left(&name, &dir);
+}
+
+#[test]
+fn corrupt_archive_reported_with_wsl_error_code() {
+    let wsl = wsl();
+    let name = name("corrupt");
+    let dir = scratch("corrupt").join("d");
+    let opts = ImportOptions {
+        name: name.clone(),
+        location: Some(dir.clone()),
+        version: 2,
+    };
+    let err = host::import(&wsl, &opts, |mut out| {
+        out.write_all(&[0x55; 700])?;
+        Ok(produced())
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("WSL_E_IMPORT_FAILED"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("could not read or write the root filesystem"),
+        "{err}"
+    );
+    assert_nothing_left(&name, &dir);
+}
+
+#[test]
+fn invalid_or_taken_name_refused_before_the_producer_runs() {
+    let wsl = wsl();
+    let name = name("taken");
+    let dir = scratch("taken");
+    import(&wsl, &name, &dir.join("a"));
+    for (bad, expect) in [
+        (name.to_uppercase(), "already exists"),
+        ("bad name".to_string(), "contains ` `"),
+    ] {
+        let opts = ImportOptions {
+            name: bad.clone(),
+            location: Some(dir.join("b")),
+            version: 2,
+        };
+        let err = host::import(&wsl, &opts, |_| {
+            panic!("the producer must not run for {bad:?}")
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains(expect), "{bad:?}: {err}");
+        assert!(!dir.join("b").exists());
+    }
+    host::remove(&wsl, &name).unwrap();
+}
+
+#[test]
+fn non_empty_install_folder_refused() {
+    let wsl = wsl();
+    let name = name("nonempty");
+    let dir = scratch("nonempty");
+    fs_err::write(dir.join("keep.txt"), "user data").unwrap();
+    let err = try_import(&wsl, &name, &dir).unwrap_err();
+    assert!(matches!(err, Error::FolderNotEmpty { .. }), "{err}");
+    assert_eq!(
+        fs_err::read_to_string(dir.join("keep.txt")).unwrap(),
+        "user data"
+    );
+    assert_eq!(guid_of(&name), None);
+}

@@ -1,0 +1,143 @@
+//! Test support: locating the simulator, a small root filesystem tar, registry peeks.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use windows_registry::CURRENT_USER;
+use wslbox_wsl::host::{self, DefaultUser, ImportOptions, LXSS_KEY, Produced, WslExe};
+
+/// The wsl.exe simulator: `WSL_SIMULATOR`, else `wsl.exe` next to the test's `deps` folder.
+pub fn simulator() -> PathBuf {
+    let path = std::env::var_os("WSL_SIMULATOR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let exe = std::env::current_exe().expect("current exe");
+            exe.parent()
+                .and_then(Path::parent)
+                .expect("target dir")
+                .join("wsl.exe")
+        });
+    assert!(
+        path.is_file(),
+        "the wsl.exe simulator is missing at {}; build it with \
+         `cargo build -p wsl-simulator --target x86_64-pc-windows-gnu` (scripts/test-windows does)",
+        path.display()
+    );
+    path
+}
+
+pub fn wsl() -> WslExe {
+    WslExe::at(simulator())
+}
+
+/// A distribution name unique to this test, with any leftover from an earlier run removed.
+pub fn name(test: &str) -> String {
+    let name = format!("wbx-{test}");
+    for n in [name.clone(), format!("{name}-new"), format!("{name}-copy")] {
+        let _ = wsl().unregister(&n);
+    }
+    name
+}
+
+/// A per-test scratch folder under the temp dir, emptied first.
+pub fn scratch(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join("wslbox-wine-tests").join(test);
+    if dir.exists() {
+        fs_err::remove_dir_all(&dir).unwrap();
+    }
+    fs_err::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A tiny root filesystem: passwd with `dev` (uid 1000), os-release, a shell stand-in.
+pub fn rootfs_tar() -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut add = |path: &str, data: &[u8], mode: u32| {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(mode);
+        h.set_cksum();
+        b.append_data(&mut h, path, data).unwrap();
+    };
+    add(
+        "etc/passwd",
+        b"root:x:0:0:root:/root:/bin/sh\ndev:x:1000:1000::/home/dev:/bin/sh\n",
+        0o644,
+    );
+    add(
+        "etc/os-release",
+        b"ID=alpine\nVERSION_ID=3.20.3\nPRETTY_NAME=\"Alpine Linux v3.20\"\n",
+        0o644,
+    );
+    add("bin/sh", b"#!stand-in\n", 0o755);
+    b.into_inner().unwrap()
+}
+
+pub fn produced() -> Produced {
+    Produced {
+        image: Some("docker.io/library/alpine:3.20".into()),
+        digest: Some(format!("sha256:{}", "ab".repeat(32))),
+        default_user: Some(DefaultUser {
+            name: "dev".into(),
+            uid: Some(1000),
+        }),
+    }
+}
+
+/// Imports the test rootfs as `name` into `dir`.
+pub fn import(wsl: &WslExe, name: &str, dir: &Path) -> host::Report {
+    let opts = ImportOptions {
+        name: name.into(),
+        location: Some(dir.to_owned()),
+        version: 2,
+    };
+    host::import(wsl, &opts, |mut out| {
+        out.write_all(&rootfs_tar())?;
+        Ok(produced())
+    })
+    .unwrap_or_else(|e| panic!("importing {name}: {e}"))
+}
+
+/// The GUID key of the distribution named `name`, if registered.
+pub fn guid_of(name: &str) -> Option<String> {
+    let lxss = CURRENT_USER.create(LXSS_KEY).unwrap();
+    lxss.keys().unwrap().find(|g| {
+        lxss.open(g)
+            .and_then(|k| k.get_string("DistributionName"))
+            .is_ok_and(|n| n.eq_ignore_ascii_case(name))
+    })
+}
+
+pub fn value_str(guid: &str, value: &str) -> Option<String> {
+    CURRENT_USER
+        .open(format!(r"{LXSS_KEY}\{guid}"))
+        .ok()?
+        .get_string(value)
+        .ok()
+}
+
+pub fn value_u32(guid: &str, value: &str) -> Option<u32> {
+    CURRENT_USER
+        .open(format!(r"{LXSS_KEY}\{guid}"))
+        .ok()?
+        .get_u32(value)
+        .ok()
+}
+
+/// Entry names of a (plain or gzip) tar file.
+pub fn tar_entries(path: &Path) -> Vec<String> {
+    let bytes = fs_err::read(path).unwrap();
+    let plain = if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut out)
+            .unwrap();
+        out
+    } else {
+        bytes
+    };
+    tar::Archive::new(&plain[..])
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+        .collect()
+}
