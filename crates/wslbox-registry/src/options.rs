@@ -22,6 +22,9 @@ pub struct ClientOptions {
     pub connect_timeout: Duration,
     /// Longest silence while reading a response before it counts as a dropped connection.
     pub read_timeout: Duration,
+    /// Host names pinned to addresses, bypassing DNS (like curl's `--resolve`); the port in
+    /// the URL still applies. Mostly for tests that need a non-loopback name.
+    pub resolve: Vec<(String, std::net::IpAddr)>,
 }
 
 impl Default for ClientOptions {
@@ -36,6 +39,7 @@ impl Default for ClientOptions {
             user_agent: concat!("wslbox/", env!("CARGO_PKG_VERSION")).to_owned(),
             connect_timeout: Duration::from_secs(30),
             read_timeout: Duration::from_secs(60),
+            resolve: Vec::new(),
         }
     }
 }

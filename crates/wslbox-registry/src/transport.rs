@@ -88,6 +88,10 @@ impl Transport {
             .user_agent(options.user_agent.clone())
             .connect_timeout(options.connect_timeout)
             .read_timeout(options.read_timeout);
+        let builder = options
+            .resolve
+            .iter()
+            .fold(builder, |b, (host, ip)| b.resolve(host, (*ip, 0).into()));
         let http =
             apply_proxy(builder, &options.proxy)?
                 .build()
