@@ -75,8 +75,8 @@ impl Progress {
         .progress_chars("=> ")
     }
 
-    /// Registry downloads of `count` blobs totalling `bytes` begin.
-    pub fn downloads_started(&self, count: usize, bytes: u64) {
+    /// Registry downloads totalling `bytes` begin (cached blobs count as they are found).
+    pub fn downloads_started(&self, bytes: u64) {
         match self.mode {
             Mode::Bars => {
                 let bar = self.multi.add(ProgressBar::new(bytes));

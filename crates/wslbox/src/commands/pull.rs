@@ -19,7 +19,7 @@ pub fn run(ctx: &Context, args: PullArgs) -> anyhow::Result<()> {
     let resolved = rt.block_on(client.resolve(&reference, &platform, &store))?;
     let total: u64 =
         resolved.config_size + resolved.image.layers.iter().map(|l| l.size).sum::<u64>();
-    progress.downloads_started(resolved.image.layers.len() + 1, total);
+    progress.downloads_started(total);
     rt.block_on(client.fetch_blobs(&resolved, &store, &*progress))?;
     progress.finish();
     printer::line(format!("Pulled {}", resolved.image.reference));

@@ -78,10 +78,11 @@ pub fn open(ctx: &Context, args: &ImageArgs, progress: &Arc<Progress>) -> anyhow
     let rt = runtime()?;
     let resolved = rt.block_on(client.resolve(&reference, &platform, &store))?;
     let image = resolved.image.clone();
+    check_platform(args, &platform, &image, progress)?;
 
     let arrivals = Arc::new(Arrivals::default());
     let total: u64 = resolved.config_size + image.layers.iter().map(|l| l.size).sum::<u64>();
-    progress.downloads_started(image.layers.len() + 1, total);
+    progress.downloads_started(total);
     let reporter = DownloadReporter {
         progress: Arc::clone(progress),
         arrivals: Arc::clone(&arrivals),
@@ -96,6 +97,31 @@ pub fn open(ctx: &Context, args: &ImageArgs, progress: &Arc<Progress>) -> anyhow
         opener: Box::new(opener),
         downloads: Some(downloads),
     })
+}
+
+/// A single-platform image (no index) can't be chosen by platform; like Docker, refuse it when
+/// `--platform` asked for another one, and warn when the host default doesn't fit.
+fn check_platform(
+    args: &ImageArgs,
+    wanted: &Platform,
+    image: &ResolvedImage,
+    progress: &Progress,
+) -> anyhow::Result<()> {
+    if wanted.matches(&image.platform) {
+        return Ok(());
+    }
+    if args.platform.is_some() {
+        anyhow::bail!(
+            "{} is only available for {}, not for the requested platform {wanted}; drop --platform or pick another image",
+            image.reference,
+            image.platform
+        );
+    }
+    progress.println(&format!(
+        "warning: {} is built for {}, not for this machine ({wanted}); it may not run here",
+        image.reference, image.platform
+    ));
+    Ok(())
 }
 
 fn fetch(
