@@ -124,8 +124,8 @@ impl Parser<'_> {
                 self.pos += c.len_utf8();
             } else if rest.starts_with("//") {
                 self.pos += rest.find('\n').unwrap_or(rest.len());
-            } else if rest.starts_with("/*") {
-                let end = rest[2..]
+            } else if let Some(body) = rest.strip_prefix("/*") {
+                let end = body
                     .find("*/")
                     .ok_or_else(|| self.error("unterminated /* comment"))?;
                 self.pos += end + 4;

@@ -14,7 +14,7 @@ pub fn decode_output(bytes: &[u8]) -> String {
         let bytes = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(bytes);
         String::from_utf8_lossy(bytes).into_owned()
     };
-    text.replace('\r', "").replace('\0', "")
+    text.replace(['\r', '\0'], "")
 }
 
 fn looks_like_utf16le(bytes: &[u8]) -> bool {

@@ -67,8 +67,14 @@ mod tests {
         let log = RefCell::new(Vec::new());
         {
             let mut tx = Transaction::new();
-            tx.done("a", || Ok(log.borrow_mut().push("undo a")));
-            tx.done("b", || Ok(log.borrow_mut().push("undo b")));
+            tx.done("a", || {
+                log.borrow_mut().push("undo a");
+                Ok(())
+            });
+            tx.done("b", || {
+                log.borrow_mut().push("undo b");
+                Ok(())
+            });
         }
         assert_eq!(*log.borrow(), ["undo b", "undo a"]);
     }
@@ -77,7 +83,10 @@ mod tests {
     fn committed_transaction_keeps_steps() {
         let log = RefCell::new(Vec::<&str>::new());
         let mut tx = Transaction::new();
-        tx.done("a", || Ok(log.borrow_mut().push("undo a")));
+        tx.done("a", || {
+            log.borrow_mut().push("undo a");
+            Ok(())
+        });
         tx.note("b");
         assert_eq!(tx.commit(), ["a", "b"]);
         assert!(log.borrow().is_empty());
