@@ -781,3 +781,36 @@ async fn foreign_layer_is_refused_unless_allowed() {
     assert_eq!(foreign.seen().len(), 1);
     assert!(env.store.verify(&fx.layer_digest, None).unwrap().is_some());
 }
+
+#[tokio::test]
+async fn two_concurrent_pulls_into_one_cache_download_each_blob_once() {
+    let env = env();
+    let fx = Fixture::new();
+    let f = fx.clone();
+    let server = Server::start("127.0.0.1", move |req, _| f.serve(req)).await;
+    let reference = reference(&server, &fx, ":latest");
+    // Two clients, as two wslbox processes would be, sharing one cache directory.
+    let (a, b) = (
+        Client::new(options(&env.config_dir)).unwrap(),
+        Client::new(options(&env.config_dir)).unwrap(),
+    );
+    let store_b = BlobStore::open(env.store.root()).unwrap();
+    let resolved = a.resolve(&reference, &amd64(), &env.store).await.unwrap();
+    let (ra, rb) = (Recorder::default(), Recorder::default());
+    let (x, y) = tokio::join!(
+        a.fetch_blobs(&resolved, &env.store, &ra),
+        b.fetch_blobs(&resolved, &store_b, &rb)
+    );
+    x.unwrap();
+    y.unwrap();
+    let layer_gets = server
+        .seen()
+        .iter()
+        .filter(|r| r.path().contains(&fx.layer_digest.to_string()))
+        .count();
+    assert_eq!(
+        layer_gets, 1,
+        "the second pull waited for the first and reused its blob"
+    );
+    assert!(env.store.verify(&fx.layer_digest, None).unwrap().is_some());
+}
