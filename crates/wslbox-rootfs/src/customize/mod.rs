@@ -36,8 +36,8 @@ use crate::osrelease::{OsRelease, detect_os};
 use crate::{Overlay, TreeView};
 use staged::Staged;
 
-/// What the user asked for (`wslbox export`/`import` flags).
-#[derive(Debug, Clone, Default)]
+/// What the user asked for (`wslbox export`/`import` flags). `Debug` redacts the password.
+#[derive(Clone, Default)]
 pub struct WslOptions {
     /// `--user NAME[:UID]`: the default user, created when the image lacks it.
     pub user: Option<UserSpec>,
@@ -62,6 +62,33 @@ pub struct WslOptions {
     pub profile_template: Option<Vec<u8>>,
     /// `--force`: turns the no-shell error into a warning.
     pub force: bool,
+}
+
+impl std::fmt::Debug for WslOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WslOptions")
+            .field("user", &self.user)
+            .field("sudo_nopasswd", &self.sudo_nopasswd)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("systemd", &self.systemd)
+            .field("hostname", &self.hostname)
+            .field("wsl_format", &self.wsl_format)
+            .field("import", &self.import)
+            .field("distro_name", &self.distro_name)
+            .field(
+                "icon",
+                &self.icon.as_ref().map(|i| format!("{} bytes", i.len())),
+            )
+            .field(
+                "profile_template",
+                &self
+                    .profile_template
+                    .as_ref()
+                    .map(|t| format!("{} bytes", t.len())),
+            )
+            .field("force", &self.force)
+            .finish()
+    }
 }
 
 /// `NAME[:UID]` from `--user`.
@@ -334,6 +361,19 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_password() {
+        let opts = WslOptions {
+            password: Some("hunter2".into()),
+            ..WslOptions::default()
+        };
+        let shown = format!("{opts:?}");
+        assert!(
+            !shown.contains("hunter2") && shown.contains("<redacted>"),
+            "{shown}"
+        );
     }
 
     #[test]
