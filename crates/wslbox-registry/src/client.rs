@@ -218,7 +218,7 @@ impl Client {
                         return Err(unauthorized(if has_credential {
                             "the stored credentials were not accepted"
                         } else {
-                            "anonymous access was refused and no credentials are stored for it"
+                            "anonymous access was refused: the repository may not exist, or it needs credentials and none are stored"
                         }));
                     };
                     if matches!(challenge, AuthChallenge::Basic { .. }) && !has_credential {

@@ -151,7 +151,9 @@ impl Client {
             reporter.on_blob_progress(digest, writer.offset());
         }
         let policy = &self.inner.options.retry;
-        let start = Instant::now();
+        // The retry budget covers consecutive attempts without progress, so a long download
+        // that drops now and then keeps resuming.
+        let mut start = Instant::now();
         let mut attempt = 1;
         while writer.offset() < blob.size {
             let offset = writer.offset();
@@ -209,6 +211,10 @@ impl Client {
                 break;
             }
             // The body ended early or the connection dropped: resume if the budget allows.
+            if writer.offset() > offset {
+                start = Instant::now();
+                attempt = 1;
+            }
             match policy.next_wait(attempt, start.elapsed(), None) {
                 Some(wait) => {
                     tokio::time::sleep(wait).await;

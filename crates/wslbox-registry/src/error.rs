@@ -20,7 +20,10 @@ pub enum RegistryError {
         "{registry} denied access to {what} (HTTP 403); check that your account may pull it, or run `wslbox login {registry}`"
     )]
     Denied { registry: String, what: String },
-    #[error("{selector} was not found in repository {repository} on {registry}")]
+    #[error(
+        "{} was not found in repository {repository} on {registry}",
+        describe_selector(selector)
+    )]
     ManifestNotFound {
         registry: String,
         repository: String,
@@ -82,6 +85,15 @@ pub enum RegistryError {
     InvalidRegistry { registry: String, reason: String },
     #[error("could not set up the HTTP client: {reason}")]
     Setup { reason: String },
+}
+
+/// `tag `x`` or `manifest sha256:…` for messages.
+fn describe_selector(selector: &str) -> String {
+    if selector.contains(':') {
+        format!("manifest {selector}")
+    } else {
+        format!("tag `{selector}`")
+    }
 }
 
 /// Hint appended to connection errors.
