@@ -5,9 +5,16 @@ use std::io::Write;
 /// Prints an error and its causes to stderr, one per line, as `error: …` / `  caused by: …`.
 pub fn error(err: &anyhow::Error) {
     let mut stderr = std::io::stderr().lock();
-    let _ = writeln!(stderr, "error: {err}");
+    let mut shown = err.to_string();
+    let _ = writeln!(stderr, "error: {shown}");
     for cause in err.chain().skip(1) {
+        // Many library errors already quote their source in their own message.
+        let cause = cause.to_string();
+        if shown.contains(&cause) {
+            continue;
+        }
         let _ = writeln!(stderr, "  caused by: {cause}");
+        shown = cause;
     }
 }
 

@@ -96,18 +96,11 @@ fn export(
     progress.flatten_started(resolved.layers.len());
     let spool_dir = ctx.cache_dir.join("spool");
     fs_err::create_dir_all(&spool_dir)?;
-    let mut flatten_opts = FlattenOptions::new(spool_dir);
-    flatten_opts.jobs = flatten_opts
-        .jobs
-        .max(usize::from(image.jobs).min(flatten_opts.jobs.max(2)));
-    let mut tree = wslbox_rootfs::flatten(
-        &resolved.layers,
-        source.opener.as_ref(),
-        &flatten_opts,
-        &*progress,
-    )
-    .with_context(|| format!("flattening {}", resolved.reference))?;
-    source.finish()?;
+    let flatten_opts = FlattenOptions::new(spool_dir);
+    let mut tree = source.read_layers(|opener| {
+        wslbox_rootfs::flatten(&resolved.layers, opener, &flatten_opts, &*progress)
+            .with_context(|| format!("flattening {}", resolved.reference))
+    })?;
 
     let exported_at = SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -53,14 +53,11 @@ pub fn run(ctx: &Context, args: InspectArgs) -> anyhow::Result<()> {
     progress.flatten_started(image.layers.len());
     let spool_dir = ctx.cache_dir.join("spool");
     fs_err::create_dir_all(&spool_dir)?;
-    let tree = wslbox_rootfs::flatten(
-        &image.layers,
-        source.opener.as_ref(),
-        &FlattenOptions::new(spool_dir),
-        &*progress,
-    )
-    .with_context(|| format!("reading the filesystem of {}", image.reference))?;
-    source.finish()?;
+    let opts = FlattenOptions::new(spool_dir);
+    let tree = source.read_layers(|opener| {
+        wslbox_rootfs::flatten(&image.layers, opener, &opts, &*progress)
+            .with_context(|| format!("reading the filesystem of {}", image.reference))
+    })?;
     progress.finish();
     let os = detect_os(&tree);
     let warnings = suitability(&tree, &image.config);

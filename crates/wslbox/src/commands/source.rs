@@ -28,8 +28,23 @@ pub struct Source {
 }
 
 impl Source {
-    /// Waits for background downloads; their error (if any) explains a failed flatten best.
-    pub fn finish(mut self) -> anyhow::Result<()> {
+    /// Runs `read` over the layers while downloads go on; a download error, being the root
+    /// cause, wins over the read error it provoked.
+    pub fn read_layers<T>(
+        self,
+        read: impl FnOnce(&dyn BlobOpener) -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
+        let result = read(self.opener.as_ref());
+        let downloads = self.finish();
+        match (result, downloads) {
+            (Ok(value), Ok(())) => Ok(value),
+            (_, Err(download)) => Err(download),
+            (Err(read), Ok(())) => Err(read),
+        }
+    }
+
+    /// Waits for background downloads.
+    fn finish(mut self) -> anyhow::Result<()> {
         match self.downloads.take() {
             Some(handle) => handle
                 .join()
@@ -83,15 +98,14 @@ pub fn open(ctx: &Context, args: &ImageArgs, progress: &Arc<Progress>) -> anyhow
     let arrivals = Arc::new(Arrivals::default());
     let total: u64 = resolved.config_size + image.layers.iter().map(|l| l.size).sum::<u64>();
     progress.downloads_started(total);
+    let cached = CachedBlobs::new(store.clone());
     let reporter = DownloadReporter {
         progress: Arc::clone(progress),
         arrivals: Arc::clone(&arrivals),
+        cached: cached.clone(),
     };
     let downloads = std::thread::spawn(move || fetch(rt, client, resolved, store, reporter));
-    let opener = ArrivingBlobs {
-        arrivals,
-        cached: CachedBlobs::new(BlobStore::open(&ctx.cache_dir)?),
-    };
+    let opener = ArrivingBlobs { arrivals, cached };
     Ok(Source {
         image,
         opener: Box::new(opener),
@@ -185,6 +199,7 @@ impl Arrivals {
 struct DownloadReporter {
     progress: Arc<Progress>,
     arrivals: Arc<Arrivals>,
+    cached: CachedBlobs,
 }
 
 /// Draws download progress and tells the flattener which layers have arrived.
@@ -200,6 +215,10 @@ impl wslbox_registry::Reporter for DownloadReporter {
     }
     fn on_blob_done(&self, digest: &Digest, cached: bool) {
         self.progress.on_blob_done(digest, cached);
+        if !cached {
+            // Verified on its way into the cache: reading it back needs no second hash.
+            self.cached.trust(digest.clone());
+        }
         self.arrivals.arrive(digest);
     }
 }
