@@ -106,7 +106,7 @@ impl Layout {
         let mut diff_ids = Vec::new();
         for files in &spec.layers {
             let tar = layers::Layer::new()
-                .add_all(files.iter().map(|(path, body)| Entry::file(path, body)))
+                .with_all(files.iter().map(|(path, body)| Entry::file(path, body)))
                 .finish();
             let (layer, diff_id) = self
                 .oci
