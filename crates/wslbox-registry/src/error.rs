@@ -98,18 +98,38 @@ fn describe_selector(selector: &str) -> String {
 
 /// Hint appended to connection errors.
 pub(crate) fn connection_hint(err: &reqwest::Error, https: bool) -> &'static str {
-    let text = format!("{err:?}");
-    if https
-        && (text.contains("certificate")
-            || text.contains("Certificate")
-            || text.contains("InvalidMessage"))
-    {
+    if https && tls_failure(err) {
         "; if the registry uses a private CA, add it to the system store or set SSL_CERT_FILE; if it only speaks HTTP, pass --insecure-registry"
     } else if https {
         "; check the host name, your network and proxy settings (HTTPS_PROXY/NO_PROXY); for a plain-HTTP registry pass --insecure-registry"
     } else {
         "; check that the registry is running and your proxy settings (HTTP_PROXY/NO_PROXY)"
     }
+}
+
+/// Whether the TLS handshake failed (untrusted certificate, or a peer that does not speak
+/// TLS): retrying cannot help.
+pub(crate) fn tls_failure(err: &reqwest::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = source {
+        // io::Errors nest (hyper wraps rustls' io::Error in another), and their `source()`
+        // skips the wrapped error itself, so unwrap them by hand.
+        let mut current = e;
+        loop {
+            if current.is::<rustls::Error>() {
+                return true;
+            }
+            match current
+                .downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+            {
+                Some(inner) => current = inner,
+                None => break,
+            }
+        }
+        source = e.source();
+    }
+    false
 }
 
 /// The whole error chain of a reqwest error in one line (its Display hides the cause).

@@ -10,7 +10,7 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, LOCAT
 use reqwest::{Method, Response, StatusCode};
 use url::Url;
 
-use crate::error::{connection_hint, describe};
+use crate::error::{connection_hint, describe, tls_failure};
 use crate::{ClientOptions, ProxyConfig, RegistryError, RetryPolicy};
 
 const MAX_REDIRECTS: usize = 10;
@@ -220,7 +220,7 @@ impl Transport {
             let wait = match &result {
                 Ok(r) if is_retryable_status(r.status()) => Some(retry_after(r.headers())),
                 Ok(_) => None,
-                Err(e) if !e.is_builder() => Some(None),
+                Err(e) if !e.is_builder() && !tls_failure(e) => Some(None),
                 Err(_) => None,
             };
             let next = wait.and_then(|hint| self.retry.next_wait(attempt, start.elapsed(), hint));
