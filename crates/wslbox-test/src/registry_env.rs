@@ -17,6 +17,8 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
+use crate::registry_fixture::sha256_digest;
+
 /// The result of one `wslbox` run.
 #[derive(Debug, Clone)]
 pub struct Outcome {
@@ -259,6 +261,36 @@ impl CliEnv {
         }
         files.sort();
         files
+    }
+
+    /// Cache files named exactly like the digest's hex (the cache's blob entries for it).
+    pub fn cache_entries_named(&self, digest: &str) -> Vec<PathBuf> {
+        let hex = digest.trim_start_matches("sha256:");
+        self.cache_files()
+            .into_iter()
+            .filter(|p| p.file_name().is_some_and(|n| n == hex))
+            .collect()
+    }
+
+    /// Panics unless every cache file named like a sha256 hex digest holds exactly those bytes.
+    #[track_caller]
+    pub fn assert_cache_consistent(&self) {
+        for path in self.cache_files() {
+            let name = path
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            if name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit()) {
+                let bytes = fs_err::read(&path).unwrap_or_else(|err| panic!("{err}"));
+                assert_eq!(
+                    sha256_digest(&bytes),
+                    format!("sha256:{name}"),
+                    "corrupt cache entry {}",
+                    path.display()
+                );
+            }
+        }
     }
 }
 

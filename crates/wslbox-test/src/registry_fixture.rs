@@ -51,6 +51,25 @@ impl ImageSpec {
     }
 }
 
+impl ImageSpec {
+    /// An amd64 image with two layers whose config sets every field `inspect` reports
+    /// (Env, User, WorkingDir, Entrypoint, Cmd, Labels).
+    pub fn configured() -> Self {
+        let mut spec = Self::small("amd64");
+        spec.layers
+            .push(vec![("srv/data.bin".to_owned(), noise(7, 100 * 1024))]);
+        spec.config = json!({
+            "Env": ["PATH=/usr/bin:/bin", "GREETING=hello world"],
+            "User": "1000:1000",
+            "WorkingDir": "/work",
+            "Entrypoint": ["/bin/sh", "-c"],
+            "Cmd": ["echo hi"],
+            "Labels": {"org.example.team": "wslbox"},
+        });
+        spec
+    }
+}
+
 /// An image written into a layout.
 #[derive(Debug, Clone)]
 pub struct Image {

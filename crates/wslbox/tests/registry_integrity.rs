@@ -1,0 +1,226 @@
+//! What `wslbox pull` must refuse or survive: blobs corrupted in registry storage, manifests
+//! that do not match their digest, redirects to another host (no `Authorization` may follow),
+//! and two processes pulling into one cache at once.
+
+use wslbox_test::registry::{Auth, Registry};
+use wslbox_test::registry_env::CliEnv;
+use wslbox_test::registry_fixture::{ImageSpec, noise, sha256_digest as sha256};
+use wslbox_test::registry_front::{Front, FrontOptions};
+use wslbox_test::skopeo::PushOptions;
+use wslbox_test::token_server::{TokenPolicy, TokenServer};
+
+fn cli() -> CliEnv {
+    CliEnv::new(env!("CARGO_BIN_EXE_wslbox"))
+}
+
+#[test]
+fn corrupted_blob_in_registry_storage_is_rejected_and_not_cached() {
+    let registry = Registry::start(Auth::None);
+    let mut spec = ImageSpec::small("amd64");
+    spec.layers = vec![vec![("payload.bin".to_owned(), noise(11, 256 * 1024))]];
+    let image = registry.push_image("app:v1", &spec, &PushOptions::default());
+    let layer = &image.layers[0];
+    let data = registry.blob_data_path(&layer.digest);
+    let original = fs_err::read(&data).unwrap();
+    let mut corrupted = original.clone();
+    let middle = corrupted.len() / 2;
+    corrupted[middle] ^= 0xff;
+    fs_err::write(&data, &corrupted).unwrap();
+    let computed = sha256(&corrupted);
+
+    let env = cli();
+    let reference = registry.image("app:v1");
+    let outcome = env.run(&["pull", &reference]);
+    outcome.failure();
+    assert!(
+        outcome.stderr.contains(&layer.digest),
+        "the error should name the expected digest:\n{outcome}"
+    );
+    assert!(
+        outcome.stderr.contains(&computed),
+        "the error should name the computed digest:\n{outcome}"
+    );
+    env.assert_cache_consistent();
+    for path in env.cache_files() {
+        assert_ne!(
+            fs_err::read(&path).unwrap(),
+            corrupted,
+            "corrupt bytes left in {}",
+            path.display()
+        );
+    }
+
+    fs_err::write(&data, &original).unwrap();
+    env.run(&["pull", &reference]).success();
+    env.assert_cache_consistent();
+    assert_eq!(env.cache_entries_named(&layer.digest).len(), 1);
+}
+
+/// Pulls through a front that redirects blobs to 127.0.0.2 and checks the CDN got no secret.
+fn assert_redirect_carries_no_authorization(
+    registry: &Registry,
+    name: &str,
+    user: &str,
+    password: &str,
+) {
+    let image = registry.push_image(
+        &format!("{name}:v1"),
+        &ImageSpec::configured(),
+        &PushOptions::default(),
+    );
+    let front = Front::start(
+        registry,
+        FrontOptions {
+            redirect_blobs: true,
+            ..FrontOptions::default()
+        },
+    );
+    let env = cli();
+    CliEnv::write_auths_file(
+        &env.docker_config_dir().join("config.json"),
+        &front.host(),
+        user,
+        password,
+    );
+    let outcome = env.run(&["pull", &front.image(&format!("{name}:v1"))]);
+    outcome.success();
+    assert_eq!(
+        outcome.stdout_field("Digest: "),
+        Some(image.manifest.digest.as_str())
+    );
+    assert!(
+        front
+            .forwarded()
+            .iter()
+            .any(|r| r.header("authorization").is_some()),
+        "wslbox never authenticated to the registry; the test proves nothing"
+    );
+    let cdn = front.cdn_requests();
+    for blob in image.layers.iter().chain([&image.config]) {
+        let hex = blob.digest.trim_start_matches("sha256:");
+        assert!(
+            cdn.iter().any(|r| r.target.contains(hex)),
+            "{} was not fetched from the CDN: {cdn:?}",
+            blob.digest
+        );
+    }
+    for request in &cdn {
+        assert_eq!(
+            request.header("authorization"),
+            None,
+            "Authorization leaked to {}: {request:?}",
+            front.cdn_addr()
+        );
+    }
+    env.assert_cache_consistent();
+}
+
+#[test]
+fn redirect_to_another_host_drops_basic_authorization() {
+    let registry = Registry::start(Auth::htpasswd("alice", "secret"));
+    assert_redirect_carries_no_authorization(&registry, "app", "alice", "secret");
+}
+
+#[test]
+fn redirect_to_another_host_drops_bearer_authorization() {
+    let server = TokenServer::start(TokenPolicy::default());
+    let registry = Registry::start(Auth::token(&server));
+    assert_redirect_carries_no_authorization(&registry, "private/app", "tokenuser", "tokenpass");
+}
+
+#[test]
+fn concurrent_pulls_into_one_cache_store_each_blob_once() {
+    let registry = Registry::start(Auth::None);
+    let mut spec = ImageSpec::small("amd64");
+    spec.layers = (0..4)
+        .map(|i| vec![(format!("layer{i}.bin"), noise(100 + i, 2 * 1024 * 1024))])
+        .collect();
+    let image = registry.push_image("big:v1", &spec, &PushOptions::default());
+    let env = cli();
+    let reference = registry.image("big:v1");
+    let children: Vec<_> = (0..2)
+        .map(|_| {
+            env.command(&["pull", &reference])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "a concurrent pull failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(String::from_utf8_lossy(&output.stdout).contains(&image.manifest.digest));
+    }
+    env.assert_cache_consistent();
+    for blob in image.layers.iter().chain([&image.config]) {
+        let entries = env.cache_entries_named(&blob.digest);
+        assert_eq!(
+            entries.len(),
+            1,
+            "{} should be cached exactly once: {entries:?}",
+            blob.digest
+        );
+    }
+}
+
+#[test]
+fn digest_reference_not_in_registry_fails() {
+    let registry = Registry::start(Auth::None);
+    let image = registry.push_image(
+        "app:v1",
+        &ImageSpec::small("amd64"),
+        &PushOptions::default(),
+    );
+    let wrong = sha256(b"not a manifest");
+    let outcome = cli().run(&["pull", &format!("{}@{wrong}", registry.image("app"))]);
+    outcome.failure();
+    assert!(
+        outcome.stderr.contains(&wrong),
+        "the error should name the digest:\n{outcome}"
+    );
+    // A tag next to the wrong digest must not rescue it: the digest wins, as in Docker.
+    let outcome = cli().run(&["pull", &format!("{}@{wrong}", registry.image("app:v1"))]);
+    outcome.failure();
+    assert!(
+        !outcome.stdout.contains(&image.manifest.digest),
+        "{outcome}"
+    );
+}
+
+#[test]
+fn digest_reference_with_tampered_manifest_fails() {
+    let registry = Registry::start(Auth::None);
+    let image = registry.push_image(
+        "app:v1",
+        &ImageSpec::small("amd64"),
+        &PushOptions::default(),
+    );
+    let path = registry.blob_data_path(&image.manifest.digest);
+    let text = fs_err::read_to_string(&path).unwrap();
+    let marker = r#""org.wslbox.test.mutable":"a""#;
+    assert!(
+        text.contains(marker),
+        "fixture manifest lacks the mutable annotation: {text}"
+    );
+    let tampered = text.replace(marker, r#""org.wslbox.test.mutable":"b""#);
+    fs_err::write(&path, &tampered).unwrap();
+
+    let outcome = cli().run(&[
+        "pull",
+        &format!("{}@{}", registry.image("app"), image.manifest.digest),
+    ]);
+    outcome.failure();
+    assert!(
+        outcome.stderr.contains(&image.manifest.digest),
+        "the error should name the requested digest:\n{outcome}"
+    );
+    assert!(
+        outcome.stderr.contains(&sha256(tampered.as_bytes())),
+        "the error should name the served digest:\n{outcome}"
+    );
+}
