@@ -314,7 +314,7 @@ impl Client {
         if target.size > MANIFEST_LIMIT {
             return Err(RegistryError::ManifestTooLarge {
                 reference: image.to_owned(),
-                digest: target.digest.to_string(),
+                source_name: target.digest.to_string(),
                 size: target.size,
                 limit: MANIFEST_LIMIT,
             });
@@ -357,7 +357,7 @@ async fn read_limited(
 ) -> Result<Vec<u8>, RegistryError> {
     let too_large = |size: u64| RegistryError::ManifestTooLarge {
         reference: image.to_owned(),
-        digest: url.to_owned(),
+        source_name: url.to_owned(),
         size,
         limit: MANIFEST_LIMIT,
     };

@@ -57,10 +57,11 @@ pub enum RegistryError {
         expected: Digest,
         actual: Digest,
     },
-    #[error("manifest {digest} of {reference} is {size} bytes, over the {limit}-byte limit")]
+    /// `source_name` is the manifest's digest or URL.
+    #[error("manifest {source_name} of {reference} is {size} bytes, over the {limit}-byte limit")]
     ManifestTooLarge {
         reference: String,
-        digest: String,
+        source_name: String,
         size: u64,
         limit: u64,
     },

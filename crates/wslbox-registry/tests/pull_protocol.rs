@@ -814,3 +814,79 @@ async fn two_concurrent_pulls_into_one_cache_download_each_blob_once() {
     );
     assert!(env.store.verify(&fx.layer_digest, None).unwrap().is_some());
 }
+
+#[tokio::test]
+async fn identity_token_is_exchanged_with_an_oauth2_refresh_token_post() {
+    let env = env();
+    let fx = Fixture::new();
+    let f = fx.clone();
+    let server = Server::start("127.0.0.1", move |req, _| {
+        if req.path().starts_with("/token") {
+            return if req.method == "POST" {
+                Reply::json(r#"{"access_token":"from-refresh"}"#)
+            } else {
+                Reply::new(405)
+            };
+        }
+        if req.header("Authorization") == Some("Bearer from-refresh") {
+            return f.serve(req);
+        }
+        let realm = format!("http://{}/token", req.header("Host").unwrap());
+        Reply::new(401).header(
+            "WWW-Authenticate",
+            format!(r#"Bearer realm="{realm}",service="tiny""#),
+        )
+    })
+    .await;
+    fs_err::create_dir_all(&env.config_dir).unwrap();
+    let config = serde_json::json!({ "auths": { server.authority(): { "identitytoken": "refresh-secret" } } });
+    fs_err::write(env.config_dir.join("config.json"), config.to_string()).unwrap();
+    let client = Client::new(options(&env.config_dir)).unwrap();
+    client
+        .resolve(&reference(&server, &fx, ":latest"), &amd64(), &env.store)
+        .await
+        .unwrap();
+
+    let post = server
+        .seen()
+        .into_iter()
+        .find(|r| r.path().starts_with("/token"))
+        .unwrap();
+    assert_eq!(post.method, "POST");
+    assert_eq!(
+        post.header("Content-Type"),
+        Some("application/x-www-form-urlencoded")
+    );
+    let form: std::collections::HashMap<String, String> = url::form_urlencoded::parse(&post.body)
+        .into_owned()
+        .collect();
+    assert_eq!(form["grant_type"], "refresh_token");
+    assert_eq!(form["refresh_token"], "refresh-secret");
+    assert_eq!(form["service"], "tiny");
+    assert_eq!(form["scope"], "repository:test/img:pull");
+}
+
+#[tokio::test]
+async fn https_proxy_tunnels_https_registries_with_connect() {
+    let env = env();
+    // The "proxy" refuses the tunnel; what matters is that it was asked for one.
+    let proxy = Server::start("127.0.0.1", |_, _| Reply::new(502)).await;
+    let options = ClientOptions {
+        proxy: ProxyConfig {
+            http: None,
+            https: Some(format!("http://{}", proxy.authority())),
+            no_proxy: None,
+        },
+        ..options(&env.config_dir)
+    };
+    let client = Client::new(options).unwrap();
+    let reference: Reference = "registry.example/a/b:latest".parse().unwrap();
+    let err = client
+        .resolve(&reference, &amd64(), &env.store)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RegistryError::Connection { .. }), "{err:?}");
+    let seen = proxy.seen();
+    assert_eq!(seen[0].method, "CONNECT");
+    assert_eq!(seen[0].target, "registry.example:443");
+}

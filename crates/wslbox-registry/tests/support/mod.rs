@@ -20,6 +20,7 @@ pub struct Seen {
     pub method: String,
     pub target: String,
     pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
 }
 
 impl Seen {
@@ -145,11 +146,25 @@ async fn read_head(sock: &mut tokio::net::TcpStream) -> Option<Seen> {
                 .filter_map(|l| l.split_once(':'))
                 .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
                 .collect();
-            return Some(Seen {
+            let body = buf[end + 4..].to_vec();
+            let mut seen = Seen {
                 method,
                 target,
                 headers,
-            });
+                body,
+            };
+            let len = seen
+                .header("Content-Length")
+                .and_then(|l| l.parse::<usize>().ok())
+                .unwrap_or(0);
+            while seen.body.len() < len {
+                let n = sock.read(&mut chunk).await.ok()?;
+                if n == 0 {
+                    break;
+                }
+                seen.body.extend_from_slice(&chunk[..n]);
+            }
+            return Some(seen);
         }
     }
 }
