@@ -15,6 +15,8 @@
 //! Reads need no lock: a committed blob never changes. [`BlobStore::get`] does a cheap size check,
 //! [`BlobStore::verify`] re-hashes; both remove a corrupt entry so it is fetched again.
 //!
+//! [`BlobStore::prune`] removes blobs and abandoned partials that a caller no longer needs.
+//!
 //! [`default_root`] gives the platform's cache location; callers apply `--cache-dir` and
 //! `WSLBOX_CACHE_DIR` before falling back to it.
 //!
@@ -24,11 +26,13 @@
 mod error;
 mod hashing;
 mod location;
+mod prune;
 mod store;
 mod writer;
 
 pub use error::CacheError;
 pub use hashing::Hasher;
 pub use location::default_root;
+pub use prune::PruneReport;
 pub use store::{Acquired, BlobStore};
 pub use writer::BlobWriter;

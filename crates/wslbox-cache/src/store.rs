@@ -200,7 +200,7 @@ impl BlobStore {
     /// Opens and locks the digest's lock file. `None` only when `wait` is false and the lock
     /// is held elsewhere. Lock files are never deleted: deleting one while another process
     /// waits on it would let a third process lock a fresh file and race the second.
-    fn lock(&self, digest: &Digest, wait: bool) -> Result<Option<Lock>, CacheError> {
+    pub(crate) fn lock(&self, digest: &Digest, wait: bool) -> Result<Option<Lock>, CacheError> {
         let path = self.lock_path(digest);
         let file = fs_err::OpenOptions::new()
             .create(true)

@@ -331,3 +331,53 @@ fn two_processes_racing_on_one_digest_write_it_once() {
     let d = sha256(&vec![42u8; 4 << 20]);
     assert!(store.verify(&d, Some(4 << 20)).unwrap().is_some());
 }
+
+#[test]
+fn prune_removes_unkept_blobs_and_idle_partials_but_not_ones_being_written() {
+    let (_dir, store) = store();
+    let kept = sha256(b"kept");
+    let dropped = sha256(b"dropped!");
+    store.put(&kept, b"kept").unwrap();
+    store.put(&dropped, b"dropped!").unwrap();
+    // An abandoned partial, and one another writer is busy with.
+    let abandoned = sha256(b"abandoned download");
+    let mut w = writer(&store, &abandoned, 18);
+    w.write_chunk(b"aband").unwrap();
+    drop(w);
+    let busy = sha256(b"busy download");
+    let mut busy_writer = writer(&store, &busy, 13);
+    busy_writer.write_chunk(b"busy").unwrap();
+    // Not ours: left alone.
+    fs_err::write(
+        store.root().join("blobs-v1").join("sha256").join("README"),
+        b"x",
+    )
+    .unwrap();
+
+    let report = store.prune(|d| *d == kept).unwrap();
+    assert_eq!(
+        report,
+        wslbox_cache::PruneReport {
+            blobs: 1,
+            partials: 1,
+            bytes: 8 + 5
+        }
+    );
+    assert!(store.get(&kept, Some(4)).unwrap().is_some());
+    assert_eq!(store.get(&dropped, None).unwrap(), None);
+    assert_eq!(
+        writer(&store, &abandoned, 18).offset(),
+        0,
+        "the abandoned partial is gone"
+    );
+    assert!(
+        store
+            .root()
+            .join("blobs-v1")
+            .join("sha256")
+            .join("README")
+            .exists()
+    );
+    busy_writer.write_chunk(b" download").unwrap();
+    busy_writer.commit().unwrap();
+}
