@@ -113,7 +113,10 @@ impl Registry {
             if let Ok(Some(_)) = self.child.try_wait() {
                 return false;
             }
-            if let Ok(response) = registry_http::get(self.addr, "/v2/", &[])
+            // The log line proves *this* process holds the port, not a neighbour that grabbed it.
+            let listening = self.log().contains(&format!("listening on {}", self.addr));
+            if listening
+                && let Ok(response) = registry_http::get(self.addr, "/v2/", &[])
                 && matches!(response.status, 200 | 401)
             {
                 return true;
