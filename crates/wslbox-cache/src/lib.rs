@@ -1,7 +1,7 @@
 //! Content-addressed blob store: verify-then-commit, file locks, corruption detection.
 //!
 //! [`BlobStore`] keeps every blob (layers, configs, manifests) under
-//! `<root>/blobs-v1/<algorithm>/<hex>`, named only by its validated [`Digest`]. Downloads go
+//! `<root>/blobs-v1/<algorithm>/<hex>`, named only by its validated [`Digest`](wslbox_reference::Digest). Downloads go
 //! through a [`BlobWriter`]: bytes are appended to a partial file under `<root>/tmp-v1/` (same
 //! filesystem, so committing is an atomic rename) and the blob is committed only after its size
 //! and digest have been checked. A partial survives an interrupted download, so the next writer
