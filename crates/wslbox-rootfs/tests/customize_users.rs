@@ -402,3 +402,21 @@ fn existing_home_is_reowned_but_not_populated() {
             .any(|n| n.contains("/home/alice already exists"))
     );
 }
+
+#[test]
+fn subordinate_ids_are_added_after_the_highest_range_when_the_files_exist() {
+    let tree = debian_like()
+        .file("etc/subuid", "bob:100000:65536\n")
+        .file("etc/subgid", "");
+    let (_, after) = run(&tree, &cfg(), &with_user("alice")).unwrap();
+    assert_eq!(
+        after.text("etc/subuid"),
+        "bob:100000:65536\nalice:165536:65536\n"
+    );
+    assert_eq!(after.text("etc/subgid"), "alice:100000:65536\n");
+    let (_, fedora) = run(&fedora_like(), &cfg(), &with_user("alice")).unwrap();
+    assert!(
+        !fedora.has("etc/subuid"),
+        "not invented when the image has none"
+    );
+}

@@ -36,6 +36,16 @@ pub(crate) const GSHADOW: Schema = Schema {
     fields: 4,
     numeric: &[],
 };
+pub(crate) const SUBUID: Schema = Schema {
+    path: "etc/subuid",
+    fields: 3,
+    numeric: &[1, 2],
+};
+pub(crate) const SUBGID: Schema = Schema {
+    path: "etc/subgid",
+    fields: 3,
+    numeric: &[1, 2],
+};
 
 /// A valid entry: its 0-based line index and fields.
 #[derive(Debug, Clone)]

@@ -1,7 +1,8 @@
 //! Accounts: the root entry WSL needs, `--user` (created the way useradd would, or reused),
 //! the image's `User` as default, sudo rights and the home directory from `/etc/skel`.
 
-use super::accounts::{DbFile, Entry, GROUP, GSHADOW, PASSWD, SHADOW};
+use super::accounts;
+use super::accounts::{DbFile, Entry, GROUP, GSHADOW, PASSWD, SHADOW, SUBGID, SUBUID};
 use super::staged::{Staged, display};
 use super::{Customization, CustomizeError, ImageFacts, UserSpec, Warning, WslOptions, password};
 use crate::{NodeKind, Overlay, OverlayContent};
@@ -235,8 +236,37 @@ fn create(
     }
     gshadow.store(staged, 0o640, 0, shadow_gid);
 
+    for schema in [SUBUID, SUBGID] {
+        subordinate_ids(staged, schema, name)?;
+    }
     make_home(staged, name, uid, gid, out)?;
     Ok(uid)
+}
+
+/// Subordinate ids for rootless containers, as useradd adds them when the image has
+/// `/etc/subuid`/`/etc/subgid`: 65536 ids after the highest range in use, from 100000.
+fn subordinate_ids(
+    staged: &mut Staged,
+    schema: accounts::Schema,
+    name: &str,
+) -> Result<(), CustomizeError> {
+    const FIRST: u64 = 100_000;
+    const COUNT: u64 = 65_536;
+    let mut file = DbFile::load(staged, schema)?;
+    if !file.exists() || file.find(name)?.is_some() {
+        return Ok(());
+    }
+    let start = file
+        .entries()
+        .iter()
+        .map(|e| u64::from(e.id(1)) + u64::from(e.id(2)))
+        .fold(FIRST, u64::max);
+    if start + COUNT > u64::from(u32::MAX) {
+        return Ok(());
+    }
+    file.append(format!("{name}:{start}:{COUNT}").as_bytes());
+    file.store(staged, 0o644, 0, 0);
+    Ok(())
 }
 
 /// `sudo` (Debian, Ubuntu) if present, else `wheel` (Fedora, Arch, Alpine, RHEL).
