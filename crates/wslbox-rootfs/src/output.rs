@@ -10,6 +10,7 @@ use crate::pgzip::ParGzWriter;
 use crate::report::Reporter;
 use crate::tree::FlatTree;
 pub use crate::write::Stats;
+use crate::write::{Direct, Plain};
 
 /// gzip level of `.tar.gz`/`.wsl` outputs (pigz's default).
 const GZIP_LEVEL: u32 = 6;
@@ -102,7 +103,7 @@ pub fn write_tar(
     out: &mut dyn Write,
     reporter: &dyn Reporter,
 ) -> Result<Stats, OutputError> {
-    crate::write::write_tree(tree, out, reporter)
+    crate::write::write_tree(tree, &mut Plain(out), reporter)
 }
 
 fn write_file(
@@ -168,17 +169,21 @@ fn write_compressed<W: Write>(
         other => other,
     };
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    if format == OutputFormat::Tar {
+        let mut sink = Direct {
+            buf: BufWriter::with_capacity(1 << 20, out),
+        };
+        let mut stats = crate::write::write_tree(tree, &mut sink, reporter).map_err(rename)?;
+        sink.flush().map_err(err)?;
+        stats.output_bytes = stats.tar_bytes;
+        return Ok(stats);
+    }
     let mut counted = Counting {
         inner: out,
         bytes: 0,
     };
     let mut stats = match format {
-        OutputFormat::Tar => {
-            let mut w = BufWriter::with_capacity(1 << 20, &mut counted);
-            let stats = write_tar(tree, &mut w, reporter).map_err(rename)?;
-            w.flush().map_err(err)?;
-            stats
-        }
+        OutputFormat::Tar => unreachable!("handled above"),
         OutputFormat::TarGz | OutputFormat::Wsl => {
             let mut gz = ParGzWriter::new(&mut counted, threads, GZIP_LEVEL);
             let stats = write_tar(tree, &mut gz, reporter).map_err(rename)?;

@@ -5,6 +5,7 @@ use std::cell::Cell;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 
 use tar::EntryType;
 use wslbox_image::{BlobOpener, Compression, LayerDescriptor};
@@ -75,19 +76,23 @@ pub(crate) fn read_layer(
     };
     reporter.layer_started(index, layer);
     let raw = opener.open(layer).map_err(read_err)?;
-    let mut counted = Counting {
-        inner: raw,
-        reporter,
-        index,
-    };
     let spool_file = tempfile::tempfile_in(spool_dir).map_err(|source| FlattenError::Spool {
         digest: digest.clone(),
         dir: spool_dir.to_owned(),
         source,
     })?;
     let mut spool = SpoolWriter::new(spool_file);
-    let below_failed = Cell::new(false);
-    let entries = {
+    let entries = std::thread::scope(|scope| {
+        // Reading the blob (and the opener's digest check) runs on its own thread, so a big
+        // layer keeps two cores busy: hashing there, inflating and parsing here.
+        let (tx, rx) = mpsc::sync_channel(READ_AHEAD_CHUNKS);
+        scope.spawn(move || pump(raw, &tx, reporter, index));
+        let mut counted = ChannelReader {
+            rx,
+            chunk: Vec::new(),
+            pos: 0,
+        };
+        let below_failed = Cell::new(false);
         let decoded: Box<dyn Read + '_> = match layer.compression {
             Compression::None => Box::new(&mut counted),
             Compression::Gzip => Box::new(MultiGz::new(BufReader::with_capacity(
@@ -113,9 +118,10 @@ pub(crate) fn read_layer(
         // The tar end marker may come before the end of the compressed stream; reading the
         // rest checks the compression trailer (gzip CRC) and the blob digest.
         io::copy(&mut tracked, &mut io::sink()).map_err(read_err)?;
-        entries
-    };
-    io::copy(&mut counted, &mut io::sink()).map_err(read_err)?;
+        drop(tracked);
+        io::copy(&mut counted, &mut io::sink()).map_err(read_err)?;
+        Ok::<_, FlattenError>(entries)
+    })?;
     reporter.layer_finished(index, entries.len() as u64);
     let spool = spool.finish().map_err(|source| FlattenError::Spool {
         digest: digest.clone(),
@@ -296,17 +302,71 @@ fn parse_pax_time(v: &[u8]) -> Option<(i64, u32)> {
     }
 }
 
-/// Reports compressed bytes as they are read.
-struct Counting<'a, R> {
-    inner: R,
-    reporter: &'a dyn Reporter,
+/// Chunks of this size travel from the reading thread to the parsing thread...
+const READ_AHEAD_CHUNK: usize = 1 << 20;
+/// ...and at most this many wait in between.
+const READ_AHEAD_CHUNKS: usize = 4;
+
+/// Reads the blob into chunks for [`ChannelReader`], reporting compressed bytes. Stops when
+/// the stream ends or fails, or when the parser hangs up.
+fn pump(
+    mut raw: Box<dyn Read + Send>,
+    tx: &mpsc::SyncSender<io::Result<Vec<u8>>>,
+    reporter: &dyn Reporter,
     index: usize,
+) {
+    loop {
+        let mut chunk = vec![0u8; READ_AHEAD_CHUNK];
+        let mut filled = 0;
+        let result = loop {
+            match raw.read(&mut chunk[filled..]) {
+                Ok(0) => break Ok(()),
+                Ok(n) => {
+                    filled += n;
+                    if filled == chunk.len() {
+                        break Ok(());
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => break Err(e),
+            }
+        };
+        reporter.layer_progress(index, filled as u64);
+        chunk.truncate(filled);
+        let done = filled == 0 || result.is_err();
+        if filled > 0 && tx.send(Ok(chunk)).is_err() {
+            return;
+        }
+        if let Err(e) = result {
+            let _ = tx.send(Err(e));
+        }
+        if done {
+            return;
+        }
+    }
 }
 
-impl<R: Read> Read for Counting<'_, R> {
+/// The parsing side of [`pump`]: end of stream when the sender is gone.
+struct ChannelReader {
+    rx: mpsc::Receiver<io::Result<Vec<u8>>>,
+    chunk: Vec<u8>,
+    pos: usize,
+}
+
+impl Read for ChannelReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.reporter.layer_progress(self.index, n as u64);
+        while self.pos == self.chunk.len() {
+            match self.rx.recv() {
+                Ok(chunk) => {
+                    self.chunk = chunk?;
+                    self.pos = 0;
+                }
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len() - self.pos);
+        buf[..n].copy_from_slice(&self.chunk[self.pos..self.pos + n]);
+        self.pos += n;
         Ok(n)
     }
 }

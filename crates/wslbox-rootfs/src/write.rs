@@ -7,13 +7,15 @@
 //! sizes, sub-second or negative mtimes) and for xattrs (`SCHILY.xattr.*`, binary values).
 
 use std::collections::HashMap;
-use std::io::{self, Write};
+use std::fs::File;
+use std::io::{self, Read, Seek, Write};
 
 use crate::error::{OutputError, show};
 use crate::path::join;
 use crate::read::Meta;
 use crate::report::Reporter;
-use crate::tree::{FlatTree, InodeId, InodeKind, ROOT};
+use crate::spool::BodyReader;
+use crate::tree::{Data, FlatTree, InodeId, InodeKind, ROOT};
 
 /// Largest value an 8-byte octal ustar field holds (7 digits).
 const MAX_OCTAL_ID: u64 = 0o7777777;
@@ -34,7 +36,7 @@ pub struct Stats {
 /// Writes the tree as a tar stream into `out` (end-of-archive blocks included).
 pub(crate) fn write_tree(
     tree: &FlatTree,
-    out: &mut dyn Write,
+    out: &mut dyn TarSink,
     reporter: &dyn Reporter,
 ) -> Result<Stats, OutputError> {
     let io_err = |source| OutputError::Io {
@@ -67,7 +69,17 @@ pub(crate) fn write_tree(
                 let len = tree.data_len(*data);
                 w.header(&path, &inode.meta, Kind::File, len)
                     .map_err(io_err)?;
-                let copied = copy_body(&mut tree.body(*data), &mut w).map_err(|e| match e {
+                let copied = match data {
+                    Data::Spool(b) => {
+                        let copied =
+                            w.out
+                                .copy_spool(&tree.spools[b.spool as usize], b.offset, b.len);
+                        w.bytes += copied.as_ref().map_or(0, |n| *n);
+                        copied
+                    }
+                    Data::Mem(_) => copy_body(&mut tree.body(*data), &mut w),
+                }
+                .map_err(|e| match e {
                     CopyError::Read(source) => OutputError::Spool {
                         path: show(&path),
                         source,
@@ -114,12 +126,61 @@ pub(crate) fn write_tree(
     })
 }
 
-enum CopyError {
+pub(crate) enum CopyError {
     Read(io::Error),
     Write(io::Error),
 }
 
-fn copy_body(from: &mut dyn io::Read, to: &mut dyn Write) -> Result<u64, CopyError> {
+/// Where the tar stream goes. File bodies come straight from the spool files, so a sink that
+/// is itself a file or pipe can let the kernel copy them (`copy_file_range`, `splice`).
+pub(crate) trait TarSink: Write {
+    fn copy_spool(&mut self, spool: &File, offset: u64, len: u64) -> Result<u64, CopyError> {
+        copy_body(&mut BodyReader::new(spool, offset, len), self)
+    }
+}
+
+/// A sink for any writer (compressors, in-memory buffers): bodies are copied in user space.
+pub(crate) struct Plain<W>(pub W);
+
+impl<W: Write> Write for Plain<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+impl<W: Write> TarSink for Plain<W> {}
+
+/// A sink that hands bodies to `std::io::copy` against the destination itself, which uses
+/// in-kernel copies when it is a file or standard output (Linux).
+pub(crate) struct Direct<W: Write> {
+    pub buf: io::BufWriter<W>,
+}
+
+impl<W: Write> Write for Direct<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.buf.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.buf.flush()
+    }
+}
+
+impl<W: Write> TarSink for Direct<W> {
+    fn copy_spool(&mut self, spool: &File, offset: u64, len: u64) -> Result<u64, CopyError> {
+        self.buf.flush().map_err(CopyError::Write)?;
+        let mut src = spool;
+        src.seek(io::SeekFrom::Start(offset))
+            .map_err(CopyError::Read)?;
+        // Errors of the combined copy are blamed on the destination: it is the side that
+        // fails in practice (disk full, closed pipe).
+        io::copy(&mut src.take(len), self.buf.get_mut()).map_err(CopyError::Write)
+    }
+}
+
+fn copy_body(from: &mut dyn io::Read, to: &mut (impl Write + ?Sized)) -> Result<u64, CopyError> {
     let mut buf = vec![0u8; 128 * 1024];
     let mut total = 0u64;
     loop {
@@ -145,7 +206,7 @@ enum Kind<'a> {
 }
 
 struct TarWriter<'a> {
-    out: &'a mut dyn Write,
+    out: &'a mut dyn TarSink,
     bytes: u64,
 }
 
