@@ -3,13 +3,37 @@
 //! is edited after import.
 //!
 //! [`customize`] is the entry point; it combines, in order:
-//! - `users`: a root entry when missing (WSL#8489), `--user` (passwd/group/shadow/gshadow merge,
-//!   home from `/etc/skel`, admin group, sudoers drop-in), or the image's `User` as default;
+//! - `users`: a root entry when missing (WSL#8489), `--user` (passwd/group/shadow/gshadow and
+//!   subuid/subgid merge, home from `/etc/skel`, admin group, sudoers drop-in), or the image's
+//!   `User` as default;
 //! - `wslconf`: `/etc/wsl.conf` merged keeping comments and key order;
 //! - `profile`: the image `Env` as `/etc/profile.d/wslbox-image.sh`;
 //! - `provenance`: `/etc/wslbox-image`, read back by later commands ([`Provenance`]);
 //! - `wsldist`: `/etc/wsl-distribution.conf` and the first-run script for `.wsl` output;
 //! - `suitability`: warnings (and the no-shell error) about images that make poor distributions.
+//!
+//! Helpers: `staged` is the tree plus the overlays produced so far (so later steps see earlier
+//! edits), `resolve` follows symlinks inside the tree, `accounts` edits colon-separated
+//! databases line by line, `ini` edits INI files in place, `password` makes SHA-512 crypt.
+//!
+//! ```no_run
+//! # fn demo(tree: &mut wslbox_rootfs::FlatTree, image: &wslbox_image::ResolvedImage) -> Result<(), Box<dyn std::error::Error>> {
+//! use wslbox_rootfs::customize::{ImageFacts, WslOptions, customize};
+//! let facts = ImageFacts {
+//!     reference: &image.reference,
+//!     manifest_digest: &image.manifest_digest,
+//!     platform: &image.platform,
+//!     config: &image.config,
+//!     exported_at: 1_763_726_400,
+//! };
+//! let opts = WslOptions { user: Some("alice".parse()?), sudo_nopasswd: true, ..WslOptions::default() };
+//! let custom = customize(&*tree, &facts, &opts)?;
+//! for w in &custom.warnings {
+//!     eprintln!("warning: {}", w.message);
+//! }
+//! tree.apply_overlays(custom.overlays)?;
+//! # Ok(()) }
+//! ```
 
 mod accounts;
 mod ini;
