@@ -34,6 +34,24 @@ pub fn split_layers(data: &[u8]) -> Vec<Vec<u8>> {
     out
 }
 
+/// The fuzz input that [`split_layers`] turns back into `layers` (1–3 layers of whole 512-byte
+/// blocks, the first two at most 255 blocks long), for seeding the fuzzer's corpus.
+pub fn encode_seed(layers: &[Vec<u8>]) -> Option<Vec<u8>> {
+    let blocks = |n: usize| u8::try_from(n / 512).ok().filter(|_| n % 512 == 0);
+    let (first, cut2) = match layers {
+        [a] => return Some([&[0u8][..], a].concat()),
+        [a, b] => (
+            blocks(a.len())?,
+            blocks(a.len() + b.len()).unwrap_or(u8::MAX),
+        ),
+        [a, b, _] => (blocks(a.len())?, blocks(a.len() + b.len())?),
+        _ => return None,
+    };
+    let mut seed = vec![u8::try_from(layers.len() - 1).ok()?, first, cut2];
+    seed.extend(layers.concat());
+    (split_layers(&seed) == layers).then_some(seed)
+}
+
 struct MemOpener(Vec<Vec<u8>>);
 
 impl BlobOpener for MemOpener {

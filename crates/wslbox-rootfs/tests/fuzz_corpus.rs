@@ -98,6 +98,8 @@ fn mutate(rng: &mut Rng, mut bytes: Vec<u8>) -> Vec<u8> {
 
 #[test]
 fn fuzz_invariant_holds_on_a_deterministic_corpus() {
+    // WSLBOX_FUZZ_SEEDS=DIR also writes the accepted cases there, to seed `cargo fuzz`.
+    let seeds = std::env::var_os("WSLBOX_FUZZ_SEEDS").map(std::path::PathBuf::from);
     let mut rng = Rng(0x5eed_1234_abcd_0001);
     let (mut accepted, mut total) = (0, 0);
     for case in 0..3000 {
@@ -114,6 +116,10 @@ fn fuzz_invariant_holds_on_a_deterministic_corpus() {
         total += 1;
         if check::check_layers(&layers) {
             accepted += 1;
+            if let (Some(dir), Some(seed)) = (&seeds, check::encode_seed(&layers)) {
+                fs_err::create_dir_all(dir).unwrap();
+                fs_err::write(dir.join(format!("case-{case}")), seed).unwrap();
+            }
         }
     }
     // The corpus must exercise the success path, not only the error paths.
