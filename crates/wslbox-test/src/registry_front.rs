@@ -4,13 +4,15 @@
 //! - **CDN redirects**: blob `GET`s get a 307 to a *different host* (`127.0.0.2`, the "CDN"),
 //!   which serves the bytes from the registry's storage and records the headers it got, so a
 //!   test can check that no `Authorization` header followed the redirect.
+//! - **Interrupted downloads**: the first `GET` of one chosen blob is cut off after N body
+//!   bytes (the connection just closes), so the client has to resume, ideally with `Range`.
 //! - **Expiring tokens**: the first bearer token seen stops working after N repository requests;
 //!   the front then forwards the request *without* its `Authorization`, so the registry answers
 //!   with its genuine 401 challenge and the client must fetch a new token.
 //!
 //! Everything else is forwarded byte for byte.
 
-use std::io::{self, BufRead as _, BufReader, Write as _};
+use std::io::{self, BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -19,12 +21,14 @@ use crate::registry::Registry;
 use crate::registry_http::{HttpServer, Request, Response, find_header, read_headers};
 
 /// What the front changes.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct FrontOptions {
     /// Answer blob `GET`s with a 307 to the CDN host.
     pub redirect_blobs: bool,
     /// Reject the first bearer token after it authorized this many repository requests.
     pub expire_first_token_after: Option<usize>,
+    /// Cut the first `GET` of this blob (`sha256:<hex>`) after this many body bytes.
+    pub truncate_blob: Option<(String, u64)>,
 }
 
 /// A request as a fixture server saw it.
@@ -56,6 +60,7 @@ struct State {
     cdn_requests: Arc<Mutex<Vec<SeenRequest>>>,
     first_token: Mutex<Option<(String, usize)>>,
     rejected: Mutex<usize>,
+    truncated: Mutex<bool>,
 }
 
 impl Front {
@@ -83,6 +88,7 @@ impl Front {
             cdn_requests,
             first_token: Mutex::default(),
             rejected: Mutex::default(),
+            truncated: Mutex::default(),
         });
         let handler_state = Arc::clone(&state);
         let server = HttpServer::start(
@@ -178,8 +184,22 @@ impl State {
         head.push_str("Connection: close\r\n\r\n");
         client.write_all(head.as_bytes())?;
         // The upstream closes after its response, so EOF ends the body whatever its framing.
-        io::copy(&mut reader, &mut client)?;
+        match self.truncation(&request) {
+            Some(limit) => io::copy(&mut reader.take(limit), &mut client)?,
+            None => io::copy(&mut reader, &mut client)?,
+        };
         client.flush()
+    }
+
+    /// The byte limit when this is the first `GET` of the blob chosen for truncation.
+    fn truncation(&self, request: &Request) -> Option<u64> {
+        let (digest, limit) = self.options.truncate_blob.as_ref()?;
+        let hex = blob_hex(request.path())?;
+        if request.method != "GET" || digest.strip_prefix("sha256:") != Some(hex) {
+            return None;
+        }
+        let mut truncated = self.truncated.lock().expect("front truncation state");
+        (!std::mem::replace(&mut *truncated, true)).then_some(*limit)
     }
 
     /// Counts uses of the first bearer token on repository requests; true once it is "expired".

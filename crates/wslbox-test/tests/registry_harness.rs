@@ -312,3 +312,42 @@ fn registry_serves_tampered_storage_bytes_unverified() {
         Some(digest.as_str())
     );
 }
+
+#[test]
+fn front_cuts_first_blob_download_and_registry_serves_ranges() {
+    let registry = Registry::start(Auth::None);
+    let dir = tempfile::tempdir().unwrap();
+    let mut layout = Layout::create(dir.path());
+    let mut spec = ImageSpec::small("amd64");
+    spec.layers = vec![vec![(
+        "big".to_owned(),
+        wslbox_test::registry_fixture::noise(3, 64 * 1024),
+    )]];
+    let image = layout.image(&spec);
+    layout.tag("v1", &image.manifest);
+    registry.push(layout.dir(), "v1", "app:v1");
+    let layer = &image.layers[0];
+    let options = FrontOptions {
+        truncate_blob: Some((layer.digest.clone(), 1000)),
+        ..FrontOptions::default()
+    };
+    let front = Front::start(&registry, options);
+    let front_addr: SocketAddr = front.host().parse().unwrap();
+    let target = format!("/v2/app/blobs/{}", layer.digest);
+
+    let cut = get(front_addr, &target, &[]).unwrap();
+    assert_eq!(cut.status, 200);
+    assert_eq!(
+        header(&cut, "content-length"),
+        Some(layer.size.to_string().as_str())
+    );
+    assert_eq!(cut.body.len(), 1000);
+    let rest = get(front_addr, &target, &[("Range", "bytes=1000-")]).unwrap();
+    assert_eq!(rest.status, 206);
+    assert_eq!(rest.body.len() as u64, layer.size - 1000);
+    let whole = [cut.body, rest.body].concat();
+    assert_eq!(
+        format!("sha256:{}", hex::encode(Sha256::digest(&whole))),
+        layer.digest
+    );
+}

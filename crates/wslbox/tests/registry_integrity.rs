@@ -224,3 +224,48 @@ fn digest_reference_with_tampered_manifest_fails() {
         "the error should name the served digest:\n{outcome}"
     );
 }
+
+#[test]
+fn interrupted_blob_download_resumes_with_range() {
+    let registry = Registry::start(Auth::None);
+    let mut spec = ImageSpec::small("amd64");
+    spec.layers = vec![vec![("payload.bin".to_owned(), noise(21, 512 * 1024))]];
+    let image = registry.push_image("app:v1", &spec, &PushOptions::default());
+    let layer = image.layers[0].clone();
+    let cut = 100_000;
+    let front = Front::start(
+        &registry,
+        FrontOptions {
+            truncate_blob: Some((layer.digest.clone(), cut)),
+            ..FrontOptions::default()
+        },
+    );
+    let env = cli();
+    let outcome = env.run(&["pull", &front.image("app:v1")]);
+    outcome.success();
+    let hex = layer.digest.trim_start_matches("sha256:");
+    let gets: Vec<_> = front
+        .forwarded()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.target.contains(hex))
+        .collect();
+    assert!(
+        gets.len() >= 2,
+        "the cut download was never retried: {gets:?}"
+    );
+    let range = gets[1..]
+        .iter()
+        .find_map(|r| r.header("range").map(str::to_owned));
+    let range = range.unwrap_or_else(|| panic!("the retry did not resume with Range: {gets:?}"));
+    let start: u64 = range
+        .strip_prefix("bytes=")
+        .and_then(|r| r.split('-').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected Range header {range:?}"));
+    assert!(
+        start > 0 && start <= cut,
+        "resumed at {start}, but {cut} bytes had arrived"
+    );
+    env.assert_cache_consistent();
+    assert_eq!(env.cache_entries_named(&layer.digest).len(), 1);
+}
