@@ -420,3 +420,13 @@ fn subordinate_ids_are_added_after_the_highest_range_when_the_files_exist() {
         "not invented when the image has none"
     );
 }
+
+#[test]
+fn crlf_group_file_gets_the_member_before_the_carriage_return() {
+    let tree = debian_like().file("etc/group", "root:x:0:\r\nsudo:x:27:\r\n");
+    let (_, after) = run(&tree, &cfg(), &with_user("alice")).unwrap();
+    assert_eq!(
+        after.text("etc/group"),
+        "root:x:0:\r\nsudo:x:27:alice\r\nalice:x:1000:\n"
+    );
+}

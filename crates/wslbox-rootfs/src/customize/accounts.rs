@@ -111,6 +111,8 @@ impl DbFile {
     }
 
     fn parse(&self, line: &[u8]) -> Parsed {
+        // A CRLF line ending is kept on write but is not part of the last field.
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.trim_ascii().is_empty() || line[0] == b'#' || line[0] == b'+' || line[0] == b'-' {
             return Parsed::Ignored;
         }
@@ -195,11 +197,15 @@ impl DbFile {
     pub fn set_field(&mut self, entry: &Entry, field: usize, value: &[u8]) {
         let mut fields = entry.fields.clone();
         fields[field] = value.to_vec();
-        let new_line = fields.join(&b':');
+        let mut new_line = fields.join(&b':');
         let start: usize = self.lines().take(entry.index).map(|l| l.len() + 1).sum();
-        let Some(len) = self.lines().nth(entry.index).map(<[u8]>::len) else {
+        let Some(old) = self.lines().nth(entry.index) else {
             return;
         };
+        let len = old.len();
+        if old.ends_with(b"\r") {
+            new_line.push(b'\r');
+        }
         self.content.splice(start..start + len, new_line);
         self.changed = true;
     }
