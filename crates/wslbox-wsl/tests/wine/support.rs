@@ -56,6 +56,9 @@ pub fn rootfs_tar() -> Vec<u8> {
         let mut h = tar::Header::new_gnu();
         h.set_size(data.len() as u64);
         h.set_mode(mode);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(1_700_000_000);
         h.set_cksum();
         b.append_data(&mut h, path, data).unwrap();
     };
@@ -140,4 +143,49 @@ pub fn tar_entries(path: &Path) -> Vec<String> {
         .unwrap()
         .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
         .collect()
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// Writes a one-layer OCI image layout (image-spec `image-layout.md`) holding [`rootfs_tar`],
+/// tagged `latest`, for `wslbox import oci:DIR:latest`. Returns the manifest digest.
+pub fn oci_layout(dir: &Path) -> String {
+    let blobs = dir.join("blobs").join("sha256");
+    fs_err::create_dir_all(&blobs).unwrap();
+    let put = |bytes: &[u8]| {
+        let hex = sha256_hex(bytes);
+        fs_err::write(blobs.join(&hex), bytes).unwrap();
+        (format!("sha256:{hex}"), bytes.len())
+    };
+    let layer = rootfs_tar();
+    let (layer_digest, layer_size) = put(&layer);
+    let config = serde_json::json!({
+        "architecture": "amd64",
+        "os": "linux",
+        "config": { "Env": ["PATH=/usr/bin:/bin"] },
+        "rootfs": { "type": "layers", "diff_ids": [layer_digest] },
+    });
+    let (config_digest, config_size) = put(config.to_string().as_bytes());
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": { "mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config_size },
+        "layers": [{ "mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer_digest, "size": layer_size }],
+    });
+    let (manifest_digest, manifest_size) = put(manifest.to_string().as_bytes());
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "manifests": [{
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": manifest_digest,
+            "size": manifest_size,
+            "annotations": { "org.opencontainers.image.ref.name": "latest" },
+        }],
+    });
+    fs_err::write(dir.join("index.json"), index.to_string()).unwrap();
+    fs_err::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    manifest_digest
 }

@@ -138,6 +138,7 @@ pub struct SetDefaultArgs {
 
 impl WslCommand {
     /// The verb as typed, for messages.
+    #[cfg_attr(windows, allow(dead_code))]
     pub fn verb(&self) -> &'static str {
         match self {
             WslCommand::Import(_) => "import",
@@ -160,8 +161,95 @@ pub fn run(cmd: WslCommand, ctx: &Context) -> anyhow::Result<()> {
 
 #[cfg(not(windows))]
 pub fn run(cmd: WslCommand, _ctx: &Context) -> anyhow::Result<()> {
-    anyhow::bail!(
-        "`wslbox {}` needs Windows (it manages WSL distributions); on Linux use `wslbox export` to write a root filesystem tar for `wsl --import`",
-        cmd.verb()
+    Err(needs_windows(cmd.verb()))
+}
+
+#[cfg_attr(windows, allow(dead_code))]
+fn needs_windows(verb: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "`wslbox {verb}` needs Windows (it manages WSL distributions); on Linux use `wslbox export` to write a root filesystem tar for `wsl --import`"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::WslCommand;
+    use crate::cli::{Cli, Command};
+
+    fn parse(args: &[&str]) -> WslCommand {
+        let cli = Cli::try_parse_from([&["wslbox"], args].concat()).unwrap();
+        match cli.command {
+            Command::Wsl(cmd) => cmd,
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_verb_parses_with_its_options() {
+        let cases: [(&[&str], &str); 9] = [
+            (
+                &[
+                    "import",
+                    "alpine",
+                    "--name",
+                    "dev",
+                    "--version",
+                    "1",
+                    "--user",
+                    "me:1000",
+                ],
+                "import",
+            ),
+            (&["list", "--json"], "list"),
+            (
+                &[
+                    "rename",
+                    "a",
+                    "b",
+                    "--terminate",
+                    "--no-terminal",
+                    "--no-shortcut",
+                ],
+                "rename",
+            ),
+            (&["move", "a", r"D:\wsl\a"], "move"),
+            (&["clone", "a", "b", "--location", r"D:\b"], "clone"),
+            (&["backup", "a", "-o", "a.tar.xz"], "backup"),
+            (&["remove", "a", "--yes"], "remove"),
+            (&["set-user", "a", "me"], "set-user"),
+            (&["set-default", "a"], "set-default"),
+        ];
+        for (args, verb) in cases {
+            assert_eq!(parse(args).verb(), verb, "{args:?}");
+        }
+        let WslCommand::Import(import) = parse(&["import", "alpine", "--name", "dev"]) else {
+            unreachable!()
+        };
+        assert_eq!(import.wsl_version, 2, "WSL 2 by default");
+        assert!(
+            Cli::try_parse_from([
+                "wslbox",
+                "import",
+                "alpine",
+                "--name",
+                "d",
+                "--version",
+                "3"
+            ])
+            .is_err()
+        );
+        assert!(
+            Cli::try_parse_from(["wslbox", "import", "alpine"]).is_err(),
+            "--name is required"
+        );
+    }
+
+    #[test]
+    fn needs_windows_message_names_the_verb_and_the_alternative() {
+        let msg = super::needs_windows("rename").to_string();
+        assert!(msg.starts_with("`wslbox rename` needs Windows"), "{msg}");
+        assert!(msg.contains("use `wslbox export`"), "{msg}");
+    }
 }

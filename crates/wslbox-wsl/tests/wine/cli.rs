@@ -1,0 +1,243 @@
+//! The real `wslbox.exe` end to end: a local OCI layout imported through the export pipeline
+//! into the wsl.exe simulator, then managed with every verb.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use crate::support::*;
+
+fn wslbox_exe() -> PathBuf {
+    let path = std::env::var_os("WSLBOX_EXE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let exe = std::env::current_exe().expect("current exe");
+            exe.parent()
+                .and_then(Path::parent)
+                .expect("target dir")
+                .join("wslbox.exe")
+        });
+    assert!(
+        path.is_file(),
+        "wslbox.exe is missing at {}; build it with `cargo build -p wslbox --target x86_64-pc-windows-gnu` \
+         (scripts/test-windows does)",
+        path.display()
+    );
+    path
+}
+
+/// Runs wslbox.exe against the simulator with a per-test cache; stdin is not a terminal.
+fn wslbox(scratch: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(wslbox_exe());
+    cmd.args(args)
+        .env("WSLBOX_WSL_EXE", simulator())
+        .env("WSLBOX_CACHE_DIR", scratch.join("cache"))
+        .stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    // Wine's CreateProcess sometimes fails with ERROR_INTERNAL_ERROR (1359) when several tests
+    // start the big debug wslbox.exe at once. The program has not run yet, so retrying hides
+    // nothing about wslbox.
+    for _ in 0..3 {
+        match cmd.output() {
+            Err(e) if e.raw_os_error() == Some(1359) => continue,
+            result => return result.expect("run wslbox.exe"),
+        }
+    }
+    panic!(
+        "Wine failed to start {} three times (ERROR_INTERNAL_ERROR)",
+        wslbox_exe().display()
+    )
+}
+
+fn ok(out: Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "wslbox failed: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+fn err(out: Output) -> String {
+    assert!(
+        !out.status.success(),
+        "wslbox should have failed: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn path_str(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn cli_import_list_rename_clone_move_backup_remove() {
+    let name = name("cli");
+    let new = format!("{name}-new");
+    let copy = format!("{name}-copy");
+    let dir = scratch("cli");
+    let digest = oci_layout(&dir.join("layout"));
+    let image = format!("oci:{}:latest", dir.join("layout").display());
+    let install = dir.join("install");
+
+    ok(wslbox(
+        &dir,
+        &[
+            "import",
+            &image,
+            "--name",
+            &name,
+            "--location",
+            path_str(&install),
+            "--user",
+            "dev:1000",
+        ],
+        &[],
+    ));
+    let guid = guid_of(&name).expect("registered");
+    assert_eq!(value_str(&guid, "WslboxDigest"), Some(digest.clone()));
+    assert!(value_str(&guid, "WslboxImage").is_some());
+    assert_eq!(value_u32(&guid, "DefaultUid"), Some(1000));
+    let disk = tar_entries(&install.join("ext4.vhdx"));
+    assert!(
+        disk.iter()
+            .any(|e| e.trim_start_matches("./") == "etc/passwd"),
+        "{disk:?}"
+    );
+
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(wslbox(&dir, &["list", "--json"], &[]))).unwrap();
+    let entry = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == name.as_str())
+        .expect("listed");
+    assert_eq!(entry["guid"], guid.as_str());
+    assert_eq!(entry["state"], "Stopped");
+    assert_eq!(entry["version"], 2);
+    assert_eq!(entry["default_uid"], 1000);
+    assert_eq!(entry["image_digest"], digest.as_str());
+    assert_eq!(entry["vhd"], "ext4.vhdx");
+    let table = ok(wslbox(&dir, &["list"], &[]));
+    assert!(
+        table.starts_with("  NAME") && table.contains(&name),
+        "{table}"
+    );
+
+    let report = ok(wslbox(&dir, &["rename", &name, &new], &[]));
+    assert!(report.contains("DistributionName"), "{report}");
+    assert_eq!(guid_of(&new).as_deref(), Some(guid.as_str()));
+
+    ok(wslbox(
+        &dir,
+        &[
+            "clone",
+            &new,
+            &copy,
+            "--location",
+            path_str(&dir.join("copy")),
+        ],
+        &[],
+    ));
+    assert_eq!(
+        value_u32(&guid_of(&copy).unwrap(), "DefaultUid"),
+        Some(1000)
+    );
+
+    ok(wslbox(
+        &dir,
+        &["move", &new, path_str(&dir.join("moved"))],
+        &[],
+    ));
+    assert!(dir.join("moved").join("ext4.vhdx").is_file() && !install.exists());
+
+    let backup = dir.join("backup.tar.gz");
+    ok(wslbox(
+        &dir,
+        &["backup", &new, "-o", path_str(&backup)],
+        &[],
+    ));
+    assert!(!tar_entries(&backup).is_empty());
+
+    let refused = err(wslbox(&dir, &["remove", &new], &[]));
+    assert!(
+        refused.contains("stdin is not a terminal; pass --yes"),
+        "{refused}"
+    );
+    assert!(guid_of(&new).is_some());
+    ok(wslbox(&dir, &["remove", &new, "--yes"], &[]));
+    ok(wslbox(&dir, &["remove", &copy, "-y"], &[]));
+    assert_eq!(guid_of(&new), None);
+    assert!(!dir.join("moved").exists());
+}
+
+#[test]
+fn cli_import_failure_after_registration_leaves_nothing_behind() {
+    let name = name("clifail");
+    let dir = scratch("clifail");
+    oci_layout(&dir.join("layout"));
+    let image = format!("oci:{}:latest", dir.join("layout").display());
+    let install = dir.join("install");
+    let args = [
+        "import",
+        image.as_str(),
+        "--name",
+        name.as_str(),
+        "--location",
+        path_str(&install),
+    ];
+    let stderr = err(wslbox(
+        &dir,
+        &args,
+        &[("WSL_SIM_FAIL", "import-after-register")],
+    ));
+    assert!(
+        stderr.contains("Wsl/Service/RegisterDistro/E_UNEXPECTED"),
+        "{stderr}"
+    );
+    assert_eq!(guid_of(&name), None);
+    assert!(!install.exists());
+}
+
+#[test]
+fn cli_invalid_name_refused_before_opening_the_image() {
+    let dir = scratch("cliname");
+    let missing = format!("oci:{}:latest", dir.join("no-such-layout").display());
+    let stderr = err(wslbox(
+        &dir,
+        &["import", &missing, "--name", "bad/name"],
+        &[],
+    ));
+    assert!(stderr.contains("contains `/`"), "{stderr}");
+    let taken = name("clitaken");
+    import(&wsl(), &taken, &dir.join("d"));
+    let stderr = err(wslbox(
+        &dir,
+        &["import", &missing, "--name", &taken.to_uppercase()],
+        &[],
+    ));
+    assert!(stderr.contains("already exists"), "{stderr}");
+    ok(wslbox(&dir, &["remove", &taken, "--yes"], &[]));
+}
+
+#[test]
+fn cli_rename_of_running_distribution() {
+    let name = name("clirun");
+    let new = format!("{name}-new");
+    let dir = scratch("clirun");
+    import(&wsl(), &name, &dir.join("d"));
+    wsl().run(&["--sim-run", name.as_str()]).unwrap();
+    let stderr = err(wslbox(&dir, &["rename", &name, &new], &[]));
+    assert!(
+        stderr.contains("is running") && stderr.contains("--terminate"),
+        "{stderr}"
+    );
+    let report = ok(wslbox(&dir, &["rename", &name, &new, "--terminate"], &[]));
+    assert!(report.contains("wsl --terminate"), "{report}");
+    assert!(guid_of(&new).is_some());
+    ok(wslbox(&dir, &["remove", &new, "--yes"], &[]));
+}
