@@ -216,3 +216,27 @@ fn list_shows_running_state_from_wsl_exe() {
     wsl.terminate(&name).unwrap();
     host::remove(&wsl, &name).unwrap();
 }
+
+#[test]
+fn utf16_output_of_a_wsl_that_ignores_wsl_utf8_is_decoded() {
+    // Old wsl.exe builds print UTF-16LE even with WSL_UTF8=1; the simulator does so when the
+    // variable is not exactly "1".
+    let wsl = wsl().with_env("WSL_UTF8", "0");
+    assert_eq!(
+        wsl.version().map(|v| v.to_string()).as_deref(),
+        Some("2.4.4.0")
+    );
+    let name = name("utf16");
+    import(&wsl, &name, &scratch("utf16").join("d"));
+    wsl.run(&["--sim-run", name.as_str()]).unwrap();
+    assert!(wsl.running().unwrap().contains(&name));
+    let err = wsl.unregister("wbx-utf16-missing").unwrap_err();
+    assert!(err.to_string().contains("WSL_E_DISTRO_NOT_FOUND"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("There is no distribution with the supplied name"),
+        "{err}"
+    );
+    wsl.terminate(&name).unwrap();
+    host::remove(&wsl, &name).unwrap();
+}
