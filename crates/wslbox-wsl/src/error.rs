@@ -30,7 +30,7 @@ pub enum Error {
         path: PathBuf,
         source: crate::jsonc::JsoncError,
     },
-    #[error("the install folder {} already exists and is not empty; choose another --location", path.display())]
+    #[error("the install folder {} already exists and is not empty; choose a new or empty folder", path.display())]
     FolderNotEmpty { path: PathBuf },
     #[error("producing the root filesystem failed: {0:#}")]
     Producer(anyhow::Error),

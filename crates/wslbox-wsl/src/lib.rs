@@ -20,6 +20,7 @@ pub mod error;
 pub mod jsonc;
 pub mod names;
 pub mod output;
+pub mod report;
 pub mod terminal_profiles;
 pub mod transaction;
 pub mod wsl_error;
@@ -29,3 +30,4 @@ pub mod host;
 
 pub use distribution::{Distribution, State};
 pub use error::{Error, Result};
+pub use report::Report;

@@ -26,7 +26,15 @@ pub fn terminal_settings_files() -> Vec<PathBuf> {
 }
 
 /// Writes `text` next to `path` and renames it over, so a crash never leaves half a file.
+/// A symlinked file (dotfile setups) is written through, keeping the link.
 pub fn write_atomically(path: &Path, text: &str) -> Result<()> {
+    let resolved;
+    let path = if path.is_symlink() {
+        resolved = fs_err::canonicalize(path)?;
+        resolved.as_path()
+    } else {
+        path
+    };
     let tmp = path.with_extension("wslbox-tmp");
     fs_err::write(&tmp, text)?;
     fs_err::rename(&tmp, path)?;

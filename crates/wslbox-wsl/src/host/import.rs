@@ -8,11 +8,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::lxss::{Lxss, VALUE_CREATED_FOLDER, VALUE_DIGEST, VALUE_IMAGE};
-use super::rename::Report;
 use super::wsl_exe::WslExe;
 use crate::capabilities::ExportFormat;
 use crate::error::{Error, Result};
 use crate::names::check_new_name;
+use crate::report::Report;
 use crate::transaction::Transaction;
 
 /// The user a new distribution logs in as. `name` is used with `wsl --manage

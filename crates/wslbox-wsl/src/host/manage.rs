@@ -5,12 +5,12 @@ use std::rc::Rc;
 
 use super::import::{guard_registration, prepare_folder};
 use super::lxss::{Lxss, VALUE_CREATED_FOLDER, VALUE_DIGEST, VALUE_IMAGE};
-use super::rename::Report;
 use super::wsl_exe::WslExe;
 use crate::capabilities::ExportFormat;
-use crate::distribution::{Distribution, State};
+use crate::distribution::Distribution;
 use crate::error::{Error, Result};
 use crate::names::same_name;
+use crate::report::Report;
 use crate::transaction::Transaction;
 
 /// Every distribution, with its running state from wsl.exe.
@@ -222,9 +222,4 @@ pub fn set_default(wsl: &WslExe, name: &str) -> Result<Report> {
         changes: vec![format!("default distribution: `{}`", distro.name)],
         warnings: Vec::new(),
     })
-}
-
-/// Whether a distribution is running, for callers that want to ask before acting.
-pub fn is_running(wsl: &WslExe, distro: &Distribution) -> Result<bool> {
-    Ok(distro.state == State::Running || wsl.running()?.iter().any(|r| same_name(r, &distro.name)))
 }

@@ -11,6 +11,7 @@ use super::wsl_exe::WslExe;
 use crate::args::{lines_mentioning, rewrite_distribution_args};
 use crate::error::{Error, Result};
 use crate::names::{check_new_name, same_name};
+use crate::report::Report;
 use crate::transaction::Transaction;
 
 #[derive(Debug, Clone)]
@@ -31,13 +32,6 @@ impl Default for RenameOptions {
             shortcut: true,
         }
     }
-}
-
-/// What an operation changed, and what the user should look at by hand.
-#[derive(Debug, Default, Clone)]
-pub struct Report {
-    pub changes: Vec<String>,
-    pub warnings: Vec<String>,
 }
 
 pub fn rename(wsl: &WslExe, old: &str, new: &str, opts: &RenameOptions) -> Result<Report> {

@@ -152,17 +152,24 @@ impl WslExe {
         let readers = Readers::start(&mut child);
         let stdin = SharedPipe(Arc::new(Mutex::new(child.stdin.take())));
         let produced = producer(Box::new(stdin.clone()));
+        // If wsl.exe already quit (a taken name, a bad folder), the producer only saw a broken
+        // pipe and wsl.exe's own message is the one worth showing.
+        let mut quit_first = None;
         if produced.is_err() {
-            let _ = child.kill();
+            quit_first = child.try_wait().ok().flatten();
+            if quit_first.is_none() {
+                let _ = child.kill();
+            }
         }
         stdin.close();
         let status = child.wait().map_err(|e| self.spawn_error(e))?;
         let output = readers.finish();
-        let produced = produced.map_err(Error::Producer)?;
-        if !status.success() {
-            return Err(failure(&args, &output));
+        match produced {
+            Err(_) if quit_first.is_some_and(|s| !s.success()) => Err(failure(&args, &output)),
+            Err(e) => Err(Error::Producer(e)),
+            Ok(_) if !status.success() => Err(failure(&args, &output)),
+            Ok(p) => Ok(p),
         }
-        Ok(produced)
     }
 
     /// `--export NAME FILE --format F`.
@@ -208,13 +215,22 @@ impl WslExe {
         let import_status = import.wait().map_err(|e| self.spawn_error(e));
         let export_status = export.wait().map_err(|e| self.spawn_error(e))?;
         let import_output = readers.finish();
-        if !export_status.success() {
-            return Err(failure(&export_args, &join_reader(export_err)));
+        let export_output = join_reader(export_err);
+        match (export_status.success(), import_status?.success()) {
+            (true, true) => Ok(()),
+            (false, true) => Err(failure(&export_args, &export_output)),
+            (true, false) => Err(failure(&import_args, &import_output)),
+            // Either may have caused the other's failure (a closed or truncated pipe): show both.
+            (false, false) => {
+                let Error::Wsl { args, mut failure } = failure(&import_args, &import_output) else {
+                    unreachable!("failure() builds Error::Wsl")
+                };
+                let export = WslFailure::parse(&export_output);
+                failure.message =
+                    format!("{}\n(the export also failed: {export})", failure.message);
+                Err(Error::Wsl { args, failure })
+            }
         }
-        if !import_status?.success() {
-            return Err(failure(&import_args, &import_output));
-        }
-        Ok(())
     }
 
     pub fn unregister(&self, name: &str) -> Result<()> {

@@ -128,8 +128,16 @@ fn cli_import_list_rename_clone_move_backup_remove() {
         "{table}"
     );
 
-    let report = ok(wslbox(&dir, &["rename", &name, &new], &[]));
-    assert!(report.contains("DistributionName"), "{report}");
+    let report: serde_json::Value =
+        serde_json::from_str(&ok(wslbox(&dir, &["rename", &name, &new, "--json"], &[]))).unwrap();
+    let changes = report["changes"].as_array().expect("changes array");
+    assert!(
+        changes
+            .iter()
+            .any(|c| c.as_str().unwrap().contains("DistributionName")),
+        "{report}"
+    );
+    assert!(report["warnings"].is_array(), "{report}");
     assert_eq!(guid_of(&new).as_deref(), Some(guid.as_str()));
 
     ok(wslbox(

@@ -132,3 +132,25 @@ fn non_empty_install_folder_refused() {
     );
     assert_eq!(guid_of(&name), None);
 }
+
+#[test]
+fn wsl_quitting_early_reports_its_own_error_not_a_broken_pipe() {
+    let wsl = wsl();
+    let name = name("early");
+    let dir = scratch("early");
+    import(&wsl, &name, &dir.join("a"));
+    // Straight to the driver, past wslbox's own name check: the simulator refuses the taken
+    // name before reading stdin, so the producer's writes hit a closed pipe.
+    let err = wsl
+        .import_stream(&name.to_uppercase(), &dir.join("b"), 2, |mut out| {
+            let chunk = vec![0u8; 1 << 20];
+            for _ in 0..64 {
+                out.write_all(&chunk)?;
+            }
+            Ok(())
+        })
+        .unwrap_err();
+    assert!(matches!(err, Error::Wsl { .. }), "{err}");
+    assert!(err.to_string().contains("ERROR_ALREADY_EXISTS"), "{err}");
+    host::remove(&wsl, &name).unwrap();
+}

@@ -107,9 +107,7 @@ fn confirm_remove(args: &RemoveArgs) -> anyhow::Result<()> {
 
 fn print_report(ctx: &Context, report: &Report, json: bool) -> anyhow::Result<()> {
     if json {
-        return printer::json(
-            &serde_json::json!({ "changes": report.changes, "warnings": report.warnings }),
-        );
+        return printer::json(report);
     }
     for w in &report.warnings {
         printer::warn(w);
