@@ -15,13 +15,17 @@ fn env_dir(var: &str) -> PathBuf {
         .unwrap_or_else(std::env::temp_dir)
 }
 
-/// `%APPDATA%\Microsoft\Windows\Start Menu\Programs\<name>.lnk`, running this wsl.exe.
+/// `%APPDATA%\Microsoft\Windows\Start Menu\Programs\<name>.lnk`, running
+/// `%SystemRoot%\System32\wsl.exe` like the shortcuts real WSL creates.
 #[allow(unsafe_code)] // COM calls on interfaces we own.
 pub fn create_shortcut(name: &str, guid: &str) -> Option<PathBuf> {
     let dir = env_dir("APPDATA").join(r"Microsoft\Windows\Start Menu\Programs");
     fs_err::create_dir_all(&dir).ok()?;
     let path = dir.join(format!("{name}.lnk"));
-    let exe = std::env::current_exe().ok()?;
+    let root = std::env::var_os("SystemRoot")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| r"C:\Windows".into());
+    let exe = root.join(r"System32\wsl.exe");
     let saved = unsafe {
         let _ = CoInitializeEx(None, COINIT_APARTMENTTHREADED);
         let link: windows::core::Result<IShellLinkW> =
