@@ -99,6 +99,7 @@ pub fn import(
     producer: impl FnOnce(Box<dyn Write + Send>) -> anyhow::Result<Produced>,
 ) -> Result<Report> {
     let name = opts.name.as_str();
+    wsl.ensure_present()?;
     check_new_distribution(name)?;
     let dir = opts
         .location

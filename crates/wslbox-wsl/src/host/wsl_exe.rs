@@ -55,6 +55,18 @@ impl WslExe {
         &self.path
     }
 
+    /// Fails early (before any download) when wsl.exe is not there, i.e. WSL is not installed.
+    pub fn ensure_present(&self) -> Result<()> {
+        if self.path.is_absolute() && !self.path.is_file() {
+            let source = std::io::Error::from(std::io::ErrorKind::NotFound);
+            return Err(Error::WslSpawn {
+                path: self.path.clone(),
+                source,
+            });
+        }
+        Ok(())
+    }
+
     fn command<S: AsRef<OsStr>>(&self, args: &[S]) -> Command {
         let mut cmd = Command::new(&self.path);
         cmd.args(args).env("WSL_UTF8", "1");

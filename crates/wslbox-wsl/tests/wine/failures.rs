@@ -154,3 +154,22 @@ fn wsl_quitting_early_reports_its_own_error_not_a_broken_pipe() {
     assert!(err.to_string().contains("ERROR_ALREADY_EXISTS"), "{err}");
     host::remove(&wsl, &name).unwrap();
 }
+
+#[test]
+fn missing_wsl_exe_reported_before_the_producer_runs() {
+    let wsl = host::WslExe::at(r"C:\no-wsl-here\wsl.exe");
+    let name = name("nowsl");
+    let dir = scratch("nowsl").join("d");
+    let opts = ImportOptions {
+        name: name.clone(),
+        location: Some(dir.clone()),
+        version: 2,
+    };
+    let err = host::import(&wsl, &opts, |_| {
+        panic!("nothing may be downloaded without WSL")
+    })
+    .unwrap_err();
+    assert!(matches!(err, Error::WslSpawn { .. }), "{err}");
+    assert!(err.to_string().contains("is WSL installed?"), "{err}");
+    assert_nothing_left(&name, &dir);
+}
