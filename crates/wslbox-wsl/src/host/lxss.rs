@@ -22,29 +22,44 @@ fn registry_error(key: &str, e: windows::core::Error) -> Error {
     }
 }
 
-/// The Lxss key of the current user.
+/// The Lxss key of the current user; `None` until WSL registers its first distribution.
 pub struct Lxss {
-    root: Key,
+    root: Option<Key>,
 }
 
+/// `ERROR_FILE_NOT_FOUND` as an HRESULT.
+const HRESULT_FILE_NOT_FOUND: i32 = 0x8007_0002_u32 as i32;
+
 impl Lxss {
+    /// Opens the key without creating it: reading must not leave traces on machines without WSL.
     pub fn open() -> Result<Lxss> {
-        let root = CURRENT_USER
-            .create(LXSS_KEY)
-            .map_err(|e| registry_error(LXSS_KEY, e))?;
-        Ok(Lxss { root })
+        match CURRENT_USER.options().read().open(LXSS_KEY) {
+            Ok(root) => Ok(Lxss { root: Some(root) }),
+            Err(e) if e.code().0 == HRESULT_FILE_NOT_FOUND => Ok(Lxss { root: None }),
+            Err(e) => Err(registry_error(LXSS_KEY, e)),
+        }
+    }
+
+    fn root(&self) -> Result<&Key> {
+        self.root.as_ref().ok_or_else(|| Error::Registry {
+            key: format!(r"HKCU\{LXSS_KEY}"),
+            message: "missing: no WSL distribution was ever registered".into(),
+        })
     }
 
     /// GUIDs of all registered distributions.
     pub fn guids(&self) -> Result<Vec<String>> {
-        let keys = self.root.keys().map_err(|e| registry_error(LXSS_KEY, e))?;
+        let Some(root) = &self.root else {
+            return Ok(Vec::new());
+        };
+        let keys = root.keys().map_err(|e| registry_error(LXSS_KEY, e))?;
         Ok(keys.filter(|k| k.starts_with('{')).collect())
     }
 
     pub fn key(&self, guid: &str) -> Result<DistroKey> {
         // `Key::open` is read-only; we write DistributionName and our values.
         let key = self
-            .root
+            .root()?
             .options()
             .read()
             .write()
@@ -57,7 +72,7 @@ impl Lxss {
     }
 
     pub fn default_guid(&self) -> Option<String> {
-        self.root.get_string("DefaultDistribution").ok()
+        self.root.as_ref()?.get_string("DefaultDistribution").ok()
     }
 
     /// Every registered distribution; `running` is wsl.exe's running list.
