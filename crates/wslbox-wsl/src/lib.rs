@@ -7,11 +7,14 @@
 //! - [`jsonc`] and [`terminal_profiles`]: comment-preserving edits of Windows Terminal JSON;
 //! - [`args`]: `-d OLD` rewriting in shortcut arguments and Terminal command lines;
 //! - [`capabilities`]: what the installed wsl.exe supports, export formats;
-//! - [`distribution`]: the [`Distribution`] record that `wslbox list` prints.
+//! - [`distribution`]: the [`Distribution`] record that `wslbox list` prints;
+//! - [`transaction`] and [`report`]: undo-on-failure steps and the list of changes made.
 //!
-//! On Windows, [`host`] does the work: [`host::WslExe`] drives wsl.exe, `lxss` reads and writes
-//! `HKCU\...\Lxss`, and the operations (`import`, `rename`, `move_to`, `clone`, `backup`,
-//! `remove`, …) run as [`transaction::Transaction`]s that undo completed steps when a later one fails.
+//! On Windows, the `host` module does the work: `host::WslExe` drives wsl.exe (or the test
+//! simulator named by `WSLBOX_WSL_EXE`), `host::Lxss` reads and writes `HKCU\...\Lxss`, and the
+//! operations (`import`, `rename`, `move_to`, `clone`, `backup`, `remove`, `set_user`,
+//! `set_default`) run as [`transaction::Transaction`]s that undo completed steps when a later
+//! one fails, returning a [`Report`].
 
 pub mod args;
 pub mod capabilities;
