@@ -83,7 +83,7 @@ fn cli_import_list_rename_clone_move_backup_remove() {
     let image = format!("oci:{}:latest", dir.join("layout").display());
     let install = dir.join("install");
 
-    ok(wslbox(
+    let imported = ok(wslbox(
         &dir,
         &[
             "import",
@@ -97,6 +97,10 @@ fn cli_import_list_rename_clone_move_backup_remove() {
         ],
         &[],
     ));
+    assert!(
+        imported.contains(&format!("Start it with: wsl -d {name}")),
+        "{imported}"
+    );
     let guid = guid_of(&name).expect("registered");
     assert_eq!(value_str(&guid, "WslboxDigest"), Some(digest.clone()));
     assert!(value_str(&guid, "WslboxImage").is_some());
@@ -122,6 +126,8 @@ fn cli_import_list_rename_clone_move_backup_remove() {
     assert_eq!(entry["default_uid"], 1000);
     assert_eq!(entry["image_digest"], digest.as_str());
     assert_eq!(entry["vhd"], "ext4.vhdx");
+    let quiet = ok(wslbox(&dir, &["list", "--quiet"], &[]));
+    assert!(quiet.lines().any(|l| l == name), "{quiet}");
     let table = ok(wslbox(&dir, &["list"], &[]));
     assert!(
         table.starts_with("  NAME") && table.contains(&name),

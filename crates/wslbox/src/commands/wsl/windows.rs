@@ -18,7 +18,9 @@ pub fn run(cmd: WslCommand, ctx: &Context) -> anyhow::Result<()> {
             if args.json {
                 return printer::json(&distros);
             }
-            if distros.is_empty() {
+            if ctx.quiet {
+                distros.iter().for_each(|d| printer::line(&d.name));
+            } else if distros.is_empty() {
                 printer::note(
                     "No WSL distributions are registered; create one with `wslbox import IMAGE --name NAME`.",
                 );
@@ -27,7 +29,14 @@ pub fn run(cmd: WslCommand, ctx: &Context) -> anyhow::Result<()> {
             }
             return Ok(());
         }
-        WslCommand::Import(args) => (import(ctx, &wsl, &args)?, args.json),
+        WslCommand::Import(args) => {
+            let report = import(ctx, &wsl, &args)?;
+            print_report(ctx, &report, args.json)?;
+            if !args.json && !ctx.quiet {
+                printer::line(format!("Start it with: wsl -d {}", args.name));
+            }
+            return Ok(());
+        }
         WslCommand::Rename(args) => {
             let opts = RenameOptions {
                 terminate: args.terminate,
