@@ -106,6 +106,15 @@ mod tests {
     }
 
     #[test]
+    fn bom_and_crlf_line_ends_kept() {
+        let src = "\u{feff}{\r\n  // c\r\n  \"profiles\": [ { \"name\": \"Old\", \"commandline\": \"wsl -d Old\" } ]\r\n}\r\n";
+        let out = rename_in_terminal_json(src, GUID, "Old", "New")
+            .unwrap()
+            .unwrap();
+        assert_eq!(out, src.replace("Old", "New"));
+    }
+
+    #[test]
     fn unrelated_file_untouched() {
         let src = r#"{"profiles": {"list": [{"name": "PowerShell", "guid": "{x}"}]}}"#;
         assert_eq!(

@@ -132,6 +132,9 @@ fn import_list_rename_clone_move_backup_remove() {
             "{file}"
         );
     }
+    // A .vhdx backup is a copy of the disk (the simulator's disk is the imported tar).
+    host::backup(&wsl, &new, &dir.join("b.vhdx")).unwrap();
+    assert_eq!(fs_err::read(dir.join("b.vhdx")).unwrap(), rootfs_tar());
     let err = host::backup(&wsl, &new, &dir.join("b.zip")).unwrap_err();
     assert!(
         err.to_string().contains(".tar, .tar.gz, .tar.xz or .vhdx"),
