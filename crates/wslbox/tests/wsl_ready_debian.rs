@@ -192,7 +192,8 @@ fn exported_debian_has_the_user_env_sudo_rule_and_capabilities() {
     outcome.success();
     let summary = outcome.json();
     assert_eq!(summary["os"]["id"], "debian", "{summary}");
-    assert_eq!(summary["default_user"], "alice", "{summary}");
+    assert_eq!(summary["default_user"]["name"], "alice", "{summary}");
+    assert_eq!(summary["default_user"]["uid"], 1000, "{summary}");
     assert_eq!(summary["warnings"], json!([]), "{summary}");
 
     let root = work.path().join("root");

@@ -28,9 +28,16 @@ pub struct ExportSummary {
     pub output_bytes: u64,
     pub seconds: f64,
     pub os: Option<OsRelease>,
-    pub default_user: Option<String>,
+    /// The user WSL logs in as when it is not root.
+    pub default_user: Option<DefaultUser>,
     pub warnings: Vec<customize::Warning>,
     pub notes: Vec<String>,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct DefaultUser {
+    pub name: String,
+    pub uid: u32,
 }
 
 pub fn run(ctx: &Context, args: ExportArgs) -> anyhow::Result<()> {
@@ -164,7 +171,7 @@ fn summary(
         output_bytes: stats.output_bytes,
         seconds: started.elapsed().as_secs_f64(),
         os,
-        default_user: default_user.map(|(name, _)| name),
+        default_user: default_user.map(|(name, uid)| DefaultUser { name, uid }),
         warnings,
         notes,
     }
@@ -194,7 +201,7 @@ fn print_summary(ctx: &Context, s: &ExportSummary, to_stdout: bool) {
             s.seconds
         ));
         if let Some(user) = &s.default_user {
-            say(format!("Default user: {user}"));
+            say(format!("Default user: {} (uid {})", user.name, user.uid));
         }
         for note in &s.notes {
             printer::note(note);

@@ -65,12 +65,6 @@ fn import(ctx: &Context, wsl: &WslExe, args: &super::ImportArgs) -> anyhow::Resu
     // Refuse a bad or taken name before downloading anything.
     host::check_new_distribution(&args.name)?;
     let opts = export::wsl_options(&args.wsl, false, true, Some(args.name.clone()))?;
-    let uid_given = args
-        .wsl
-        .user
-        .as_deref()
-        .and_then(|u| u.split_once(':'))
-        .and_then(|(_, uid)| uid.parse().ok());
     let import_opts = ImportOptions {
         name: args.name.clone(),
         location: args.location.clone(),
@@ -81,9 +75,9 @@ fn import(ctx: &Context, wsl: &WslExe, args: &super::ImportArgs) -> anyhow::Resu
         Ok(Produced {
             image: Some(summary.reference),
             digest: Some(summary.manifest_digest),
-            default_user: summary.default_user.map(|name| DefaultUser {
-                name,
-                uid: uid_given,
+            default_user: summary.default_user.map(|user| DefaultUser {
+                name: user.name,
+                uid: Some(user.uid),
             }),
         })
     })?;
