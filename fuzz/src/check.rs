@@ -37,7 +37,7 @@ pub fn split_layers(data: &[u8]) -> Vec<Vec<u8>> {
 /// The fuzz input that [`split_layers`] turns back into `layers` (1–3 layers of whole 512-byte
 /// blocks, the first two at most 255 blocks long), for seeding the fuzzer's corpus.
 pub fn encode_seed(layers: &[Vec<u8>]) -> Option<Vec<u8>> {
-    let blocks = |n: usize| u8::try_from(n / 512).ok().filter(|_| n % 512 == 0);
+    let blocks = |n: usize| u8::try_from(n / 512).ok().filter(|_| n.is_multiple_of(512));
     let (first, cut2) = match layers {
         [a] => return Some([&[0u8][..], a].concat()),
         [a, b] => (
@@ -115,7 +115,7 @@ pub fn check_layers(layers: &[Vec<u8>]) -> bool {
     if has_whiteout_name {
         return true;
     }
-    let again = flatten_to_tar(&[out.clone()]).expect("our own output flattens again");
+    let again = flatten_to_tar(std::slice::from_ref(&out)).expect("our own output flattens again");
     assert!(again == out, "flattening our output again changed it");
     true
 }

@@ -51,8 +51,8 @@ fn name(rng: &mut Rng) -> String {
 fn entry(rng: &mut Rng) -> Entry {
     let n = name(rng);
     let e = match rng.below(9) {
-        0 | 1 | 2 => Entry::file(&n, "x".repeat(rng.below(1500))),
-        3 | 4 => Entry::dir(&n),
+        0..=2 => Entry::file(&n, "x".repeat(rng.below(1500))),
+        3..=4 => Entry::dir(&n),
         5 => Entry::symlink(&n, name(rng)),
         6 => Entry::hardlink(&n, rng.pick(&["a", "b", "a/b", "c/a"])),
         7 => Entry::char_dev(&n, 1, 3),
