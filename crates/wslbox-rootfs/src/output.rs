@@ -91,9 +91,12 @@ pub fn write_output(
         OutputDest::File(path) => write_file(tree, &path, format, reporter),
         OutputDest::Stdout => {
             let stdout = io::stdout().lock();
-            write_compressed(tree, stdout, format, reporter, "standard output")
+            write_compressed(tree, stdout, format, reporter, "standard output", true)
         }
-        OutputDest::Writer(w) => write_compressed(tree, w, format, reporter, "the output stream"),
+        // Kernel copies cannot help an arbitrary writer; big user-space chunks do.
+        OutputDest::Writer(w) => {
+            write_compressed(tree, w, format, reporter, "the output stream", false)
+        }
     }
 }
 
@@ -135,6 +138,7 @@ fn write_file(
         format,
         reporter,
         &path.display().to_string(),
+        true,
     )?;
     set_readable(tmp.as_file()).map_err(err)?;
     tmp.persist(path).map_err(|e| err(e.error))?;
@@ -153,12 +157,15 @@ fn set_readable(_file: &std::fs::File) -> io::Result<()> {
     Ok(())
 }
 
+/// `kernel_copy`: `out` is a file or standard output, where `std::io::copy` can copy file
+/// bodies from the spool in the kernel.
 fn write_compressed<W: Write>(
     tree: &FlatTree,
     out: W,
     format: OutputFormat,
     reporter: &dyn Reporter,
     dest: &str,
+    kernel_copy: bool,
 ) -> Result<Stats, OutputError> {
     let err = |source| OutputError::Io {
         dest: dest.to_owned(),
@@ -169,6 +176,13 @@ fn write_compressed<W: Write>(
         other => other,
     };
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    if format == OutputFormat::Tar && !kernel_copy {
+        let mut sink = Plain(BufWriter::with_capacity(1 << 20, out));
+        let mut stats = crate::write::write_tree(tree, &mut sink, reporter).map_err(rename)?;
+        sink.flush().map_err(err)?;
+        stats.output_bytes = stats.tar_bytes;
+        return Ok(stats);
+    }
     if format == OutputFormat::Tar {
         let mut sink = Direct {
             buf: BufWriter::with_capacity(1 << 20, out),
