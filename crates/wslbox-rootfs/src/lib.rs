@@ -34,6 +34,7 @@ mod path;
 mod pgzip;
 mod read;
 mod report;
+mod sparse;
 mod spool;
 mod tree;
 mod write;

@@ -13,6 +13,7 @@ use wslbox_image::{BlobOpener, Compression, LayerDescriptor};
 use crate::error::FlattenError;
 use crate::path::normalize;
 use crate::report::Reporter;
+use crate::sparse::SparsePax;
 use crate::spool::{AppendError, SpoolWriter};
 
 /// Metadata a tar header carries for one entry.
@@ -223,10 +224,14 @@ fn parse_tar(
                 )));
             }
         };
+        let mut sparse = SparsePax::default();
         if let Some(exts) = entry.pax_extensions().map_err(tar_err)? {
             for ext in exts {
                 let ext = ext.map_err(tar_err)?;
                 let key = ext.key_bytes();
+                if sparse.record(key, ext.value_bytes()).map_err(&invalid)? {
+                    continue;
+                }
                 if key == b"mtime" {
                     let (secs, nsec) = parse_pax_time(ext.value_bytes())
                         .ok_or_else(|| invalid("bad PAX mtime".to_owned()))?;
@@ -245,9 +250,21 @@ fn parse_tar(
                 }
             }
         }
+        // A PAX sparse file is stored under a made-up name; its real one is a record.
+        let path = match &sparse.name {
+            Some(name) if sparse.is_sparse() => normalize(name).map_err(unsafe_path)?,
+            _ => path,
+        };
         let kind = match kind {
             EntryKind::File { .. } if !is_whiteout(&path) => {
-                let (offset, len) = spool.append(&mut entry).map_err(|e| match e {
+                let appended = if sparse.is_sparse() {
+                    let segments = sparse.segments(&mut entry).map_err(&invalid)?;
+                    let size = sparse.real_size.unwrap_or(0);
+                    spool.append_sparse(&mut entry, &segments, size)
+                } else {
+                    spool.append(&mut entry)
+                };
+                let (offset, len) = appended.map_err(|e| match e {
                     AppendError::Read(source) => tar_err(source),
                     AppendError::Write(source) => FlattenError::Spool {
                         digest: digest.to_owned(),

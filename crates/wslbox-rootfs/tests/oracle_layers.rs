@@ -121,3 +121,64 @@ fn multi_member_gzip_layer_reads_every_member() {
     wslbox_rootfs::write_tar(&tree, &mut out, &NoReporter).unwrap();
     assert_eq!(out, clean);
 }
+
+/// A layer GNU tar makes of a directory holding a sparse file, in the given `--format`.
+fn sparse_layer(scratch: &Scratch, format: &str) -> Vec<u8> {
+    use std::io::{Seek, SeekFrom, Write};
+    let root = scratch.path(format!("sparse-{format}"));
+    fs_err::create_dir_all(&root).unwrap();
+    let mut f = fs_err::File::create(root.join("sparse.img")).unwrap();
+    for (offset, data) in [
+        (0u64, &b"head"[..]),
+        (3 << 20, b"middle"),
+        (9 << 20, b"tail"),
+    ] {
+        f.seek(SeekFrom::Start(offset)).unwrap();
+        f.write_all(data).unwrap();
+    }
+    f.set_len(10 << 20).unwrap();
+    drop(f);
+    let tar = scratch.path(format!("sparse-{format}.tar"));
+    let status = std::process::Command::new("tar")
+        .args([&format!("--format={format}"), "--sparse", "-C"])
+        .arg(&root)
+        .arg("-cf")
+        .arg(&tar)
+        .arg(".")
+        .status()
+        .expect("GNU tar");
+    assert!(status.success());
+    fs_err::read(tar).unwrap()
+}
+
+#[test]
+fn gnu_sparse_files_are_expanded() {
+    // umoci 0.4.7 refuses old GNU sparse entries (type `S`), so the reference here is the
+    // file GNU tar archived.
+    let scratch = Scratch::new().unwrap();
+    let out = output_of(
+        vec![(
+            TarSource::Bytes(sparse_layer(&scratch, "gnu")),
+            Compression::Gzip,
+        )],
+        &scratch,
+        "gnu-sparse",
+    );
+    let tar = scratch.path("gnu-sparse-out.tar");
+    fs_err::write(&tar, out).unwrap();
+    let dir = scratch.path("gnu-sparse-x");
+    wslbox_test::oracle::bsdtar_extract(&tar, &dir).unwrap();
+    let ours = fs_err::read(dir.join("sparse.img")).unwrap();
+    let source = fs_err::read(scratch.path("sparse-gnu").join("sparse.img")).unwrap();
+    assert_eq!(ours.len(), 10 << 20);
+    assert!(
+        ours == source,
+        "expanded sparse file differs from the archived one"
+    );
+}
+
+#[test]
+fn pax_sparse_files_are_expanded() {
+    let scratch = Scratch::new().unwrap();
+    check(vec![sparse_layer(&scratch, "posix")]);
+}
