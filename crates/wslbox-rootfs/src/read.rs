@@ -162,17 +162,12 @@ fn parse_tar(
             reason: reason.to_owned(),
         };
         let header = entry.header();
-        let mut entry_type = header.entry_type();
+        let entry_type = header.entry_type();
         if entry_type.is_pax_global_extensions() {
             continue; // as Docker does: global PAX headers carry nothing per-file
         }
-        // Old tars mark directories as regular files with a trailing slash (Go does the same).
-        if entry_type == EntryType::Regular
-            && header.as_bytes()[156] == 0
-            && raw_path.ends_with(b"/")
-        {
-            entry_type = EntryType::Directory;
-        }
+        // Type `\0` with a trailing slash stays a regular file: GNU tar and bsdtar would make a
+        // directory of it (pre-POSIX tars), but umoci, like Go's archive/tar, does not.
         let path = normalize(&raw_path).map_err(unsafe_path)?;
         let num = |r: io::Result<u64>| r.map_err(|e| invalid(format!("bad header field: {e}")));
         let mut meta = Meta {

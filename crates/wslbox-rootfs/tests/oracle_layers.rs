@@ -182,3 +182,26 @@ fn pax_sparse_files_are_expanded() {
     let scratch = Scratch::new().unwrap();
     check(vec![sparse_layer(&scratch, "posix")]);
 }
+
+#[test]
+fn pax_global_header_is_ignored() {
+    // git archive and some tar writers start with a global header; umoci 0.4.7 refuses it,
+    // Docker ignores it, and so do we: the output equals that of the same layer without it.
+    let scratch = Scratch::new().unwrap();
+    let plain = sample(4);
+    let mut global = Entry::other("pax_global_header", b'g');
+    global.body = b"52 comment=0123456789012345678901234567890123456789\n".to_vec();
+    let with_global = Layer::new().with(global).finish();
+    let with_global = [&with_global[..with_global.len() - 1024], &plain[..]].concat();
+    let a = output_of(
+        vec![(TarSource::Bytes(plain), Compression::Gzip)],
+        &scratch,
+        "plain",
+    );
+    let b = output_of(
+        vec![(TarSource::Bytes(with_global), Compression::Gzip)],
+        &scratch,
+        "global",
+    );
+    assert_eq!(a, b);
+}

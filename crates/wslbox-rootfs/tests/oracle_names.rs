@@ -125,3 +125,12 @@ fn paths_through_symlinked_directories_land_in_the_target() {
         .finish();
     check(vec![lower, upper, top]);
 }
+
+#[test]
+fn type_nul_entry_with_trailing_slash_is_a_regular_file_as_in_umoci() {
+    let layer = Layer::new()
+        .with(Entry::other("olddir/", 0).mode(0o711))
+        .with(Entry::other("oldfile", 0))
+        .finish();
+    check(vec![layer]);
+}
