@@ -169,26 +169,30 @@ fn parse_tar(
         // Type `\0` with a trailing slash stays a regular file: GNU tar and bsdtar would make a
         // directory of it (pre-POSIX tars), but umoci, like Go's archive/tar, does not.
         let path = normalize(&raw_path).map_err(unsafe_path)?;
-        let num = |r: io::Result<u64>| r.map_err(|e| invalid(format!("bad header field: {e}")));
+        let raw = header.as_bytes();
+        let num = |field: std::ops::Range<usize>, r: io::Result<u64>| {
+            lenient(&raw[field], r).map_err(|e| invalid(format!("bad header field: {e}")))
+        };
         let mut meta = Meta {
-            mode: header
-                .mode()
-                .map_err(|e| invalid(format!("bad mode: {e}")))?
-                & 0o7777,
-            uid: num(header.uid())?,
-            gid: num(header.gid())?,
-            mtime: i64::try_from(num(header.mtime())?).unwrap_or(i64::MAX),
+            mode: num(100..108, header.mode().map(u64::from))? as u32 & 0o7777,
+            uid: num(108..116, header.uid())?,
+            gid: num(116..124, header.gid())?,
+            mtime: i64::try_from(num(136..148, header.mtime())?).unwrap_or(i64::MAX),
             mtime_nsec: 0,
             xattrs: Vec::new(),
         };
         let device = |h: &tar::Header| -> Result<(u32, u32), FlattenError> {
-            let major = h
-                .device_major()
-                .map_err(|e| invalid(format!("bad device number: {e}")))?;
-            let minor = h
-                .device_minor()
-                .map_err(|e| invalid(format!("bad device number: {e}")))?;
-            Ok((major.unwrap_or(0), minor.unwrap_or(0)))
+            let major = num(
+                329..337,
+                h.device_major().map(|d| u64::from(d.unwrap_or(0))),
+            )?;
+            let minor = num(
+                337..345,
+                h.device_minor().map(|d| u64::from(d.unwrap_or(0))),
+            )?;
+            let fit =
+                |d: u64| u32::try_from(d).map_err(|_| invalid("device number too big".into()));
+            Ok((fit(major)?, fit(minor)?))
         };
         let link = entry
             .link_name_bytes()
@@ -274,6 +278,15 @@ fn parse_tar(
         entries.push(LayerEntry { path, kind, meta });
     }
     Ok(entries)
+}
+
+/// A numeric header field that is empty (only NULs and spaces) reads as 0, as in Go's
+/// archive/tar and therefore umoci; some tar writers leave unused fields blank.
+fn lenient(raw: &[u8], parsed: io::Result<u64>) -> io::Result<u64> {
+    match parsed {
+        Err(_) if raw.iter().all(|&b| b == 0 || b == b' ') => Ok(0),
+        other => other,
+    }
 }
 
 /// Whether the last component of a normalized path starts with `.wh.` (image-spec layer.md,

@@ -124,3 +124,17 @@ fn implicit_parent_directories_are_created() {
         .finish();
     check(vec![layer]);
 }
+
+#[test]
+fn blank_numeric_header_fields_read_as_zero() {
+    // Some tar writers leave uid, gid and mtime as NULs; Go (umoci) reads them as 0.
+    let mut layer = Layer::new()
+        .with(Entry::file("blank", "x").owner(5, 5))
+        .finish();
+    layer[108..124].fill(0);
+    layer[136..148].fill(0);
+    layer[148..156].fill(b' ');
+    let sum: u32 = layer[..512].iter().map(|&b| u32::from(b)).sum();
+    layer[148..155].copy_from_slice(format!("{sum:06o}\0").as_bytes());
+    check(vec![layer]);
+}
