@@ -6,8 +6,8 @@ mod common;
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use common::{flatten, layout};
-use wslbox_rootfs::{NoReporter, OutputDest, OutputFormat, Reporter};
+use common::layout;
+use wslbox_rootfs::{OutputDest, OutputFormat, Reporter};
 use wslbox_test::oci_layout::{Compression, TarSource};
 use wslbox_test::oracle::Scratch;
 
@@ -104,5 +104,4 @@ fn peak_memory_stays_far_below_the_file_size() {
         before >> 20,
         BIG >> 20
     );
-    let _ = NoReporter;
 }
