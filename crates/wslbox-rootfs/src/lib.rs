@@ -13,7 +13,13 @@
 //!    their contents, hardlinks after their targets, PAX where ustar is not enough), optionally
 //!    gzip (parallel members, `pgzip`) or xz (liblzma multithreaded) compressed, atomically.
 //!
-//! Memory grows with the number of paths, never with layer or file sizes.
+//! Memory grows with the number of paths, never with layer or file sizes. The spool directory
+//! needs room for every layer's uncompressed file bodies (sparse files stay sparse); the spool
+//! files are unnamed and vanish with the [`FlatTree`].
+//!
+//! Deliberate differences from umoci: a `..` component or a hardlink leaving the root is an
+//! error ([`FlattenError::UnsafePath`]) where umoci clamps it; old GNU sparse entries and PAX
+//! global headers, which umoci 0.4.7 refuses, are expanded and ignored respectively.
 //!
 //! ```no_run
 //! # fn demo(image: &wslbox_image::ResolvedImage, opener: &dyn wslbox_image::BlobOpener) -> Result<(), Box<dyn std::error::Error>> {
