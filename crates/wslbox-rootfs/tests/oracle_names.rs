@@ -134,3 +134,18 @@ fn type_nul_entry_with_trailing_slash_is_a_regular_file_as_in_umoci() {
         .finish();
     check(vec![layer]);
 }
+
+#[test]
+fn directory_entry_replaces_symlink_to_directory() {
+    // Without --keep-dirlinks umoci replaces the symlink; the old target keeps its files.
+    let lower = Layer::new()
+        .with(Entry::dir("real"))
+        .with(Entry::file("real/old", "old"))
+        .with(Entry::symlink("link", "real"))
+        .finish();
+    let upper = Layer::new()
+        .with(Entry::dir("link").mode(0o700))
+        .with(Entry::file("link/new", "new"))
+        .finish();
+    check(vec![lower, upper]);
+}

@@ -88,3 +88,19 @@ fn unsupported_entry_type_is_rejected() {
         "{err}"
     );
 }
+
+#[test]
+fn symlink_loop_in_a_parent_is_rejected() {
+    let tar = Layer::new()
+        .with(Entry::symlink("a", "b"))
+        .with(Entry::symlink("b", "a"))
+        .with(Entry::file("a/x", "x"))
+        .finish();
+    let (err, digest) = flatten_err(tar);
+    assert!(matches!(err, FlattenError::InvalidEntry { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains(&digest) && msg.contains("symbolic links"),
+        "{msg}"
+    );
+}
