@@ -24,14 +24,12 @@
 //! future wslbox never misreads an old cache.
 
 mod error;
-mod hashing;
 mod location;
 mod prune;
 mod store;
 mod writer;
 
 pub use error::CacheError;
-pub use hashing::Hasher;
 pub use location::default_root;
 pub use prune::PruneReport;
 pub use store::{Acquired, BlobStore};

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use wslbox_reference::{Algorithm, Digest};
 
 use crate::writer::BlobWriter;
-use crate::{CacheError, Hasher};
+use wslbox_reference::Hasher;
+
+use crate::CacheError;
 
 const BLOBS_DIR: &str = "blobs-v1";
 const TMP_DIR: &str = "tmp-v1";

@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use wslbox_reference::Digest;
 
 use crate::store::Lock;
-use crate::{BlobStore, CacheError, Hasher};
+use wslbox_reference::Hasher;
+
+use crate::{BlobStore, CacheError};
 
 /// Writes one blob into the store. Holds the digest's lock while alive.
 ///

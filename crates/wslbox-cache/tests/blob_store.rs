@@ -5,7 +5,8 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::{Arc, Barrier};
 
-use wslbox_cache::{Acquired, BlobStore, CacheError, Hasher};
+use wslbox_cache::{Acquired, BlobStore, CacheError};
+use wslbox_reference::Hasher;
 use wslbox_reference::{Algorithm, Digest};
 
 fn sha256(bytes: &[u8]) -> Digest {

@@ -3,47 +3,9 @@
 
 use std::io::{self, Read};
 
-use sha2::{Digest as _, Sha256, Sha512};
-use wslbox_reference::{Algorithm, Digest};
+use wslbox_reference::{Digest, Hasher};
 
 use crate::LayerDescriptor;
-
-/// A running hash for one of the algorithms wslbox verifies.
-#[derive(Clone)]
-pub enum Hasher {
-    Sha256(Sha256),
-    Sha512(Sha512),
-}
-
-impl Hasher {
-    pub fn new(algorithm: Algorithm) -> Self {
-        match algorithm {
-            Algorithm::Sha256 => Hasher::Sha256(Sha256::new()),
-            Algorithm::Sha512 => Hasher::Sha512(Sha512::new()),
-        }
-    }
-
-    pub fn update(&mut self, bytes: &[u8]) {
-        match self {
-            Hasher::Sha256(h) => h.update(bytes),
-            Hasher::Sha512(h) => h.update(bytes),
-        }
-    }
-
-    pub fn finish(self) -> Digest {
-        match self {
-            Hasher::Sha256(h) => Digest::from_bytes(Algorithm::Sha256, &h.finalize()),
-            Hasher::Sha512(h) => Digest::from_bytes(Algorithm::Sha512, &h.finalize()),
-        }
-    }
-}
-
-/// The digest of `bytes` with `algorithm`.
-pub fn digest_bytes(algorithm: Algorithm, bytes: &[u8]) -> Digest {
-    let mut h = Hasher::new(algorithm);
-    h.update(bytes);
-    h.finish()
-}
 
 /// Checks an in-memory blob (a manifest or config) against its descriptor.
 pub fn verify_bytes(
@@ -52,7 +14,7 @@ pub fn verify_bytes(
     expected: &Digest,
     expected_size: u64,
 ) -> io::Result<()> {
-    let actual = digest_bytes(expected.algorithm(), bytes);
+    let actual = Hasher::digest(expected.algorithm(), bytes);
     let size = bytes.len() as u64;
     if actual == *expected && size == expected_size {
         return Ok(());
@@ -176,9 +138,10 @@ impl<R: Read> Read for VerifyingReader<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wslbox_reference::Algorithm;
 
     fn sha(bytes: &[u8]) -> Digest {
-        digest_bytes(Algorithm::Sha256, bytes)
+        Hasher::digest(Algorithm::Sha256, bytes)
     }
 
     #[test]
@@ -234,7 +197,7 @@ mod tests {
     #[test]
     fn sha512_digests_are_verified_with_sha512() {
         let data = b"sha512 content";
-        let d = digest_bytes(Algorithm::Sha512, data);
+        let d = Hasher::digest(Algorithm::Sha512, data);
         assert_eq!(d.hex().len(), 128);
         let mut r = VerifyingReader::new(&data[..], d, data.len() as u64);
         io::copy(&mut r, &mut io::sink()).unwrap();

@@ -5,9 +5,10 @@ use std::sync::Arc;
 
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue, WWW_AUTHENTICATE};
 use reqwest::{Response, StatusCode};
-use wslbox_cache::{BlobStore, Hasher};
+use wslbox_cache::BlobStore;
 use wslbox_image::ResolvedImage;
 use wslbox_image::manifest::{self, BlobRef, ImageManifest, Parsed};
+use wslbox_reference::Hasher;
 use wslbox_reference::{Digest, Platform, Reference};
 
 use crate::auth::{Authenticator, RegistryHost};

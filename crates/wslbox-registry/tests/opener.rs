@@ -2,9 +2,10 @@
 
 use std::io::Read;
 
-use wslbox_cache::{BlobStore, Hasher};
+use wslbox_cache::BlobStore;
 use wslbox_image::{BlobOpener, Compression, LayerDescriptor};
 use wslbox_reference::Algorithm;
+use wslbox_reference::Hasher;
 use wslbox_registry::CachedBlobs;
 
 fn layer(store: &BlobStore, bytes: &[u8]) -> LayerDescriptor {

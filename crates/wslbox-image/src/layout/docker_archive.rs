@@ -15,8 +15,8 @@ use wslbox_reference::{Algorithm, Digest, Reference};
 use super::archive::{ArchiveStore, compressed, read_up_to};
 use super::{LayoutError, Store, StoreBlobs, read_small};
 use crate::media_type::{OCI_CONFIG, OCI_MANIFEST, oci_layer_media_type};
-use crate::verify::{Hasher, digest_bytes};
 use crate::{Compression, LayerDescriptor, ResolvedImage, manifest};
+use wslbox_reference::Hasher;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -60,7 +60,7 @@ pub(super) fn resolve(
     let chosen = choose(&images, image, selector)?;
 
     let config_bytes = read_small(store.as_ref(), &chosen.config, image)?;
-    let config_digest = digest_bytes(Algorithm::Sha256, &config_bytes);
+    let config_digest = Hasher::digest(Algorithm::Sha256, &config_bytes);
     let (config, platform) = manifest::parse_config(&config_bytes, image)?;
 
     let mut layers = Vec::with_capacity(chosen.layers.len());
@@ -202,5 +202,5 @@ fn synthesized_manifest_digest(
             "mediaType": l.media_type, "digest": l.digest.to_string(), "size": l.size,
         })).collect::<Vec<_>>(),
     });
-    digest_bytes(Algorithm::Sha256, manifest.to_string().as_bytes())
+    Hasher::digest(Algorithm::Sha256, manifest.to_string().as_bytes())
 }

@@ -1,9 +1,10 @@
-//! Incremental hashing for whichever algorithm a digest names.
+//! Incremental hashing for whichever algorithm a [`Digest`] names.
 
 use sha2::Digest as _;
-use wslbox_reference::{Algorithm, Digest};
 
-/// Hashes bytes with the algorithm of an expected digest.
+use crate::{Algorithm, Digest};
+
+/// A running hash that ends in a [`Digest`] of its algorithm.
 #[derive(Clone)]
 pub enum Hasher {
     Sha256(sha2::Sha256),
@@ -46,5 +47,30 @@ impl std::fmt::Debug for Hasher {
             Hasher::Sha256(_) => f.write_str("Hasher(sha256)"),
             Hasher::Sha512(_) => f.write_str("Hasher(sha512)"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sha256_of_empty_input_is_the_well_known_value() {
+        let d = Hasher::digest(Algorithm::Sha256, b"");
+        assert_eq!(
+            d.hex(),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+
+    #[test]
+    fn incremental_equals_one_shot() {
+        let mut h = Hasher::new(Algorithm::Sha512);
+        h.update(b"hello ");
+        h.update(b"world");
+        assert_eq!(
+            h.finish(),
+            Hasher::digest(Algorithm::Sha512, b"hello world")
+        );
     }
 }
