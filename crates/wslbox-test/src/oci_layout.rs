@@ -395,3 +395,59 @@ pub fn corrupt_blob(path: &Path) -> anyhow::Result<()> {
     fs_err::write(path, bytes)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multi_platform_index_is_readable_by_skopeo() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = OciLayout::create(dir.path()).unwrap();
+        let tar = crate::layers::Layer::new()
+            .with(crate::layers::Entry::file("f", "x"))
+            .finish();
+        let amd64 = layout
+            .add_image(
+                &[(tar.clone().into(), Compression::Gzip)],
+                &Platform::linux("amd64"),
+            )
+            .unwrap();
+        let arm64 = Platform {
+            variant: Some("v8".into()),
+            ..Platform::linux("arm64")
+        };
+        let arm64 = layout
+            .add_image(&[(tar.into(), Compression::Zstd)], &arm64)
+            .unwrap();
+        let index = layout.add_platform_index(&[&amd64, &arm64]).unwrap();
+        layout
+            .write_index(&[IndexEntry {
+                blob: index.clone(),
+                platform: None,
+                tag: Some("multi".into()),
+            }])
+            .unwrap();
+
+        let out = std::process::Command::new("skopeo")
+            .args(["inspect", "--raw"])
+            .arg(format!("oci:{}:multi", dir.path().display()))
+            .output()
+            .expect("skopeo (Debian package skopeo)");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            out.stdout,
+            fs_err::read(layout.blob_path(&index.digest)).unwrap()
+        );
+        let parsed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(parsed["manifests"][1]["platform"]["variant"], "v8");
+        assert_eq!(
+            parsed["manifests"][0]["digest"],
+            amd64.manifest.digest.to_string()
+        );
+    }
+}
