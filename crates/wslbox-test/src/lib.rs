@@ -1,4 +1,10 @@
 //! Test support: registry processes, token server, fixture image builder, oracle comparison.
+#[cfg(unix)]
+pub mod chroot;
+pub mod layers;
+pub mod oci_layout;
+#[cfg(unix)]
+pub mod oracle;
 pub mod registry;
 pub mod registry_env;
 pub mod registry_fixture;
@@ -6,7 +12,3 @@ pub mod registry_front;
 pub mod registry_http;
 pub mod skopeo;
 pub mod token_server;
-pub mod layers;
-pub mod oci_layout;
-#[cfg(unix)]
-pub mod oracle;

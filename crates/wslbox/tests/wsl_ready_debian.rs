@@ -6,33 +6,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::json;
+use wslbox_test::chroot::{in_chroot, must_run, require_root, sudo_and_caps_layer};
 use wslbox_test::oci_layout::{Compression, IndexEntry, OciLayout, Platform, TarSource};
 use wslbox_test::registry_env::CliEnv;
 
 fn cli() -> CliEnv {
     CliEnv::new(env!("CARGO_BIN_EXE_wslbox"))
-}
-
-fn must_run(cmd: &mut Command, what: &str) -> String {
-    let out = cmd.output().unwrap_or_else(|e| {
-        panic!("cannot run {what} ({e}); install it with scripts/install-test-deps")
-    });
-    assert!(
-        out.status.success(),
-        "{what} failed: {}\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn require_root() {
-    assert_eq!(
-        must_run(Command::new("id").arg("-u"), "id").trim(),
-        "0",
-        "these tests extract as root and chroot, as WSL's import does; run them as root"
-    );
 }
 
 /// An OCI layout `DIR:latest` with `layers` and an image config carrying `config`.
@@ -80,88 +59,6 @@ fn layout(dir: &Path, layers: Vec<PathBuf>, config: serde_json::Value) -> String
     format!("oci:{}:latest", dir.display())
 }
 
-/// A layer as `apt-get install sudo` would add (the host's bookworm sudo package files) plus
-/// a binary carrying a file capability.
-fn sudo_and_caps_layer(dir: &Path) -> PathBuf {
-    let list = must_run(
-        Command::new("dpkg").args(["-L", "sudo"]),
-        "dpkg -L sudo (the host must have sudo installed)",
-    );
-    let files: Vec<&str> = list
-        .lines()
-        .filter_map(|l| l.strip_prefix('/'))
-        .filter(|l| {
-            !l.is_empty()
-                && *l != "."
-                && !["lib", "bin", "sbin"]
-                    .iter()
-                    .any(|p| l == p || l.starts_with(&format!("{p}/")))
-        })
-        .collect();
-    let list_path = dir.join("sudo-files");
-    fs_err::write(&list_path, files.join("\n")).unwrap();
-    let tar = dir.join("sudo-layer.tar");
-    must_run(
-        Command::new("tar")
-            .args([
-                "--numeric-owner",
-                "--xattrs",
-                "--xattrs-include=*",
-                "--no-recursion",
-                "-C",
-                "/",
-                "-cf",
-            ])
-            .arg(&tar)
-            .arg("-T")
-            .arg(&list_path),
-        "GNU tar of sudo's files",
-    );
-    let staging = dir.join("caps");
-    fs_err::create_dir_all(staging.join("usr/local/bin")).unwrap();
-    fs_err::copy("/usr/bin/true", staging.join("usr/local/bin/pinglike")).unwrap();
-    must_run(
-        Command::new("setcap")
-            .arg("cap_net_raw+ep")
-            .arg(staging.join("usr/local/bin/pinglike")),
-        "setcap (libcap2-bin)",
-    );
-    must_run(
-        Command::new("tar")
-            .args(["--numeric-owner", "--xattrs", "--xattrs-include=*", "-C"])
-            .arg(&staging)
-            .arg("-rf")
-            .arg(&tar)
-            .arg("usr/local/bin/pinglike"),
-        "GNU tar append",
-    );
-    tar
-}
-
-fn bsdtar_extract(archive: &Path, dest: &Path) {
-    fs_err::create_dir_all(dest).unwrap();
-    must_run(
-        Command::new("bsdtar")
-            .args(["-xp", "--xattrs", "--numeric-owner", "-f"])
-            .arg(archive)
-            .arg("-C")
-            .arg(dest),
-        "bsdtar -xp (libarchive-tools)",
-    );
-}
-
-/// Runs `script` with sh in a chroot of `root`, /proc and /dev mounted in a private namespace.
-fn in_chroot(root: &Path, script: &str) -> String {
-    let root = root.to_str().unwrap();
-    let setup = format!(
-        "mount -t proc proc '{root}/proc' && mount --rbind /dev '{root}/dev' && exec chroot '{root}' /bin/sh -c \"$0\""
-    );
-    must_run(
-        Command::new("unshare").args(["--mount", "--fork", "sh", "-c", &setup, script]),
-        &format!("in chroot: {script}"),
-    )
-}
-
 #[test]
 fn exported_debian_has_the_user_env_sudo_rule_and_capabilities() {
     require_root();
@@ -197,7 +94,7 @@ fn exported_debian_has_the_user_env_sudo_rule_and_capabilities() {
     assert_eq!(summary["warnings"], json!([]), "{summary}");
 
     let root = work.path().join("root");
-    bsdtar_extract(&out, &root);
+    wslbox_test::oracle::bsdtar_extract(&out, &root).expect("bsdtar -xp");
     let id = in_chroot(&root, "id alice");
     assert!(
         id.starts_with("uid=1000(alice) gid=1000(alice) groups=1000(alice),27(sudo)"),
@@ -242,7 +139,7 @@ fn dot_wsl_output_carries_the_distribution_conf_and_first_run_script() {
         .run(&["export", &image, "-o", out.to_str().unwrap()])
         .success();
     let root = work.path().join("root");
-    bsdtar_extract(&out, &root);
+    wslbox_test::oracle::bsdtar_extract(&out, &root).expect("bsdtar -xp");
     let conf = fs_err::read_to_string(root.join("etc/wsl-distribution.conf")).unwrap();
     assert!(
         conf.contains("[oobe]\ncommand = /usr/lib/wsl/oobe.sh\ndefaultUid = 1000\n"),
