@@ -54,6 +54,9 @@ pub enum FlattenError {
         dir: PathBuf,
         source: std::io::Error,
     },
+    /// The reporter asked to stop (Ctrl-C).
+    #[error("interrupted")]
+    Interrupted,
     /// An overlay from customization cannot be placed.
     #[error("cannot add `{path}` to the root filesystem: {reason}")]
     Overlay { path: String, reason: String },
@@ -68,6 +71,9 @@ pub enum OutputError {
         dest: String,
         source: std::io::Error,
     },
+    /// The reporter asked to stop (Ctrl-C); the partial output was removed.
+    #[error("interrupted; no output was written")]
+    Interrupted,
     #[error("reading the body of `{path}` back from the spool: {source}")]
     Spool {
         path: String,

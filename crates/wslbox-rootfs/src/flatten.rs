@@ -68,7 +68,7 @@ pub fn flatten(
             });
         }
         drop(tx);
-        let result = apply_in_order(&mut tree, layers, &rx);
+        let result = apply_in_order(&mut tree, layers, &rx, reporter);
         if result.is_err() {
             cancel.store(true, Ordering::Relaxed);
             drain(rx);
@@ -82,9 +82,13 @@ fn apply_in_order(
     tree: &mut FlatTree,
     layers: &[LayerDescriptor],
     rx: &mpsc::Receiver<(usize, Result<ParsedLayer, FlattenError>)>,
+    reporter: &dyn Reporter,
 ) -> Result<(), FlattenError> {
     let mut pending = BTreeMap::new();
     for (want, layer) in layers.iter().enumerate() {
+        if reporter.cancelled() {
+            return Err(FlattenError::Interrupted);
+        }
         let parsed = loop {
             if let Some(p) = pending.remove(&want) {
                 break p;

@@ -21,6 +21,11 @@ pub trait Reporter: Send + Sync {
     fn output_progress(&self, entries: u64, bytes: u64) {
         let _ = (entries, bytes);
     }
+    /// Polled between layers and between output entries: `true` (e.g. after Ctrl-C) stops
+    /// the work with an `Interrupted` error, so temp files are removed on the way out.
+    fn cancelled(&self) -> bool {
+        false
+    }
 }
 
 /// A [`Reporter`] that ignores everything.

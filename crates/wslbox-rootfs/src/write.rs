@@ -47,9 +47,13 @@ pub(crate) fn write_tree(
     let mut first_name: HashMap<InodeId, Vec<u8>> = HashMap::new();
     let mut w = TarWriter { out, bytes: 0 };
     let mut entries = 0u64;
+    let cancel = || reporter.cancelled();
     // Children are pushed in reverse so they pop in name order.
     let mut stack: Vec<(Vec<u8>, u32)> = vec![(Vec::new(), ROOT)];
     while let Some((path, node_id)) = stack.pop() {
+        if reporter.cancelled() {
+            return Err(OutputError::Interrupted);
+        }
         let node = &tree.nodes[node_id as usize];
         let inode = &tree.inodes[node.inode as usize];
         let before = w.bytes;
@@ -71,13 +75,16 @@ pub(crate) fn write_tree(
                     .map_err(io_err)?;
                 let copied = match data {
                     Data::Spool(b) => {
-                        let copied =
-                            w.out
-                                .copy_spool(&tree.spools[b.spool as usize], b.offset, b.len);
+                        let copied = w.out.copy_spool(
+                            &tree.spools[b.spool as usize],
+                            b.offset,
+                            b.len,
+                            &cancel,
+                        );
                         w.bytes += copied.as_ref().map_or(0, |n| *n);
                         copied
                     }
-                    Data::Mem(_) => copy_body(&mut tree.body(*data), &mut w),
+                    Data::Mem(_) => copy_body(&mut tree.body(*data), &mut w, &cancel),
                 }
                 .map_err(|e| match e {
                     CopyError::Read(source) => OutputError::Spool {
@@ -85,6 +92,7 @@ pub(crate) fn write_tree(
                         source,
                     },
                     CopyError::Write(source) => io_err(source),
+                    CopyError::Cancelled => OutputError::Interrupted,
                 })?;
                 if copied != len {
                     return Err(OutputError::Spool {
@@ -129,13 +137,24 @@ pub(crate) fn write_tree(
 pub(crate) enum CopyError {
     Read(io::Error),
     Write(io::Error),
+    /// The reporter asked to stop mid-body.
+    Cancelled,
 }
+
+/// Polled between chunks of a body, so even one huge file stops promptly.
+pub(crate) type Cancel<'a> = &'a dyn Fn() -> bool;
 
 /// Where the tar stream goes. File bodies come straight from the spool files, so a sink that
 /// is itself a file or pipe can let the kernel copy them (`copy_file_range`, `splice`).
 pub(crate) trait TarSink: Write {
-    fn copy_spool(&mut self, spool: &File, offset: u64, len: u64) -> Result<u64, CopyError> {
-        copy_body(&mut BodyReader::new(spool, offset, len), self)
+    fn copy_spool(
+        &mut self,
+        spool: &File,
+        offset: u64,
+        len: u64,
+        cancel: Cancel,
+    ) -> Result<u64, CopyError> {
+        copy_body(&mut BodyReader::new(spool, offset, len), self, cancel)
     }
 }
 
@@ -169,21 +188,48 @@ impl<W: Write> Write for Direct<W> {
 }
 
 impl<W: Write> TarSink for Direct<W> {
-    fn copy_spool(&mut self, spool: &File, offset: u64, len: u64) -> Result<u64, CopyError> {
+    fn copy_spool(
+        &mut self,
+        spool: &File,
+        offset: u64,
+        len: u64,
+        cancel: Cancel,
+    ) -> Result<u64, CopyError> {
         self.buf.flush().map_err(CopyError::Write)?;
         let mut src = spool;
         src.seek(io::SeekFrom::Start(offset))
             .map_err(CopyError::Read)?;
-        // Errors of the combined copy are blamed on the destination: it is the side that
-        // fails in practice (disk full, closed pipe).
-        io::copy(&mut src.take(len), self.buf.get_mut()).map_err(CopyError::Write)
+        // In-kernel copies are fast; large slices keep them so while still checking `cancel`.
+        const SLICE: u64 = 64 << 20;
+        let mut copied = 0;
+        while copied < len {
+            if cancel() {
+                return Err(CopyError::Cancelled);
+            }
+            // Errors of the combined copy are blamed on the destination: it is the side that
+            // fails in practice (disk full, closed pipe).
+            let n = io::copy(&mut src.take(SLICE.min(len - copied)), self.buf.get_mut())
+                .map_err(CopyError::Write)?;
+            if n == 0 {
+                break;
+            }
+            copied += n;
+        }
+        Ok(copied)
     }
 }
 
-fn copy_body(from: &mut dyn io::Read, to: &mut (impl Write + ?Sized)) -> Result<u64, CopyError> {
+fn copy_body(
+    from: &mut dyn io::Read,
+    to: &mut (impl Write + ?Sized),
+    cancel: Cancel,
+) -> Result<u64, CopyError> {
     let mut buf = vec![0u8; 128 * 1024];
     let mut total = 0u64;
     loop {
+        if cancel() {
+            return Err(CopyError::Cancelled);
+        }
         let n = match from.read(&mut buf) {
             Ok(0) => return Ok(total),
             Ok(n) => n,

@@ -216,3 +216,51 @@ fn disk_full_during_output_leaves_no_file_behind() {
         "files left behind after a failed write: {left:?}"
     );
 }
+
+/// Stops after a few entries, as the binary's reporter does after Ctrl-C.
+struct CancelAfter {
+    entries: std::sync::atomic::AtomicU64,
+    limit: u64,
+}
+
+impl wslbox_rootfs::Reporter for CancelAfter {
+    fn output_progress(&self, entries: u64, _bytes: u64) {
+        self.entries
+            .fetch_add(entries, std::sync::atomic::Ordering::Relaxed);
+    }
+    fn cancelled(&self) -> bool {
+        self.entries.load(std::sync::atomic::Ordering::Relaxed) >= self.limit
+    }
+}
+
+#[test]
+fn interrupted_output_keeps_the_old_file_and_leaves_no_partial() {
+    let scratch = Scratch::new().unwrap();
+    let tree = sample_tree(&scratch);
+    let out = scratch.path("rootfs.tar.gz");
+    fs_err::write(&out, "old").unwrap();
+    let reporter = CancelAfter {
+        entries: 0.into(),
+        limit: 2,
+    };
+    let err = wslbox_rootfs::write_output(
+        &tree,
+        OutputDest::File(out.clone()),
+        OutputFormat::TarGz,
+        &reporter,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, wslbox_rootfs::OutputError::Interrupted),
+        "{err}"
+    );
+    assert_eq!(fs_err::read_to_string(&out).unwrap(), "old");
+    let names: Vec<_> = fs_err::read_dir(scratch.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !names.iter().any(|n| n.ends_with(".partial")),
+        "temp file left: {names:?}"
+    );
+}

@@ -8,13 +8,19 @@ use clap::Parser;
 
 mod cli;
 mod commands;
+mod interrupt;
 mod printer;
 mod reporters;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    interrupt::install();
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(_) if interrupt::interrupted() => {
+            printer::note("interrupted; nothing was left behind");
+            ExitCode::from(interrupt::EXIT_CODE)
+        }
         Err(err) => {
             printer::error(&err);
             ExitCode::FAILURE

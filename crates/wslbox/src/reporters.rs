@@ -218,6 +218,10 @@ impl wslbox_rootfs::Reporter for Progress {
         }
     }
 
+    fn cancelled(&self) -> bool {
+        crate::interrupt::interrupted()
+    }
+
     fn output_progress(&self, entries: u64, bytes: u64) {
         if let Some(bar) = &*self.output.lock().unwrap() {
             let total = self.entries.fetch_add(entries, Ordering::Relaxed) + entries;

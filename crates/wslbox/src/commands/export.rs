@@ -133,6 +133,8 @@ fn export(
     tree.apply_overlays(custom.overlays)?;
 
     progress.output_started(label);
+    // From here an interruption must remove the partial output (or roll back an import).
+    let _guard = crate::interrupt::Guard::new();
     let stats: Stats = wslbox_rootfs::write_output(&tree, dest, format, &*progress)?;
     progress.finish();
     Ok(summary(

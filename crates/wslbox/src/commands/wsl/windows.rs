@@ -70,6 +70,8 @@ fn import(ctx: &Context, wsl: &WslExe, args: &super::ImportArgs) -> anyhow::Resu
         location: args.location.clone(),
         version: args.wsl_version,
     };
+    // Ctrl-C during an import unwinds through the transaction, which unregisters.
+    let _guard = crate::interrupt::Guard::new();
     let report = host::import(wsl, &import_opts, |out| {
         let summary = export::write_rootfs(ctx, &args.image, &opts, out)?;
         Ok(Produced {
