@@ -66,7 +66,7 @@ pub enum RegistryError {
         limit: u64,
     },
     #[error(
-        "layer {digest} is a foreign layer to be fetched from {url}; pass the option to allow foreign layers to download it"
+        "layer {digest} is a foreign (non-distributable) layer served from {url}, not by the registry; pass --allow-foreign-layers to download it from there"
     )]
     ForeignLayer { digest: Digest, url: String },
     #[error("layer {digest} of {reference}: {source}")]

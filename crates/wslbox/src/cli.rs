@@ -65,6 +65,9 @@ pub struct ImageArgs {
     /// Parallel layer downloads
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub jobs: u16,
+    /// Download non-distributable ("foreign") layers from the URLs their manifest names
+    #[arg(long)]
+    pub allow_foreign_layers: bool,
 }
 
 #[derive(Debug, Args)]

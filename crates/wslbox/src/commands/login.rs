@@ -23,7 +23,7 @@ pub fn login(ctx: &Context, args: LoginArgs) -> anyhow::Result<()> {
             args.username
         );
     }
-    let client = source::client(ctx, 1)?;
+    let client = source::client(ctx, None)?;
     let location = source::runtime()?.block_on(client.login(registry, &args.username, password))?;
     printer::line(format!(
         "Login succeeded for {} (stored in {location})",
@@ -34,7 +34,7 @@ pub fn login(ctx: &Context, args: LoginArgs) -> anyhow::Result<()> {
 
 pub fn logout(ctx: &Context, args: LogoutArgs) -> anyhow::Result<()> {
     let registry = args.registry.as_deref().unwrap_or(DOCKER_HUB_REGISTRY);
-    let client = source::client(ctx, 1)?;
+    let client = source::client(ctx, None)?;
     let removed = client.logout(registry)?;
     let name = wslbox_registry::registry_name(registry);
     if removed.is_empty() {

@@ -13,7 +13,7 @@ pub fn run(ctx: &Context, args: PullArgs) -> anyhow::Result<()> {
     let platform = source::platform(&args.image)?;
     let reference: Reference = args.image.image.parse()?;
     let store = BlobStore::open(&ctx.cache_dir)?;
-    let client = source::client(ctx, args.image.jobs)?;
+    let client = source::client(ctx, Some(&args.image))?;
     let progress = Arc::new(Progress::new(ctx.quiet));
     let rt = source::runtime()?;
     let resolved = rt.block_on(client.resolve(&reference, &platform, &store))?;

@@ -61,10 +61,12 @@ pub fn platform(args: &ImageArgs) -> anyhow::Result<Platform> {
     }
 }
 
-pub fn client(ctx: &Context, jobs: u16) -> anyhow::Result<Client> {
+/// A registry client; `image` carries the per-pull options (`--jobs`, foreign layers).
+pub fn client(ctx: &Context, image: Option<&ImageArgs>) -> anyhow::Result<Client> {
     let options = ClientOptions {
         insecure_registries: ctx.insecure_registries.clone(),
-        jobs: usize::from(jobs),
+        jobs: image.map_or(1, |i| usize::from(i.jobs)),
+        allow_foreign_layers: image.is_some_and(|i| i.allow_foreign_layers),
         ..ClientOptions::default()
     };
     Ok(Client::new(options)?)
@@ -89,7 +91,7 @@ pub fn open(ctx: &Context, args: &ImageArgs, progress: &Arc<Progress>) -> anyhow
     }
     let reference: Reference = args.image.parse()?;
     let store = BlobStore::open(&ctx.cache_dir)?;
-    let client = client(ctx, args.jobs)?;
+    let client = client(ctx, Some(args))?;
     let rt = runtime()?;
     let resolved = rt.block_on(client.resolve(&reference, &platform, &store))?;
     let image = resolved.image.clone();
