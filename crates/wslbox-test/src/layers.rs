@@ -335,7 +335,8 @@ pub fn fixtures_dir() -> PathBuf {
 }
 
 /// A tar of a real Debian bookworm minbase rootfs (`debootstrap --variant=minbase`, default
-/// mirror), built once (about a minute) and cached under [`fixtures_dir`].
+/// mirror), built once (about a minute) and cached under [`fixtures_dir`]. Test processes run
+/// in parallel: a file lock makes the first one build it while the others wait.
 pub fn debian_minbase_tar() -> anyhow::Result<PathBuf> {
     use anyhow::Context;
     let dir = fixtures_dir();
@@ -344,18 +345,26 @@ pub fn debian_minbase_tar() -> anyhow::Result<PathBuf> {
         return Ok(tar);
     }
     fs_err::create_dir_all(&dir)?;
+    let lock = fs_err::File::create(dir.join("debootstrap-bookworm-minbase.lock"))?;
+    lock.file()
+        .lock()
+        .context("locking the debootstrap fixture")?;
+    if tar.exists() {
+        return Ok(tar);
+    }
     let root = tempfile::tempdir_in(&dir)?;
     let rootfs = root.path().join("rootfs");
     let status = std::process::Command::new("debootstrap")
         .args(["--variant=minbase", "bookworm"])
         .arg(&rootfs)
+        .stdout(std::process::Stdio::null())
         .status()
         .context("running debootstrap (install it with scripts/install-test-deps)")?;
     anyhow::ensure!(
         status.success(),
         "debootstrap --variant=minbase bookworm failed: {status}"
     );
-    let part = dir.join("debootstrap-bookworm-minbase.tar.part");
+    let part = root.path().join("minbase.tar");
     let status = std::process::Command::new("tar")
         .args(["--numeric-owner", "--xattrs", "--xattrs-include=*", "-C"])
         .arg(&rootfs)
