@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // each test file uses a different part
 
+pub mod client;
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -65,6 +67,10 @@ impl Reply {
         self.headers.push((k.to_owned(), v.into()));
         self
     }
+    /// 401 with `WWW-Authenticate: <challenge>`.
+    pub fn challenge(challenge: impl Into<String>) -> Self {
+        Reply::new(401).header("WWW-Authenticate", challenge)
+    }
     pub fn json(body: impl Into<Vec<u8>>) -> Self {
         Reply::new(200)
             .header("Content-Type", "application/json")
@@ -115,8 +121,38 @@ impl Server {
         Server { addr, seen }
     }
 
+    /// A plain registry on 127.0.0.1 serving `fx` (see [`Fixture::serve`]).
+    pub async fn serving(fx: &Fixture) -> Server {
+        let fx = fx.clone();
+        Server::start("127.0.0.1", move |req, _| fx.serve(req)).await
+    }
+
+    /// Another host (127.0.0.2, so credentials must not follow) serving `fx`'s layer at any
+    /// path, with `Range` support: a CDN behind a redirect, or a foreign layer's URL.
+    pub async fn other_host_serving_layer(fx: &Fixture) -> Server {
+        let layer = fx.layer.clone();
+        Server::start("127.0.0.2", move |req, _| range_reply(req, &layer)).await
+    }
+
     pub fn seen(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
+    }
+
+    /// The requests, in order, whose path contains `fragment` (e.g. a digest).
+    pub fn requests_to(&self, fragment: impl std::fmt::Display) -> Vec<Seen> {
+        let fragment = fragment.to_string();
+        self.seen()
+            .into_iter()
+            .filter(|r| r.path().contains(&fragment))
+            .collect()
+    }
+
+    /// The requests, in order, to the token realm at `/token`.
+    pub fn token_requests(&self) -> Vec<Seen> {
+        self.seen()
+            .into_iter()
+            .filter(|r| r.path().starts_with("/token"))
+            .collect()
     }
 
     pub fn authority(&self) -> String {
@@ -246,6 +282,11 @@ impl Fixture {
             layer,
             layer_digest,
         }
+    }
+
+    /// Whether `req` asks for the layer blob.
+    pub fn is_layer(&self, req: &Seen) -> bool {
+        req.path().contains(&self.layer_digest.to_string())
     }
 
     /// The standard registry answer for `req`: `/v2/`, the manifest by tag or digest, the
