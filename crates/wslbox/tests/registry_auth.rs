@@ -5,11 +5,11 @@
 
 use serde_json::json;
 use wslbox_test::registry::{Auth, Registry};
-use wslbox_test::registry_env::{CliEnv, Outcome};
+use wslbox_test::registry_env::{CliEnv, CredentialHelper, Outcome};
 use wslbox_test::registry_fixture::{Image, ImageSpec, noise};
 use wslbox_test::registry_front::{Front, FrontOptions};
 use wslbox_test::skopeo::PushOptions;
-use wslbox_test::token_server::{TokenField, TokenPolicy, TokenServer};
+use wslbox_test::token_server::{TokenField, TokenPolicy, TokenRequest, TokenServer};
 
 const USER: &str = "alice";
 const PASSWORD: &str = "correct horse";
@@ -26,9 +26,40 @@ fn push_small(registry: &Registry, reference: &str) -> Image {
     )
 }
 
-/// Asserts a successful pull printed the reference and the manifest digest.
+/// A registry that requires `USER`/`PASSWORD`, with a small `app:v1` pushed.
+fn htpasswd_registry() -> (Registry, Image) {
+    let registry = Registry::start(Auth::htpasswd(USER, PASSWORD));
+    let image = push_small(&registry, "app:v1");
+    (registry, image)
+}
+
+/// A registry whose token server follows `policy`, with a small image pushed as `reference`.
+fn token_registry(policy: TokenPolicy, reference: &str) -> (TokenServer, Registry, Image) {
+    let server = TokenServer::start(policy);
+    let registry = Registry::start(Auth::token(&server));
+    let image = push_small(&registry, reference);
+    (server, registry, image)
+}
+
+/// Gives `env`'s Docker config.json an `auths` entry for `registry`.
+fn write_docker_auths(env: &CliEnv, registry: &str, user: &str, password: &str) {
+    CliEnv::write_auths_file(
+        &env.docker_config_dir().join("config.json"),
+        registry,
+        user,
+        password,
+    );
+}
+
+/// `wslbox login <host> -u <user> --password-stdin`, fed `stdin`.
+fn login(env: &CliEnv, host: &str, user: &str, stdin: &str) -> Outcome {
+    env.run_with_stdin(&["login", host, "-u", user, "--password-stdin"], stdin)
+}
+
+/// Asserts `wslbox pull <reference>` succeeds and prints the reference and the manifest digest.
 #[track_caller]
-fn assert_pulled(outcome: &Outcome, reference: &str, image: &Image) {
+fn assert_pulls(env: &CliEnv, reference: &str, image: &Image) {
+    let outcome = env.run(&["pull", reference]);
     outcome.success();
     assert_eq!(
         outcome.stdout_field("Pulled "),
@@ -42,74 +73,82 @@ fn assert_pulled(outcome: &Outcome, reference: &str, image: &Image) {
     );
 }
 
-/// Asserts an authentication failure names the registry and suggests `wslbox login`.
+/// Asserts `outcome` is a failure whose error names `registry`.
 #[track_caller]
-fn assert_refused(outcome: &Outcome, registry: &str) {
+fn assert_failed_naming(outcome: &Outcome, registry: &str) {
     outcome.failure();
     assert!(
         outcome.stderr.contains(registry),
         "the error should name {registry}:\n{outcome}"
     );
+}
+
+/// Asserts `wslbox pull <reference>` fails with an authentication error that names
+/// `registry` and suggests `wslbox login`.
+#[track_caller]
+fn assert_pull_refused(env: &CliEnv, reference: &str, registry: &str) {
+    let outcome = env.run(&["pull", reference]);
+    assert_failed_naming(&outcome, registry);
     assert!(
         outcome.stderr.contains("wslbox login"),
         "the error should suggest `wslbox login`:\n{outcome}"
     );
 }
 
-#[test]
-fn anonymous_pull_from_open_registry() {
-    let registry = Registry::start(Auth::None);
-    let image = push_small(&registry, "app:v1");
-    let reference = registry.image("app:v1");
-    assert_pulled(&cli().run(&["pull", &reference]), &reference, &image);
-}
-
-#[test]
-fn htpasswd_registry_refuses_pull_without_credentials() {
-    let registry = Registry::start(Auth::htpasswd(USER, PASSWORD));
-    push_small(&registry, "app:v1");
-    assert_refused(
-        &cli().run(&["pull", &registry.image("app:v1")]),
-        &registry.host(),
-    );
-}
-
-#[test]
-fn htpasswd_credentials_from_docker_config_auths() {
-    let registry = Registry::start(Auth::htpasswd(USER, PASSWORD));
-    let image = push_small(&registry, "app:v1");
-    let env = cli();
-    CliEnv::write_auths_file(
-        &env.docker_config_dir().join("config.json"),
-        &registry.host(),
-        USER,
-        PASSWORD,
-    );
-    let reference = registry.image("app:v1");
-    assert_pulled(&env.run(&["pull", &reference]), &reference, &image);
-}
-
-#[test]
-fn htpasswd_credentials_from_creds_store_helper() {
-    let registry = Registry::start(Auth::htpasswd(USER, PASSWORD));
-    let image = push_small(&registry, "app:v1");
-    let env = cli();
-    let helper = env.install_credential_helper("testhelper");
-    helper.put(&registry.host(), USER, PASSWORD);
-    env.write_docker_config(&json!({"credsStore": "testhelper"}));
-    let reference = registry.image("app:v1");
-    assert_pulled(&env.run(&["pull", &reference]), &reference, &image);
+/// Asserts `helper` was asked for `registry`'s credentials.
+#[track_caller]
+fn assert_helper_asked_for(helper: &CredentialHelper, registry: &str) {
     assert!(
-        helper.calls().contains(&format!("get {}", registry.host())),
+        helper.calls().contains(&format!("get {registry}")),
         "helper calls: {:?}",
         helper.calls()
     );
 }
 
+/// Asserts every token request that names scopes asks for `scope` alone: tokens are scoped
+/// to the one repository, read-only.
+#[track_caller]
+fn assert_scoped_to(requests: &[TokenRequest], scope: &str) {
+    for request in requests.iter().filter(|r| !r.scopes.is_empty()) {
+        assert_eq!(request.scopes, [scope], "{request:?}");
+    }
+}
+
+#[test]
+fn anonymous_pull_from_open_registry() {
+    let registry = Registry::start(Auth::None);
+    let image = push_small(&registry, "app:v1");
+    assert_pulls(&cli(), &registry.image("app:v1"), &image);
+}
+
+#[test]
+fn htpasswd_registry_refuses_pull_without_credentials() {
+    let (registry, _) = htpasswd_registry();
+    assert_pull_refused(&cli(), &registry.image("app:v1"), &registry.host());
+}
+
+#[test]
+fn htpasswd_credentials_from_docker_config_auths() {
+    let (registry, image) = htpasswd_registry();
+    let env = cli();
+    write_docker_auths(&env, &registry.host(), USER, PASSWORD);
+    assert_pulls(&env, &registry.image("app:v1"), &image);
+}
+
+#[test]
+fn htpasswd_credentials_from_creds_store_helper() {
+    let (registry, image) = htpasswd_registry();
+    let env = cli();
+    let helper = env.install_credential_helper("testhelper");
+    helper.put(&registry.host(), USER, PASSWORD);
+    env.write_docker_config(&json!({"credsStore": "testhelper"}));
+    assert_pulls(&env, &registry.image("app:v1"), &image);
+    assert_helper_asked_for(&helper, &registry.host());
+}
+
 #[test]
 fn htpasswd_credentials_from_cred_helpers_entry() {
-    let registry = Registry::start(Auth::htpasswd(USER, PASSWORD));
-    let image = push_small(&registry, "app:v1");
+    let (registry, image) = htpasswd_registry();
     let env = cli();
     let helper = env.install_credential_helper("testhelper");
     helper.put(&registry.host(), USER, PASSWORD);
@@ -117,31 +156,23 @@ fn htpasswd_credentials_from_cred_helpers_entry() {
     env.write_docker_config(
         &json!({"credsStore": "absent", "credHelpers": {registry.host(): "testhelper"}}),
     );
-    let reference = registry.image("app:v1");
-    assert_pulled(&env.run(&["pull", &reference]), &reference, &image);
-    assert!(
-        helper.calls().contains(&format!("get {}", registry.host())),
-        "helper calls: {:?}",
-        helper.calls()
-    );
+    assert_pulls(&env, &registry.image("app:v1"), &image);
+    assert_helper_asked_for(&helper, &registry.host());
 }
 
 #[test]
 fn podman_auth_file_from_registry_auth_file() {
-    let registry = Registry::start(Auth::htpasswd(USER, PASSWORD));
-    let image = push_small(&registry, "app:v1");
+    let (registry, image) = htpasswd_registry();
     let mut env = cli();
     let auth_file = env.root().join("podman-auth.json");
     CliEnv::write_auths_file(&auth_file, &registry.host(), USER, PASSWORD);
     env.set_var("REGISTRY_AUTH_FILE", &auth_file);
-    let reference = registry.image("app:v1");
-    assert_pulled(&env.run(&["pull", &reference]), &reference, &image);
+    assert_pulls(&env, &registry.image("app:v1"), &image);
 }
 
 #[test]
 fn podman_auth_file_in_xdg_runtime_dir() {
-    let registry = Registry::start(Auth::htpasswd(USER, PASSWORD));
-    let image = push_small(&registry, "app:v1");
+    let (registry, image) = htpasswd_registry();
     let env = cli();
     let containers = env.root().join("runtime/containers");
     fs_err::create_dir_all(&containers).unwrap();
@@ -151,35 +182,22 @@ fn podman_auth_file_in_xdg_runtime_dir() {
         USER,
         PASSWORD,
     );
-    let reference = registry.image("app:v1");
-    assert_pulled(&env.run(&["pull", &reference]), &reference, &image);
+    assert_pulls(&env, &registry.image("app:v1"), &image);
 }
 
 #[test]
 fn wrong_password_names_the_registry() {
-    let registry = Registry::start(Auth::htpasswd(USER, PASSWORD));
-    push_small(&registry, "app:v1");
+    let (registry, _) = htpasswd_registry();
     let env = cli();
-    CliEnv::write_auths_file(
-        &env.docker_config_dir().join("config.json"),
-        &registry.host(),
-        USER,
-        "wrong",
-    );
-    assert_refused(
-        &env.run(&["pull", &registry.image("app:v1")]),
-        &registry.host(),
-    );
+    write_docker_auths(&env, &registry.host(), USER, "wrong");
+    assert_pull_refused(&env, &registry.image("app:v1"), &registry.host());
 }
 
 #[test]
 fn token_anonymous_pull_of_public_repository() {
-    let server = TokenServer::start(TokenPolicy::default());
-    let registry = Registry::start(Auth::token(&server));
-    let image = push_small(&registry, "public/app:v1");
-    let reference = registry.image("public/app:v1");
+    let (server, registry, image) = token_registry(TokenPolicy::default(), "public/app:v1");
     let pushed = server.requests().len();
-    assert_pulled(&cli().run(&["pull", &reference]), &reference, &image);
+    assert_pulls(&cli(), &registry.image("public/app:v1"), &image);
     let pulls: Vec<_> = server.requests().split_off(pushed);
     assert!(
         !pulls.is_empty(),
@@ -190,85 +208,51 @@ fn token_anonymous_pull_of_public_repository() {
             request.user, None,
             "no credentials were configured: {request:?}"
         );
-        // Tokens are scoped to the one repository, read-only.
-        assert_eq!(
-            request.scopes,
-            ["repository:public/app:pull"],
-            "{request:?}"
-        );
     }
+    assert_scoped_to(&pulls, "repository:public/app:pull");
 }
 
 #[test]
 fn token_anonymous_pull_of_private_repository_is_refused() {
-    let server = TokenServer::start(TokenPolicy::default());
-    let registry = Registry::start(Auth::token(&server));
-    push_small(&registry, "private/app:v1");
-    assert_refused(
-        &cli().run(&["pull", &registry.image("private/app:v1")]),
-        &registry.host(),
-    );
+    let (_server, registry, _) = token_registry(TokenPolicy::default(), "private/app:v1");
+    assert_pull_refused(&cli(), &registry.image("private/app:v1"), &registry.host());
 }
 
 #[test]
 fn token_pull_with_credentials() {
-    let server = TokenServer::start(TokenPolicy::default());
-    let registry = Registry::start(Auth::token(&server));
-    let image = push_small(&registry, "private/app:v1");
+    let (server, registry, image) = token_registry(TokenPolicy::default(), "private/app:v1");
     let env = cli();
-    CliEnv::write_auths_file(
-        &env.docker_config_dir().join("config.json"),
-        &registry.host(),
-        "tokenuser",
-        "tokenpass",
-    );
-    let reference = registry.image("private/app:v1");
+    write_docker_auths(&env, &registry.host(), "tokenuser", "tokenpass");
     let pushed = server.requests().len();
-    assert_pulled(&env.run(&["pull", &reference]), &reference, &image);
+    assert_pulls(&env, &registry.image("private/app:v1"), &image);
     let pulls: Vec<_> = server.requests().split_off(pushed);
     assert!(
         pulls.iter().any(|r| r.authenticated),
         "no authenticated token request: {pulls:?}"
     );
-    for request in pulls.iter().filter(|r| !r.scopes.is_empty()) {
-        // Tokens are scoped to the one repository, read-only.
-        assert_eq!(
-            request.scopes,
-            ["repository:private/app:pull"],
-            "{request:?}"
-        );
-    }
+    assert_scoped_to(&pulls, "repository:private/app:pull");
 }
 
 #[test]
 fn token_response_with_access_token_only() {
-    let server = TokenServer::start(TokenPolicy {
+    let policy = TokenPolicy {
         field: TokenField::AccessToken,
         ..TokenPolicy::default()
-    });
-    let registry = Registry::start(Auth::token(&server));
-    let image = push_small(&registry, "private/app:v1");
+    };
+    let (_server, registry, image) = token_registry(policy, "private/app:v1");
     let env = cli();
-    CliEnv::write_auths_file(
-        &env.docker_config_dir().join("config.json"),
-        &registry.host(),
-        "tokenuser",
-        "tokenpass",
-    );
-    let reference = registry.image("private/app:v1");
-    assert_pulled(&env.run(&["pull", &reference]), &reference, &image);
+    write_docker_auths(&env, &registry.host(), "tokenuser", "tokenpass");
+    assert_pulls(&env, &registry.image("private/app:v1"), &image);
 }
 
 #[test]
 fn token_response_with_token_only() {
-    let server = TokenServer::start(TokenPolicy {
+    let policy = TokenPolicy {
         field: TokenField::Token,
         ..TokenPolicy::default()
-    });
-    let registry = Registry::start(Auth::token(&server));
-    let image = push_small(&registry, "public/app:v1");
-    let reference = registry.image("public/app:v1");
-    assert_pulled(&cli().run(&["pull", &reference]), &reference, &image);
+    };
+    let (_server, registry, image) = token_registry(policy, "public/app:v1");
+    assert_pulls(&cli(), &registry.image("public/app:v1"), &image);
 }
 
 #[test]
@@ -289,15 +273,9 @@ fn token_expiring_mid_pull_is_refreshed() {
         },
     );
     let env = cli();
-    CliEnv::write_auths_file(
-        &env.docker_config_dir().join("config.json"),
-        &front.host(),
-        "tokenuser",
-        "tokenpass",
-    );
-    let reference = front.image("private/app:v1");
+    write_docker_auths(&env, &front.host(), "tokenuser", "tokenpass");
     let issued_before = server.tokens_issued();
-    assert_pulled(&env.run(&["pull", &reference]), &reference, &image);
+    assert_pulls(&env, &front.image("private/app:v1"), &image);
     assert!(
         front.rejected_tokens() >= 1,
         "the expired token was never used again; the test proves nothing"
@@ -311,15 +289,10 @@ fn token_expiring_mid_pull_is_refreshed() {
 
 #[test]
 fn login_pull_logout_cycle() {
-    let registry = Registry::start(Auth::htpasswd(USER, PASSWORD));
-    let image = push_small(&registry, "app:v1");
+    let (registry, image) = htpasswd_registry();
     let env = cli();
     let host = registry.host();
-    env.run_with_stdin(
-        &["login", &host, "-u", USER, "--password-stdin"],
-        &format!("{PASSWORD}\n"),
-    )
-    .success();
+    login(&env, &host, USER, &format!("{PASSWORD}\n")).success();
     let config = env.docker_config().expect("login writes config.json");
     let auth = config["auths"][&host]["auth"]
         .as_str()
@@ -331,7 +304,7 @@ fn login_pull_logout_cycle() {
     );
 
     let reference = registry.image("app:v1");
-    assert_pulled(&env.run(&["pull", &reference]), &reference, &image);
+    assert_pulls(&env, &reference, &image);
 
     env.run(&["logout", &host]).success();
     let config = env.docker_config().unwrap_or_default();
@@ -339,19 +312,17 @@ fn login_pull_logout_cycle() {
         config["auths"].get(&host).is_none(),
         "logout left credentials behind: {config}"
     );
-    assert_refused(&env.run(&["pull", &reference]), &host);
+    assert_pull_refused(&env, &reference, &host);
 }
 
 #[test]
 fn login_stores_in_configured_credential_helper() {
-    let registry = Registry::start(Auth::htpasswd(USER, PASSWORD));
-    let image = push_small(&registry, "app:v1");
+    let (registry, image) = htpasswd_registry();
     let env = cli();
     let helper = env.install_credential_helper("testhelper");
     env.write_docker_config(&json!({"credsStore": "testhelper"}));
     let host = registry.host();
-    env.run_with_stdin(&["login", &host, "-u", USER, "--password-stdin"], PASSWORD)
-        .success();
+    login(&env, &host, USER, PASSWORD).success();
     assert_eq!(
         helper.get(&host),
         Some((USER.to_owned(), PASSWORD.to_owned()))
@@ -362,8 +333,7 @@ fn login_stores_in_configured_credential_helper() {
         "the secret leaked into config.json: {config}"
     );
 
-    let reference = registry.image("app:v1");
-    assert_pulled(&env.run(&["pull", &reference]), &reference, &image);
+    assert_pulls(&env, &registry.image("app:v1"), &image);
     env.run(&["logout", &host]).success();
     assert_eq!(
         helper.get(&host),
@@ -378,12 +348,7 @@ fn login_with_wrong_password_is_refused_and_stores_nothing() {
     let registry = Registry::start(Auth::htpasswd(USER, PASSWORD));
     let env = cli();
     let host = registry.host();
-    let outcome = env.run_with_stdin(&["login", &host, "-u", USER, "--password-stdin"], "wrong");
-    outcome.failure();
-    assert!(
-        outcome.stderr.contains(&host),
-        "the error should name {host}:\n{outcome}"
-    );
+    assert_failed_naming(&login(&env, &host, USER, "wrong"), &host);
     let config = env.docker_config().unwrap_or_default();
     assert!(
         config["auths"].get(&host).is_none(),
@@ -393,25 +358,10 @@ fn login_with_wrong_password_is_refused_and_stores_nothing() {
 
 #[test]
 fn token_login_then_private_pull() {
-    let server = TokenServer::start(TokenPolicy::default());
-    let registry = Registry::start(Auth::token(&server));
-    let image = push_small(&registry, "private/app:v1");
+    let (_server, registry, image) = token_registry(TokenPolicy::default(), "private/app:v1");
     let env = cli();
     let host = registry.host();
-    let wrong = env.run_with_stdin(
-        &["login", &host, "-u", "tokenuser", "--password-stdin"],
-        "wrong",
-    );
-    wrong.failure();
-    assert!(
-        wrong.stderr.contains(&host),
-        "the error should name {host}:\n{wrong}"
-    );
-    env.run_with_stdin(
-        &["login", &host, "-u", "tokenuser", "--password-stdin"],
-        "tokenpass",
-    )
-    .success();
-    let reference = registry.image("private/app:v1");
-    assert_pulled(&env.run(&["pull", &reference]), &reference, &image);
+    assert_failed_naming(&login(&env, &host, "tokenuser", "wrong"), &host);
+    login(&env, &host, "tokenuser", "tokenpass").success();
+    assert_pulls(&env, &registry.image("private/app:v1"), &image);
 }
