@@ -7,22 +7,7 @@ use std::process::{Command, Output, Stdio};
 use crate::support::*;
 
 fn wslbox_exe() -> PathBuf {
-    let path = std::env::var_os("WSLBOX_EXE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let exe = std::env::current_exe().expect("current exe");
-            exe.parent()
-                .and_then(Path::parent)
-                .expect("target dir")
-                .join("wslbox.exe")
-        });
-    assert!(
-        path.is_file(),
-        "wslbox.exe is missing at {}; build it with `cargo build -p wslbox --target x86_64-pc-windows-gnu` \
-         (scripts/test-windows does)",
-        path.display()
-    );
-    path
+    built_exe("WSLBOX_EXE", "wslbox.exe", "wslbox")
 }
 
 /// Runs wslbox.exe against the simulator with a per-test cache; stdin is not a terminal.

@@ -8,18 +8,6 @@ use wslbox_wsl::host::{self, ImportOptions};
 
 use crate::support::*;
 
-fn try_import(wsl: &host::WslExe, name: &str, dir: &Path) -> Result<host::Report, Error> {
-    let opts = ImportOptions {
-        name: name.into(),
-        location: Some(dir.to_owned()),
-        version: 2,
-    };
-    host::import(wsl, &opts, |mut out| {
-        out.write_all(&rootfs_tar())?;
-        Ok(produced())
-    })
-}
-
 fn assert_nothing_left(name: &str, dir: &Path) {
     assert_eq!(guid_of(name), None, "`{name}` must not stay registered");
     assert!(!dir.exists(), "{} must be removed", dir.display());

@@ -6,24 +6,29 @@ use std::path::{Path, PathBuf};
 use windows_registry::CURRENT_USER;
 use wslbox_wsl::host::{self, DefaultUser, ImportOptions, LXSS_KEY, Produced, WslExe};
 
-/// The wsl.exe simulator: `WSL_SIMULATOR`, else `wsl.exe` next to the test's `deps` folder.
-pub fn simulator() -> PathBuf {
-    let path = std::env::var_os("WSL_SIMULATOR")
+/// A cross-built executable: `$env_var`, else `file` next to the test's `deps` folder.
+pub fn built_exe(env_var: &str, file: &str, package: &str) -> PathBuf {
+    let path = std::env::var_os(env_var)
         .map(PathBuf::from)
         .unwrap_or_else(|| {
             let exe = std::env::current_exe().expect("current exe");
             exe.parent()
                 .and_then(Path::parent)
                 .expect("target dir")
-                .join("wsl.exe")
+                .join(file)
         });
     assert!(
         path.is_file(),
-        "the wsl.exe simulator is missing at {}; build it with \
-         `cargo build -p wsl-simulator --target x86_64-pc-windows-gnu` (scripts/test-windows does)",
+        "{file} is missing at {}; build it with \
+         `cargo build -p {package} --target x86_64-pc-windows-gnu` (scripts/test-windows does)",
         path.display()
     );
     path
+}
+
+/// The wsl.exe simulator: `WSL_SIMULATOR`, else `wsl.exe` next to the test's `deps` folder.
+pub fn simulator() -> PathBuf {
+    built_exe("WSL_SIMULATOR", "wsl.exe", "wsl-simulator")
 }
 
 pub fn wsl() -> WslExe {
@@ -88,7 +93,7 @@ pub fn produced() -> Produced {
 }
 
 /// Imports the test rootfs as `name` into `dir`.
-pub fn import(wsl: &WslExe, name: &str, dir: &Path) -> host::Report {
+pub fn try_import(wsl: &WslExe, name: &str, dir: &Path) -> Result<host::Report, wslbox_wsl::Error> {
     let opts = ImportOptions {
         name: name.into(),
         location: Some(dir.to_owned()),
@@ -98,7 +103,11 @@ pub fn import(wsl: &WslExe, name: &str, dir: &Path) -> host::Report {
         out.write_all(&rootfs_tar())?;
         Ok(produced())
     })
-    .unwrap_or_else(|e| panic!("importing {name}: {e}"))
+}
+
+/// [`try_import`] that must succeed.
+pub fn import(wsl: &WslExe, name: &str, dir: &Path) -> host::Report {
+    try_import(wsl, name, dir).unwrap_or_else(|e| panic!("importing {name}: {e}"))
 }
 
 /// The GUID key of the distribution named `name`, if registered.
