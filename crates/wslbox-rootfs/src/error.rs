@@ -16,9 +16,9 @@ pub(crate) fn show(path: &[u8]) -> String {
 #[non_exhaustive]
 pub enum FlattenError {
     /// The layer could not be read, verified or decompressed (bad digest, corrupt gzip, I/O).
-    #[error(
-        "layer {digest}: {source}; the blob may be corrupt: remove it from the cache and pull again"
-    )]
+    /// The caller knows where the blob came from, and so what the fix is (the binary re-checks
+    /// and drops corrupt cache entries).
+    #[error("layer {digest} cannot be read: {source}")]
     Read {
         digest: String,
         source: std::io::Error,

@@ -108,14 +108,26 @@ pub(crate) fn read_layer(
             inner: decoded,
             failed: &below_failed,
         };
-        let entries = parse_tar(&mut tracked, &digest, spool_dir, &mut spool, cancel).map_err(
-            |e| match e {
-                FlattenError::Tar { digest, source } if below_failed.get() => {
-                    FlattenError::Read { digest, source }
+        let entries = match parse_tar(&mut tracked, &digest, spool_dir, &mut spool, cancel) {
+            Ok(entries) => entries,
+            Err(e) => {
+                drop(tracked);
+                // A corrupt blob decodes to garbage long before its digest is checked at EOF.
+                // Reading the raw rest lets a digest mismatch, the root cause, be reported
+                // instead of whatever the garbage looked like.
+                if !cancel.load(Ordering::Relaxed)
+                    && let Err(raw) = io::copy(&mut counted, &mut io::sink())
+                {
+                    return Err(read_err(raw));
                 }
-                other => other,
-            },
-        )?;
+                return Err(match e {
+                    FlattenError::Tar { digest, source } if below_failed.get() => {
+                        FlattenError::Read { digest, source }
+                    }
+                    other => other,
+                });
+            }
+        };
         // The tar end marker may come before the end of the compressed stream; reading the
         // rest checks the compression trailer (gzip CRC) and the blob digest.
         io::copy(&mut tracked, &mut io::sink()).map_err(read_err)?;

@@ -56,6 +56,50 @@ fn corrupted_blob_in_registry_storage_is_rejected_and_not_cached() {
     assert_eq!(env.cache_entries_named(&layer.digest).len(), 1);
 }
 
+#[test]
+fn corrupt_cached_layer_is_dropped_and_the_next_export_downloads_it_again() {
+    let registry = Registry::start(Auth::None);
+    let mut spec = ImageSpec::small("amd64");
+    spec.layers = vec![vec![("payload.bin".to_owned(), noise(12, 256 * 1024))]];
+    let image = registry.push_image("app:v1", &spec, &PushOptions::default());
+    let layer = &image.layers[0];
+    let env = cli();
+    let reference = registry.image("app:v1");
+    env.run(&["pull", &reference]).success();
+
+    // Same size, one byte flipped: only a re-hash can tell.
+    let cached = env.cache_entries_named(&layer.digest);
+    assert_eq!(cached.len(), 1, "{cached:?}");
+    let mut bytes = fs_err::read(&cached[0]).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    fs_err::write(&cached[0], &bytes).unwrap();
+    let computed = sha256(&bytes);
+
+    let out = env.root().join("rootfs.tar");
+    let out_arg = out.to_str().unwrap();
+    let outcome = env.run(&["export", &reference, "--raw", "-o", out_arg]);
+    outcome.failure();
+    assert!(
+        outcome.stderr.contains(&format!(
+            "the cached copy of layer {} was corrupt and has been removed",
+            layer.digest
+        )) && outcome.stderr.contains("run the command again"),
+        "{outcome}"
+    );
+    // The root cause is named, not whatever the corrupt bytes decoded to.
+    assert!(outcome.stderr.contains(&computed), "{outcome}");
+    assert!(!out.exists(), "no output after a failed export");
+    assert!(env.cache_entries_named(&layer.digest).is_empty());
+    env.assert_cache_consistent();
+
+    env.run(&["export", &reference, "--raw", "-o", out_arg])
+        .success();
+    let names = wslbox_test::oracle::bsdtar_list(&out).unwrap();
+    assert!(names.iter().any(|n| n == "payload.bin"), "{names:?}");
+    assert_eq!(env.cache_entries_named(&layer.digest).len(), 1);
+}
+
 /// Pulls through a front that redirects blobs to 127.0.0.2 and checks the CDN got no secret.
 fn assert_redirect_carries_no_authorization(
     registry: &Registry,

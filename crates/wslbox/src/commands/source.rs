@@ -24,34 +24,47 @@ use crate::reporters::Progress;
 pub struct Source {
     pub image: ResolvedImage,
     pub opener: Box<dyn BlobOpener>,
-    downloads: Option<JoinHandle<anyhow::Result<()>>>,
+    /// For registry images: the cache the layers land in, and the downloads filling it.
+    registry: Option<(BlobStore, JoinHandle<anyhow::Result<()>>)>,
 }
 
 impl Source {
-    /// Runs `read` over the layers while downloads go on; a download error, being the root
-    /// cause, wins over the read error it provoked.
+    /// Runs `read` over the layers while downloads go on. A download error, being the root
+    /// cause, wins over the read error it provoked; a read error from the cache leads to a
+    /// re-check that drops corrupt entries, so the next run downloads them again.
     pub fn read_layers<T>(
         self,
         read: impl FnOnce(&dyn BlobOpener) -> anyhow::Result<T>,
     ) -> anyhow::Result<T> {
         let result = read(self.opener.as_ref());
-        let downloads = self.finish();
-        match (result, downloads) {
-            (Ok(value), Ok(())) => Ok(value),
-            (_, Err(download)) => Err(download),
-            (Err(read), Ok(())) => Err(read),
-        }
+        let Some((store, downloads)) = self.registry else {
+            return result;
+        };
+        downloads
+            .join()
+            .map_err(|_| anyhow::anyhow!("the download thread panicked"))??;
+        result.map_err(|err| match drop_corrupt(&store, &self.image.layers) {
+            Ok(dropped) if !dropped.is_empty() => err.context(format!(
+                "the cached copy of layer {} was corrupt and has been removed from the cache; \
+                 run the command again to download it",
+                dropped.join(", ")
+            )),
+            _ => err,
+        })
     }
+}
 
-    /// Waits for background downloads.
-    fn finish(mut self) -> anyhow::Result<()> {
-        match self.downloads.take() {
-            Some(handle) => handle
-                .join()
-                .map_err(|_| anyhow::anyhow!("the download thread panicked"))?,
-            None => Ok(()),
+/// Re-hashes the cached layers, removing the ones that no longer match their digest.
+fn drop_corrupt(store: &BlobStore, layers: &[LayerDescriptor]) -> anyhow::Result<Vec<String>> {
+    let mut dropped = Vec::new();
+    for layer in layers {
+        if store.get(&layer.digest, Some(layer.size))?.is_some()
+            && store.verify(&layer.digest, Some(layer.size))?.is_none()
+        {
+            dropped.push(layer.digest.to_string());
         }
     }
+    Ok(dropped)
 }
 
 pub fn platform(args: &ImageArgs) -> anyhow::Result<Platform> {
@@ -86,7 +99,7 @@ pub fn open(ctx: &Context, args: &ImageArgs, progress: &Arc<Progress>) -> anyhow
         return Ok(Source {
             image,
             opener,
-            downloads: None,
+            registry: None,
         });
     }
     let reference: Reference = args.image.parse()?;
@@ -106,12 +119,15 @@ pub fn open(ctx: &Context, args: &ImageArgs, progress: &Arc<Progress>) -> anyhow
         arrivals: Arc::clone(&arrivals),
         cached: cached.clone(),
     };
-    let downloads = std::thread::spawn(move || fetch(rt, client, resolved, store, reporter));
+    let downloads = {
+        let store = store.clone();
+        std::thread::spawn(move || fetch(rt, client, resolved, store, reporter))
+    };
     let opener = ArrivingBlobs { arrivals, cached };
     Ok(Source {
         image,
         opener: Box::new(opener),
-        downloads: Some(downloads),
+        registry: Some((store, downloads)),
     })
 }
 
