@@ -182,6 +182,25 @@ pub(crate) struct EditTarget {
     pub existing: Option<(NodeInfo, Vec<u8>)>,
 }
 
+impl EditTarget {
+    /// The current contents; empty when the file does not exist yet.
+    pub fn contents(&self) -> Vec<u8> {
+        self.existing
+            .as_ref()
+            .map(|(_, data)| data.clone())
+            .unwrap_or_default()
+    }
+
+    /// Stages `data` at this path, keeping the image's mode and owner; a new file gets `mode`
+    /// and root ownership.
+    pub fn replace(self, staged: &mut Staged, data: Vec<u8>, mode: u32) {
+        let (mode, uid, gid) = self
+            .existing
+            .map_or((mode, 0, 0), |(info, _)| (info.mode, info.uid, info.gid));
+        staged.put_file(self.path, data, mode, uid, gid);
+    }
+}
+
 /// A tree path for messages: `/etc/passwd`.
 pub(crate) fn display(path: &[u8]) -> String {
     format!("/{}", String::from_utf8_lossy(path))

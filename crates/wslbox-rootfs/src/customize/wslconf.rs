@@ -11,11 +11,7 @@ pub(crate) fn apply(
     out: &mut Customization,
 ) -> Result<(), CustomizeError> {
     let target = staged.file_for_edit(b"etc/wsl.conf")?;
-    let original = target
-        .existing
-        .as_ref()
-        .map(|(_, data)| data.clone())
-        .unwrap_or_default();
+    let original = target.contents();
     let mut ini = Ini::parse(&original);
     if let Some((name, _)) = default_user {
         if opts.wsl_format {
@@ -44,10 +40,7 @@ pub(crate) fn apply(
     }
     let merged = ini.to_bytes();
     if merged != original {
-        let (mode, uid, gid) = target
-            .existing
-            .map_or((0o644, 0, 0), |(info, _)| (info.mode, info.uid, info.gid));
-        staged.put_file(target.path, merged, mode, uid, gid);
+        target.replace(staged, merged, 0o644);
     }
     Ok(())
 }

@@ -40,11 +40,7 @@ pub(crate) fn apply(
     }
 
     let target = staged.file_for_edit(CONF_PATH)?;
-    let original = target
-        .existing
-        .as_ref()
-        .map(|(_, data)| data.clone())
-        .unwrap_or_default();
+    let original = target.contents();
     let mut ini = Ini::parse(&original);
     if original.is_empty() {
         ini = Ini::parse(b"# Written by wslbox for `wsl --install --from-file`.\n");
@@ -99,10 +95,7 @@ pub(crate) fn apply(
         ini.set("windowsterminal", "profileTemplate", TEMPLATE_PATH, " = ");
     }
 
-    let (mode, uid, gid) = target
-        .existing
-        .map_or((0o644, 0, 0), |(info, _)| (info.mode, info.uid, info.gid));
-    staged.put_file(target.path, ini.to_bytes(), mode, uid, gid);
+    target.replace(staged, ini.to_bytes(), 0o644);
     Ok(())
 }
 
