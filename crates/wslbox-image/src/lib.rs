@@ -16,13 +16,50 @@ use std::io::Read;
 
 use wslbox_reference::{Digest, Platform};
 
-/// How a layer blob is compressed, from its media type.
+/// How a layer blob or rootfs tarball is compressed: from its media type, or sniffed from its
+/// first bytes ([`Compression::sniff`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Compression {
     None,
     Gzip,
     Zstd,
+    /// Not an OCI layer encoding, but what distributions ship rootfs tarballs in (and what
+    /// `docker load` accepts).
+    Xz,
+    Bzip2,
+}
+
+impl Compression {
+    /// How many leading bytes [`Compression::sniff`] looks at.
+    pub const MAGIC_LEN: usize = 6;
+
+    /// The compression a stream's leading bytes announce; `None` for anything else (a plain
+    /// tar, or not an archive at all: the tar reader says which).
+    pub fn sniff(magic: &[u8]) -> Compression {
+        if magic.starts_with(&[0x1f, 0x8b]) {
+            Compression::Gzip
+        } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Compression::Zstd
+        } else if magic.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
+            Compression::Xz
+        } else if magic.starts_with(b"BZh") {
+            Compression::Bzip2
+        } else {
+            Compression::None
+        }
+    }
+
+    /// Lowercase name for messages (`gzip`, `xz`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            Compression::None => "uncompressed",
+            Compression::Gzip => "gzip",
+            Compression::Zstd => "zstd",
+            Compression::Xz => "xz",
+            Compression::Bzip2 => "bzip2",
+        }
+    }
 }
 
 /// One layer of the chosen manifest.
@@ -81,3 +118,21 @@ pub mod verify;
 
 pub use layout::{LayoutError, LocalImage, open_local};
 pub use verify::VerifyingReader;
+
+#[cfg(test)]
+mod tests {
+    use super::Compression;
+
+    #[test]
+    fn compression_is_sniffed_from_magic() {
+        assert_eq!(Compression::sniff(&[0x1f, 0x8b, 8, 0]), Compression::Gzip);
+        assert_eq!(
+            Compression::sniff(&[0x28, 0xb5, 0x2f, 0xfd]),
+            Compression::Zstd
+        );
+        assert_eq!(Compression::sniff(b"\xfd7zXZ\0"), Compression::Xz);
+        assert_eq!(Compression::sniff(b"BZh91AY"), Compression::Bzip2);
+        assert_eq!(Compression::sniff(b"ustar"), Compression::None);
+        assert_eq!(Compression::sniff(b""), Compression::None);
+    }
+}

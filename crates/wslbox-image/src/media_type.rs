@@ -79,6 +79,9 @@ pub fn oci_layer_media_type(compression: Compression) -> &'static str {
         Compression::None => OCI_LAYER,
         Compression::Gzip => OCI_LAYER_GZIP,
         Compression::Zstd => OCI_LAYER_ZSTD,
+        // No registered media types; only local archives (`docker load` accepts them) have these.
+        Compression::Xz => "application/vnd.oci.image.layer.v1.tar+xz",
+        Compression::Bzip2 => "application/vnd.oci.image.layer.v1.tar+bzip2",
     }
 }
 

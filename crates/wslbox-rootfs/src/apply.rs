@@ -19,8 +19,8 @@
 use std::collections::HashSet;
 
 use crate::error::FlattenError;
+use crate::layer::{EntryKind, EntryMeta as Meta, LayerEntry, ParsedLayer, is_whiteout};
 use crate::path::{components, join, split_last};
-use crate::read::{EntryKind, LayerEntry, Meta, is_whiteout};
 use crate::spool::BodyRef;
 use crate::tree::{Data, FlatTree, InodeKind, NodeId, ROOT};
 
@@ -31,28 +31,26 @@ const OPAQUE: &[u8] = b".wh..wh..opq";
 const IMPLICIT_DIR_MODE: u32 = 0o755;
 
 impl FlatTree {
-    /// Applies layer number `spool` (its entries in tar order). `digest` names it in errors.
-    pub(crate) fn apply_layer(
-        &mut self,
-        entries: &[LayerEntry],
-        spool: u32,
-        digest: &str,
-    ) -> Result<(), FlattenError> {
+    /// Applies the next layer on top of the tree (its entries in archive order); its spool
+    /// file then belongs to the tree.
+    pub fn apply(&mut self, layer: ParsedLayer) -> Result<(), FlattenError> {
+        let spool = u32::try_from(self.spools.len()).expect("fewer than 2^32 layers");
+        self.spools.push(layer.spool);
         let mut upper: HashSet<Vec<u8>> = HashSet::new();
-        for entry in entries {
-            self.apply_entry(entry, spool, &mut upper)
+        for entry in &layer.entries {
+            self.apply_entry(entry, spool, layer.whiteouts, &mut upper)
                 .map_err(|(unsafe_input, reason)| {
                     let path = String::from_utf8_lossy(&entry.path).into_owned();
-                    let digest = digest.to_owned();
+                    let layer = layer.label.clone();
                     if unsafe_input {
                         FlattenError::UnsafePath {
-                            digest,
+                            layer,
                             path,
                             reason,
                         }
                     } else {
                         FlattenError::InvalidEntry {
-                            digest,
+                            layer,
                             path,
                             reason,
                         }
@@ -62,11 +60,23 @@ impl FlatTree {
         Ok(())
     }
 
+    /// A tree made of `layers`, bottom first.
+    pub fn from_layers(
+        layers: impl IntoIterator<Item = ParsedLayer>,
+    ) -> Result<FlatTree, FlattenError> {
+        let mut tree = FlatTree::new();
+        for layer in layers {
+            tree.apply(layer)?;
+        }
+        Ok(tree)
+    }
+
     /// Errors are `(is_unsafe, reason)`.
     fn apply_entry(
         &mut self,
         e: &LayerEntry,
         spool: u32,
+        whiteouts: bool,
         upper: &mut HashSet<Vec<u8>>,
     ) -> Result<(), (bool, String)> {
         let invalid = |r: &str| (false, r.to_owned());
@@ -82,7 +92,7 @@ impl FlatTree {
         let (unsafe_dir, file) = split_last(&e.path);
         let dir = self.resolve(unsafe_dir).map_err(invalid)?;
 
-        if is_whiteout(&e.path) {
+        if whiteouts && is_whiteout(&e.path) {
             self.whiteout(&dir, file, upper);
             return Ok(());
         }

@@ -1,4 +1,4 @@
-//! Errors of flattening and output writing. Every variant names the layer digest and/or path.
+//! Errors of flattening and output writing. Every variant names the layer (`layer sha256:…`, `rootfs tarball FILE`, …) and/or path.
 
 use std::path::PathBuf;
 
@@ -18,39 +18,44 @@ pub enum FlattenError {
     /// The layer could not be read, verified or decompressed (bad digest, corrupt gzip, I/O).
     /// The caller knows where the blob came from, and so what the fix is (the binary re-checks
     /// and drops corrupt cache entries).
-    #[error("layer {digest} cannot be read: {source}")]
+    #[error("{layer} cannot be read: {source}")]
     Read {
-        digest: String,
+        /// What was read, for messages: `layer sha256:…`, `rootfs tarball FILE`, ….
+        layer: String,
         source: std::io::Error,
     },
     /// The layer's tar stream is malformed.
-    #[error("layer {digest}: malformed tar stream: {source}")]
+    #[error("{layer}: malformed tar stream: {source}")]
     Tar {
-        digest: String,
+        /// What was read, for messages: `layer sha256:…`, `rootfs tarball FILE`, ….
+        layer: String,
         source: std::io::Error,
     },
     /// An entry would write outside the root (`..` component, escaping hardlink).
     #[error(
-        "layer {digest}: unsafe entry `{path}`: {reason}; refusing to extract an image that writes outside its root"
+        "{layer}: unsafe entry `{path}`: {reason}; refusing to extract an image that writes outside its root"
     )]
     UnsafePath {
-        digest: String,
+        /// What was read, for messages: `layer sha256:…`, `rootfs tarball FILE`, ….
+        layer: String,
         path: String,
         reason: String,
     },
     /// An entry cannot be applied (unsupported type, missing hardlink target, file in the way).
-    #[error("layer {digest}: invalid entry `{path}`: {reason}")]
+    #[error("{layer}: invalid entry `{path}`: {reason}")]
     InvalidEntry {
-        digest: String,
+        /// What was read, for messages: `layer sha256:…`, `rootfs tarball FILE`, ….
+        layer: String,
         path: String,
         reason: String,
     },
     /// Writing a file body to the spool directory failed (disk full?).
     #[error(
-        "spooling layer {digest} to {dir}: {source}; check free space there or choose another temp directory"
+        "spooling {layer} to {dir}: {source}; check free space there or choose another temp directory"
     )]
     Spool {
-        digest: String,
+        /// What was read, for messages: `layer sha256:…`, `rootfs tarball FILE`, ….
+        layer: String,
         dir: PathBuf,
         source: std::io::Error,
     },

@@ -9,7 +9,8 @@ use std::sync::mpsc;
 use wslbox_image::{BlobOpener, LayerDescriptor};
 
 use crate::error::FlattenError;
-use crate::read::{ParsedLayer, read_layer};
+use crate::layer::ParsedLayer;
+use crate::read::read_layer;
 use crate::report::Reporter;
 use crate::tree::FlatTree;
 
@@ -85,7 +86,7 @@ fn apply_in_order(
     reporter: &dyn Reporter,
 ) -> Result<(), FlattenError> {
     let mut pending = BTreeMap::new();
-    for (want, layer) in layers.iter().enumerate() {
+    for want in 0..layers.len() {
         if reporter.cancelled() {
             return Err(FlattenError::Interrupted);
         }
@@ -96,10 +97,7 @@ fn apply_in_order(
             let (i, result) = rx.recv().expect("a worker reports every layer it takes");
             pending.insert(i, result);
         };
-        let parsed = parsed?;
-        let spool = u32::try_from(tree.spools.len()).expect("fewer than 2^32 layers");
-        tree.spools.push(parsed.spool);
-        tree.apply_layer(&parsed.entries, spool, &layer.digest.to_string())?;
+        tree.apply(parsed?)?;
     }
     Ok(())
 }

@@ -35,6 +35,7 @@
 mod apply;
 mod error;
 mod flatten;
+mod layer;
 mod output;
 mod path;
 mod pgzip;
@@ -50,7 +51,9 @@ pub mod osrelease;
 
 pub use error::{FlattenError, OutputError};
 pub use flatten::{FlattenOptions, flatten};
+pub use layer::{EntryData, EntryMeta, LayerBuilder, LayerOptions, ParsedLayer, PathMap};
 pub use output::{OutputDest, OutputFormat, Stats, write_output, write_tar};
+pub use read::read_tar;
 pub use report::{NoReporter, Reporter};
 pub use tree::FlatTree;
 

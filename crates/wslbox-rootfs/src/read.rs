@@ -1,5 +1,5 @@
-//! Phase 1: read one layer stream — verify (the opener does), decompress, parse the tar — into
-//! a list of [`LayerEntry`]s, with regular-file bodies copied to a spool file on disk.
+//! Phase 1: read one tar stream — verify (the opener does), decompress, parse the tar — into a
+//! [`ParsedLayer`] through a [`LayerBuilder`], with regular-file bodies copied to a spool file.
 
 use std::cell::Cell;
 use std::io::{self, BufRead, BufReader, Read};
@@ -11,57 +11,14 @@ use tar::EntryType;
 use wslbox_image::{BlobOpener, Compression, LayerDescriptor};
 
 use crate::error::FlattenError;
-use crate::path::normalize;
+use crate::layer::{EntryData, EntryMeta as Meta, LayerBuilder, LayerOptions, ParsedLayer};
 use crate::report::Reporter;
 use crate::sparse::SparsePax;
-use crate::spool::{AppendError, SpoolWriter};
-
-/// Metadata a tar header carries for one entry.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct Meta {
-    /// Permission bits with setuid/setgid/sticky.
-    pub mode: u32,
-    pub uid: u64,
-    pub gid: u64,
-    pub mtime: i64,
-    pub mtime_nsec: u32,
-    /// `SCHILY.xattr.*` records, binary values, in header order.
-    pub xattrs: Vec<(Vec<u8>, Vec<u8>)>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum EntryKind {
-    /// A regular file whose body is at `offset..offset+len` in the layer's spool.
-    File {
-        offset: u64,
-        len: u64,
-    },
-    Dir,
-    Symlink(Vec<u8>),
-    /// A hardlink to this normalized path.
-    Hardlink(Vec<u8>),
-    Char(u32, u32),
-    Block(u32, u32),
-    Fifo,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct LayerEntry {
-    /// Normalized path (see [`crate::path::normalize`]).
-    pub path: Vec<u8>,
-    pub kind: EntryKind,
-    pub meta: Meta,
-}
-
-pub(crate) struct ParsedLayer {
-    pub entries: Vec<LayerEntry>,
-    pub spool: std::fs::File,
-}
 
 /// xattrs umoci never sets on extraction (host-specific), so neither do we.
 const IGNORED_XATTRS: &[&[u8]] = &[b"security.selinux", b"system.nfs4_acl"];
 
-/// Reads layer `index` completely. Returns early (with an error) once `cancel` is set.
+/// Reads image layer `index` completely. Returns early (with an error) once `cancel` is set.
 pub(crate) fn read_layer(
     index: usize,
     layer: &LayerDescriptor,
@@ -70,109 +27,113 @@ pub(crate) fn read_layer(
     reporter: &dyn Reporter,
     cancel: &AtomicBool,
 ) -> Result<ParsedLayer, FlattenError> {
-    let digest = layer.digest.to_string();
-    let read_err = |source| FlattenError::Read {
-        digest: digest.clone(),
-        source,
-    };
+    let label = format!("layer {}", layer.digest);
     reporter.layer_started(index, layer);
-    let raw = opener.open(layer).map_err(read_err)?;
-    let spool_file = tempfile::tempfile_in(spool_dir).map_err(|source| FlattenError::Spool {
-        digest: digest.clone(),
-        dir: spool_dir.to_owned(),
+    let raw = opener.open(layer).map_err(|source| FlattenError::Read {
+        layer: label.clone(),
         source,
     })?;
-    let mut spool = SpoolWriter::new(spool_file);
-    let entries = std::thread::scope(|scope| {
-        // Reading the blob (and the opener's digest check) runs on its own thread, so a big
-        // layer keeps two cores busy: hashing there, inflating and parsing here.
+    let builder = LayerBuilder::new(label, spool_dir, LayerOptions::image_layer())?;
+    let progress = |bytes| reporter.layer_progress(index, bytes);
+    let parsed = read_tar(raw, layer.compression, builder, &progress, cancel)?;
+    reporter.layer_finished(index, parsed.len() as u64);
+    Ok(parsed)
+}
+
+/// Reads a (possibly compressed) tar stream into `builder`'s layer: the stream is read on its
+/// own thread (so a digest or checksum check in `raw` runs beside decompression and parsing),
+/// `progress` hears how many raw bytes went by. After the tar end marker the rest of the
+/// stream is read too, so the compression trailer and the verifying reader's check at EOF run.
+pub fn read_tar(
+    raw: Box<dyn Read + Send>,
+    compression: Compression,
+    mut builder: LayerBuilder,
+    progress: &(dyn Fn(u64) + Sync),
+    cancel: &AtomicBool,
+) -> Result<ParsedLayer, FlattenError> {
+    let label = builder.label().to_owned();
+    let read_err = |source| FlattenError::Read {
+        layer: label.clone(),
+        source,
+    };
+    std::thread::scope(|scope| {
         let (tx, rx) = mpsc::sync_channel(READ_AHEAD_CHUNKS);
-        scope.spawn(move || pump(raw, &tx, reporter, index));
+        scope.spawn(move || pump(raw, &tx, progress));
         let mut counted = ChannelReader {
             rx,
             chunk: Vec::new(),
             pos: 0,
         };
         let below_failed = Cell::new(false);
-        let decoded: Box<dyn Read + '_> = match layer.compression {
-            Compression::None => Box::new(&mut counted),
-            Compression::Gzip => Box::new(MultiGz::new(BufReader::with_capacity(
-                256 * 1024,
-                &mut counted,
-            ))),
-            Compression::Zstd => {
-                Box::new(zstd::stream::read::Decoder::new(&mut counted).map_err(read_err)?)
-            }
-        };
+        let decoded = decoder(compression, &mut counted).map_err(read_err)?;
         let mut tracked = Tracked {
             inner: decoded,
             failed: &below_failed,
         };
-        let entries = match parse_tar(&mut tracked, &digest, spool_dir, &mut spool, cancel) {
-            Ok(entries) => entries,
-            Err(e) => {
-                drop(tracked);
-                // A corrupt blob decodes to garbage long before its digest is checked at EOF.
-                // Reading the raw rest lets a digest mismatch, the root cause, be reported
-                // instead of whatever the garbage looked like.
-                if !cancel.load(Ordering::Relaxed)
-                    && let Err(raw) = io::copy(&mut counted, &mut io::sink())
-                {
-                    return Err(read_err(raw));
-                }
-                return Err(match e {
-                    FlattenError::Tar { digest, source } if below_failed.get() => {
-                        FlattenError::Read { digest, source }
-                    }
-                    other => other,
-                });
+        if let Err(e) = parse_tar(&mut tracked, &mut builder, cancel) {
+            drop(tracked);
+            // A corrupt blob decodes to garbage long before its digest is checked at EOF.
+            // Reading the raw rest lets a digest mismatch, the root cause, be reported
+            // instead of whatever the garbage looked like.
+            if !cancel.load(Ordering::Relaxed)
+                && let Err(raw) = io::copy(&mut counted, &mut io::sink())
+            {
+                return Err(read_err(raw));
             }
-        };
+            return Err(match e {
+                FlattenError::Tar { layer, source } if below_failed.get() => {
+                    FlattenError::Read { layer, source }
+                }
+                other => other,
+            });
+        }
         // The tar end marker may come before the end of the compressed stream; reading the
         // rest checks the compression trailer (gzip CRC) and the blob digest.
         io::copy(&mut tracked, &mut io::sink()).map_err(read_err)?;
         drop(tracked);
         io::copy(&mut counted, &mut io::sink()).map_err(read_err)?;
-        Ok::<_, FlattenError>(entries)
+        Ok(())
     })?;
-    reporter.layer_finished(index, entries.len() as u64);
-    let spool = spool.finish().map_err(|source| FlattenError::Spool {
-        digest: digest.clone(),
-        dir: spool_dir.to_owned(),
-        source,
-    })?;
-    Ok(ParsedLayer { entries, spool })
+    builder.finish()
+}
+
+/// The decompressor for `compression` over `input`; every one reads concatenated streams.
+fn decoder<'a>(
+    compression: Compression,
+    input: &'a mut dyn Read,
+) -> io::Result<Box<dyn Read + 'a>> {
+    const BUF: usize = 256 * 1024;
+    Ok(match compression {
+        Compression::None => Box::new(input),
+        Compression::Gzip => Box::new(MultiGz::new(BufReader::with_capacity(BUF, input))),
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(input)?),
+        Compression::Xz => Box::new(liblzma::read::XzDecoder::new_multi_decoder(
+            BufReader::with_capacity(BUF, input),
+        )),
+        Compression::Bzip2 => Box::new(bzip2::bufread::MultiBzDecoder::new(
+            BufReader::with_capacity(BUF, input),
+        )),
+    })
 }
 
 fn parse_tar(
     input: &mut dyn Read,
-    digest: &str,
-    spool_dir: &Path,
-    spool: &mut SpoolWriter,
+    builder: &mut LayerBuilder,
     cancel: &AtomicBool,
-) -> Result<Vec<LayerEntry>, FlattenError> {
+) -> Result<(), FlattenError> {
+    let label = builder.label().to_owned();
     let tar_err = |source| FlattenError::Tar {
-        digest: digest.to_owned(),
+        layer: label.clone(),
         source,
     };
     let mut archive = tar::Archive::new(input);
-    let mut entries = Vec::new();
     for entry in archive.entries().map_err(tar_err)? {
         if cancel.load(Ordering::Relaxed) {
             return Err(tar_err(io::Error::other("cancelled")));
         }
         let mut entry = entry.map_err(tar_err)?;
         let raw_path = entry.path_bytes().into_owned();
-        let invalid = |reason: String| FlattenError::InvalidEntry {
-            digest: digest.to_owned(),
-            path: String::from_utf8_lossy(&raw_path).into_owned(),
-            reason,
-        };
-        let unsafe_path = |reason: &str| FlattenError::UnsafePath {
-            digest: digest.to_owned(),
-            path: String::from_utf8_lossy(&raw_path).into_owned(),
-            reason: reason.to_owned(),
-        };
+        let invalid = |reason: String| builder.invalid(&raw_path, reason);
         let header = entry.header();
         let entry_type = header.entry_type();
         if entry_type.is_pax_global_extensions() {
@@ -180,7 +141,6 @@ fn parse_tar(
         }
         // Type `\0` with a trailing slash stays a regular file: GNU tar and bsdtar would make a
         // directory of it (pre-POSIX tars), but umoci, like Go's archive/tar, does not.
-        let path = normalize(&raw_path).map_err(unsafe_path)?;
         let raw = header.as_bytes();
         let num = |field: std::ops::Range<usize>, r: io::Result<u64>| {
             lenient(&raw[field], r).map_err(|e| invalid(format!("bad header field: {e}")))
@@ -210,24 +170,20 @@ fn parse_tar(
             .link_name_bytes()
             .map(|l| l.into_owned())
             .unwrap_or_default();
-        let kind = match entry_type {
-            EntryType::Regular | EntryType::GNUSparse => EntryKind::File { offset: 0, len: 0 },
-            EntryType::Directory => EntryKind::Dir,
-            EntryType::Symlink => EntryKind::Symlink(link),
-            EntryType::Link => {
-                let target = normalize(&link)
-                    .map_err(|_| unsafe_path("the hardlink target escapes the root"))?;
-                EntryKind::Hardlink(target)
-            }
+        let data = match entry_type {
+            EntryType::Regular | EntryType::GNUSparse => None,
+            EntryType::Directory => Some(EntryData::Dir),
+            EntryType::Symlink => Some(EntryData::Symlink(link)),
+            EntryType::Link => Some(EntryData::Hardlink(link)),
             EntryType::Char => {
                 let (ma, mi) = device(header)?;
-                EntryKind::Char(ma, mi)
+                Some(EntryData::Char(ma, mi))
             }
             EntryType::Block => {
                 let (ma, mi) = device(header)?;
-                EntryKind::Block(ma, mi)
+                Some(EntryData::Block(ma, mi))
             }
-            EntryType::Fifo => EntryKind::Fifo,
+            EntryType::Fifo => Some(EntryData::Fifo),
             other => {
                 return Err(invalid(format!(
                     "unsupported tar entry type {:?}",
@@ -261,35 +217,21 @@ fn parse_tar(
                 }
             }
         }
-        // A PAX sparse file is stored under a made-up name; its real one is a record.
-        let path = match &sparse.name {
-            Some(name) if sparse.is_sparse() => normalize(name).map_err(unsafe_path)?,
-            _ => path,
-        };
-        let kind = match kind {
-            EntryKind::File { .. } if !is_whiteout(&path) => {
-                let appended = if sparse.is_sparse() {
-                    let segments = sparse.segments(&mut entry).map_err(&invalid)?;
-                    let size = sparse.real_size.unwrap_or(0);
+        match data {
+            Some(data) => builder.add(&raw_path, data, meta)?,
+            // A PAX sparse file is stored under a made-up name; its real one is a record.
+            None if sparse.is_sparse() => {
+                let name = sparse.name.clone().unwrap_or(raw_path.clone());
+                let segments = sparse.segments(&mut entry).map_err(&invalid)?;
+                let size = sparse.real_size.unwrap_or(0);
+                builder.add_file(&name, meta, |spool| {
                     spool.append_sparse(&mut entry, &segments, size)
-                } else {
-                    spool.append(&mut entry)
-                };
-                let (offset, len) = appended.map_err(|e| match e {
-                    AppendError::Read(source) => tar_err(source),
-                    AppendError::Write(source) => FlattenError::Spool {
-                        digest: digest.to_owned(),
-                        dir: spool_dir.to_owned(),
-                        source,
-                    },
                 })?;
-                EntryKind::File { offset, len }
             }
-            other => other,
-        };
-        entries.push(LayerEntry { path, kind, meta });
+            None => builder.add_file(&raw_path, meta, |spool| spool.append(&mut entry))?,
+        }
     }
-    Ok(entries)
+    Ok(())
 }
 
 /// A numeric header field that is empty (only NULs and spaces) reads as 0, as in Go's
@@ -299,12 +241,6 @@ fn lenient(raw: &[u8], parsed: io::Result<u64>) -> io::Result<u64> {
         Err(_) if raw.iter().all(|&b| b == 0 || b == b' ') => Ok(0),
         other => other,
     }
-}
-
-/// Whether the last component of a normalized path starts with `.wh.` (image-spec layer.md,
-/// "Whiteouts").
-pub(crate) fn is_whiteout(path: &[u8]) -> bool {
-    crate::path::split_last(path).1.starts_with(b".wh.")
 }
 
 /// Parses a PAX time (`1700000000.123456789`, possibly negative) into seconds and nanoseconds.
@@ -349,8 +285,7 @@ const READ_AHEAD_CHUNKS: usize = 4;
 fn pump(
     mut raw: Box<dyn Read + Send>,
     tx: &mpsc::SyncSender<io::Result<Vec<u8>>>,
-    reporter: &dyn Reporter,
-    index: usize,
+    progress: &(dyn Fn(u64) + Sync),
 ) {
     loop {
         let mut chunk = vec![0u8; READ_AHEAD_CHUNK];
@@ -368,7 +303,7 @@ fn pump(
                 Err(e) => break Err(e),
             }
         };
-        reporter.layer_progress(index, filled as u64);
+        progress(filled as u64);
         chunk.truncate(filled);
         let done = filled == 0 || result.is_err();
         if filled > 0 && tx.send(Ok(chunk)).is_err() {

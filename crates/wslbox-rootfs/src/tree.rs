@@ -7,8 +7,8 @@ use std::fs::File;
 use std::io::Read;
 
 use crate::error::{FlattenError, show};
+use crate::layer::EntryMeta as Meta;
 use crate::path::{components, join, normalize, split_last};
-use crate::read::Meta;
 use crate::spool::{BodyReader, BodyRef};
 use crate::{NodeInfo, NodeKind, Overlay, OverlayContent, TreeView};
 
@@ -63,7 +63,7 @@ pub(crate) const ROOT: NodeId = 0;
 
 impl FlatTree {
     /// An empty root directory, as umoci creates it: 0755, owned by root, mtime the epoch.
-    pub(crate) fn new() -> Self {
+    pub fn new() -> Self {
         let root = Inode {
             kind: InodeKind::Dir,
             meta: Meta {

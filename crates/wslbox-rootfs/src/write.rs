@@ -11,8 +11,8 @@ use std::fs::File;
 use std::io::{self, Read, Seek, Write};
 
 use crate::error::{OutputError, show};
+use crate::layer::EntryMeta as Meta;
 use crate::path::join;
-use crate::read::Meta;
 use crate::report::Reporter;
 use crate::spool::BodyReader;
 use crate::tree::{Data, FlatTree, InodeId, InodeKind, ROOT};

@@ -7,6 +7,7 @@ use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use super::{LayoutError, Store};
+use crate::Compression;
 
 /// How many links a member path may go through before it counts as a loop.
 const MAX_LINK_HOPS: usize = 16;
@@ -54,14 +55,16 @@ impl ArchiveStore {
             source,
         };
         let mut file = fs_err::File::open(path).map_err(io_err)?;
-        let mut magic = [0u8; 4];
+        let mut magic = [0u8; Compression::MAGIC_LEN];
         let n = read_up_to(&mut file, &mut magic).map_err(io_err)?;
-        if let Some(kind) = compressed(&magic[..n]) {
+        let kind = Compression::sniff(&magic[..n]);
+        if kind != Compression::None {
             return Err(LayoutError::NotALayout {
                 image: image.into(),
                 expected: "an uncompressed tar archive",
                 reason: format!(
-                    "it is {kind}-compressed; wslbox reads archives in place, so decompress it first"
+                    "it is {}-compressed; wslbox reads archives in place, so decompress it first",
+                    kind.name()
                 ),
             });
         }
@@ -160,17 +163,6 @@ impl Store for ArchiveStore {
     }
 }
 
-/// Which compression the leading bytes announce (gzip `1f 8b`, zstd `28 b5 2f fd`).
-pub(super) fn compressed(magic: &[u8]) -> Option<&'static str> {
-    if magic.starts_with(&[0x1f, 0x8b]) {
-        Some("gzip")
-    } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Some("zstd")
-    } else {
-        None
-    }
-}
-
 /// Fills as much of `buf` as the reader has.
 pub(super) fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;
@@ -191,12 +183,5 @@ mod tests {
     fn normalize_drops_dots_and_doubled_slashes() {
         assert_eq!(normalize("./blobs//sha256/abc"), "blobs/sha256/abc");
         assert_eq!(normalize("a/b/../c/"), "a/c");
-    }
-
-    #[test]
-    fn compression_magic() {
-        assert_eq!(compressed(&[0x1f, 0x8b, 8, 0]), Some("gzip"));
-        assert_eq!(compressed(&[0x28, 0xb5, 0x2f, 0xfd]), Some("zstd"));
-        assert_eq!(compressed(b"ustar"), None);
     }
 }

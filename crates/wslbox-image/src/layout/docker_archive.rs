@@ -12,7 +12,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use wslbox_reference::{Algorithm, Digest, Reference};
 
-use super::archive::{ArchiveStore, compressed, read_up_to};
+use super::archive::{ArchiveStore, read_up_to};
 use super::{LayoutError, Store, StoreBlobs, read_small};
 use crate::media_type::{OCI_CONFIG, OCI_MANIFEST, oci_layer_media_type};
 use crate::{Compression, LayerDescriptor, ResolvedImage, manifest};
@@ -67,14 +67,10 @@ pub(super) fn resolve(
     let mut paths = HashMap::new();
     for path in &chosen.layers {
         let section = store.section(path).map_err(io_err)?;
-        let mut head = [0u8; 4];
+        let mut head = [0u8; Compression::MAGIC_LEN];
         let n = read_up_to(&mut store.open_section(section).map_err(io_err)?, &mut head)
             .map_err(io_err)?;
-        let compression = match compressed(&head[..n]) {
-            Some("gzip") => Compression::Gzip,
-            Some(_) => Compression::Zstd,
-            None => Compression::None,
-        };
+        let compression = Compression::sniff(&head[..n]);
         let digest = match digest_from_blob_path(path) {
             // Named by digest (docker 25+ layout-style archives): verified when it is read.
             Some(d) => d,
