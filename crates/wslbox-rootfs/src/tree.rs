@@ -61,8 +61,15 @@ pub struct FlatTree {
 
 pub(crate) const ROOT: NodeId = 0;
 
+impl Default for FlatTree {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl FlatTree {
     /// An empty root directory, as umoci creates it: 0755, owned by root, mtime the epoch.
+    /// An empty tree: just the root directory.
     pub fn new() -> Self {
         let root = Inode {
             kind: InodeKind::Dir,
