@@ -122,6 +122,11 @@ fn parse_spec(spec: &str) -> Option<Spec<'_>> {
     })
 }
 
+/// Whether `spec` names a local layout (`oci:`, `oci-archive:` or `docker-archive:`).
+pub fn is_local(spec: &str) -> bool {
+    parse_spec(spec).is_some()
+}
+
 /// A resolved local image and the opener for its layers.
 pub type LocalImage = (ResolvedImage, Box<dyn BlobOpener>);
 

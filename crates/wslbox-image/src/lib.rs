@@ -116,7 +116,7 @@ pub mod manifest;
 pub mod media_type;
 pub mod verify;
 
-pub use layout::{LayoutError, LocalImage, open_local};
+pub use layout::{LayoutError, LocalImage, is_local, open_local};
 pub use verify::VerifyingReader;
 
 #[cfg(test)]

@@ -1,0 +1,183 @@
+//! Every input of `wslbox export`/`import` as layers for the flattener.
+//!
+//! - [`SourceSpec`] is what the user typed, parsed: a registry [`Reference`], a local layout
+//!   (`oci:`, `oci-archive:`, `docker-archive:`), `squashfs:FILE`, `tarball:FILE|URL|-`,
+//!   `podman:IMAGE` or `docker-daemon:IMAGE`; a file given without a prefix is recognized by
+//!   its magic.
+//! - [`open`] turns a spec into a [`Source`]: what is known before reading ([`SourceInfo`]:
+//!   image digests and config, or the file's location) and a way to read it.
+//! - [`Source::flatten`] reads every layer (image layers through `wslbox-rootfs`'s tar reader,
+//!   a SquashFS image entry by entry, a tarball as one layer without whiteouts) and applies
+//!   them into a [`FlatTree`], completing the info with what reading learned (the sha256 of a
+//!   file or download).
+//!
+//! Sources report through one [`Reporter`] (downloads, layers, warnings); the binary draws it.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use wslbox_image::{ImageConfigSummary, LayerDescriptor};
+use wslbox_reference::{Digest, Platform};
+use wslbox_rootfs::{FlatTree, FlattenOptions, PathMap};
+
+mod error;
+mod local;
+mod registry;
+mod reporter;
+mod spec;
+
+pub use error::SourceError;
+pub use reporter::{NoReporter, Reporter};
+pub use spec::{Engine, SourceSpec, TarballLocation};
+
+/// Which kind of input a source is; kebab-case in JSON (`registry`, `squashfs`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SourceKind {
+    Registry,
+    Oci,
+    OciArchive,
+    DockerArchive,
+    Squashfs,
+    Tarball,
+    Podman,
+    DockerDaemon,
+}
+
+/// What is known about a source. Image sources fill the digests, platform and config; file
+/// sources (tarball, SquashFS) fill `sha256` once they were read.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SourceInfo {
+    pub kind: SourceKind,
+    /// Canonical: `docker.io/library/alpine:latest`, `oci:/abs/dir:tag`,
+    /// `squashfs:/abs/airootfs.sfs`, `tarball:https://…/rootfs.tar.xz`, `podman:localhost/dev:1`.
+    pub reference: String,
+    /// The platform manifest's digest (images).
+    pub manifest_digest: Option<Digest>,
+    /// The index the platform manifest was chosen from, if any.
+    pub index_digest: Option<Digest>,
+    pub config_digest: Option<Digest>,
+    /// sha256 of the file or download (tarball, SquashFS): what `--sha256` is checked against.
+    pub sha256: Option<Digest>,
+    /// Whether `sha256` matched a checksum the user gave (`--sha256`, `--sha256-url`).
+    pub checksum_verified: bool,
+    /// The image's platform; for file sources `None` (nothing records one).
+    pub platform: Option<Platform>,
+    /// Platforms an image index offers.
+    pub platforms: Vec<Platform>,
+    pub config: ImageConfigSummary,
+    /// An image's layers (empty for file sources).
+    pub layers: Vec<LayerDescriptor>,
+    /// The engine that pulled a registry image (`--via`).
+    pub via: Option<Engine>,
+}
+
+impl SourceInfo {
+    /// Info for a source nothing is known about yet but where it is.
+    pub fn new(kind: SourceKind, reference: impl Into<String>) -> Self {
+        Self {
+            kind,
+            reference: reference.into(),
+            manifest_digest: None,
+            index_digest: None,
+            config_digest: None,
+            sha256: None,
+            checksum_verified: false,
+            platform: None,
+            platforms: Vec::new(),
+            config: ImageConfigSummary::default(),
+            layers: Vec::new(),
+            via: None,
+        }
+    }
+
+    /// The digest that identifies the content: the manifest's for images, the file's sha256
+    /// otherwise.
+    pub fn digest(&self) -> Option<&Digest> {
+        self.manifest_digest.as_ref().or(self.sha256.as_ref())
+    }
+}
+
+/// A checksum to verify a tarball against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Checksum {
+    /// `--sha256 HEX`.
+    Sha256(Digest),
+    /// `--sha256-url URL`: a `SHA256SUMS`-style file listing the tarball's name.
+    Sha256Url(String),
+}
+
+/// How to open sources.
+#[derive(Debug, Clone)]
+pub struct OpenOptions {
+    /// The shared cache (blobs, verified downloads, spool).
+    pub cache_dir: PathBuf,
+    pub insecure_registries: Vec<String>,
+    /// `--platform`; `None` means the host's (a single-platform image for another one is then
+    /// only a warning).
+    pub platform: Option<Platform>,
+    /// Parallel downloads.
+    pub jobs: usize,
+    pub allow_foreign_layers: bool,
+    /// `--strip-components`/`--subdir` (tarballs and SquashFS).
+    pub paths: PathMap,
+    pub checksum: Option<Checksum>,
+    /// `--via podman|docker`: let an engine pull registry references.
+    pub via: Option<Engine>,
+}
+
+impl OpenOptions {
+    pub fn new(cache_dir: PathBuf) -> Self {
+        Self {
+            cache_dir,
+            insecure_registries: Vec::new(),
+            platform: None,
+            jobs: 4,
+            allow_foreign_layers: false,
+            paths: PathMap::default(),
+            checksum: None,
+            via: None,
+        }
+    }
+
+    /// The platform to select: `--platform` or the host's.
+    pub fn wanted_platform(&self) -> Platform {
+        self.platform.clone().unwrap_or_else(Platform::host_default)
+    }
+}
+
+/// A source's flattened tree and what reading it learned.
+pub struct Flattened {
+    pub tree: FlatTree,
+    pub info: SourceInfo,
+}
+
+/// An opened input: its info now, its tree on [`Source::flatten`].
+pub trait Source: Send {
+    fn info(&self) -> &SourceInfo;
+    /// Reads and applies every layer. Spool files go to `opts.spool_dir`.
+    fn flatten(
+        self: Box<Self>,
+        opts: &FlattenOptions,
+        reporter: &Arc<dyn Reporter>,
+    ) -> Result<Flattened, SourceError>;
+}
+
+/// Opens `spec`. Registry sources start downloading at once (layers are flattened as they
+/// arrive); nothing else is read before [`Source::flatten`].
+pub fn open(
+    spec: &SourceSpec,
+    opts: &OpenOptions,
+    reporter: &Arc<dyn Reporter>,
+) -> Result<Box<dyn Source>, SourceError> {
+    spec.check_options(opts)?;
+    match spec {
+        SourceSpec::Registry(reference) => registry::open(reference, opts, reporter),
+        SourceSpec::Local(spec) => local::open(spec, opts, reporter),
+        SourceSpec::Squashfs(_) | SourceSpec::Tarball(_) | SourceSpec::Engine { .. } => {
+            Err(SourceError::Unsupported {
+                source_spec: spec.to_string(),
+            })
+        }
+    }
+}
