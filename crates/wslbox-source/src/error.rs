@@ -60,12 +60,12 @@ pub enum SourceError {
     #[error("pulling {reference}: {source}")]
     Pull {
         reference: String,
-        source: wslbox_registry::RegistryError,
+        source: Box<wslbox_registry::RegistryError>,
     },
     #[error("the download thread stopped unexpectedly")]
     DownloadThread,
     #[error(transparent)]
-    Registry(#[from] wslbox_registry::RegistryError),
+    Registry(Box<wslbox_registry::RegistryError>),
     #[error(transparent)]
     Layout(#[from] wslbox_image::LayoutError),
     #[error(transparent)]
@@ -74,6 +74,12 @@ pub enum SourceError {
     Reference(#[from] wslbox_reference::ReferenceError),
     #[error(transparent)]
     Flatten(#[from] wslbox_rootfs::FlattenError),
+}
+
+impl From<wslbox_registry::RegistryError> for SourceError {
+    fn from(e: wslbox_registry::RegistryError) -> Self {
+        SourceError::Registry(Box::new(e))
+    }
 }
 
 impl SourceError {

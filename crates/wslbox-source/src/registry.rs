@@ -189,7 +189,7 @@ fn fetch(
         forward.arrivals.fail(source.to_string());
         SourceError::Pull {
             reference: resolved.reference.to_string(),
-            source,
+            source: Box::new(source),
         }
     })
 }
