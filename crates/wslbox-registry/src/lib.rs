@@ -47,6 +47,7 @@ mod opener;
 mod options;
 mod reporter;
 mod transport;
+mod url_reader;
 
 pub use client::{Client, RawManifest, Resolved};
 pub use credentials::{Credential, CredentialError, CredentialLocation, CredentialStore};
@@ -55,3 +56,4 @@ pub use login::registry_name;
 pub use opener::CachedBlobs;
 pub use options::{ClientOptions, ProxyConfig, RetryPolicy};
 pub use reporter::{NoReporter, Reporter};
+pub use url_reader::UrlReader;

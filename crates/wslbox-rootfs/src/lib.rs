@@ -33,6 +33,7 @@
 //! ```
 
 mod apply;
+mod arch;
 mod error;
 mod flatten;
 mod layer;
@@ -49,6 +50,7 @@ mod write;
 pub mod customize;
 pub mod osrelease;
 
+pub use arch::detect_platform;
 pub use error::{FlattenError, OutputError};
 pub use flatten::{FlattenOptions, flatten};
 pub use layer::{EntryData, EntryMeta, LayerBuilder, LayerOptions, ParsedLayer, PathMap};

@@ -20,13 +20,16 @@ use wslbox_image::{ImageConfigSummary, LayerDescriptor};
 use wslbox_reference::{Digest, Platform};
 use wslbox_rootfs::{FlatTree, FlattenOptions, PathMap};
 
+mod checksum;
 mod error;
 mod local;
 mod registry;
 mod reporter;
 mod spec;
+mod tarball;
 
 pub use error::SourceError;
+pub use registry::{client, pull, runtime};
 pub use reporter::{NoReporter, Reporter};
 pub use spec::{Engine, SourceSpec, TarballLocation};
 
@@ -174,10 +177,9 @@ pub fn open(
     match spec {
         SourceSpec::Registry(reference) => registry::open(reference, opts, reporter),
         SourceSpec::Local(spec) => local::open(spec, opts, reporter),
-        SourceSpec::Squashfs(_) | SourceSpec::Tarball(_) | SourceSpec::Engine { .. } => {
-            Err(SourceError::Unsupported {
-                source_spec: spec.to_string(),
-            })
-        }
+        SourceSpec::Tarball(location) => tarball::open(location, opts),
+        SourceSpec::Squashfs(_) | SourceSpec::Engine { .. } => Err(SourceError::Unsupported {
+            source_spec: spec.to_string(),
+        }),
     }
 }

@@ -273,3 +273,23 @@ impl BlobOpener for ArrivingBlobs {
         self.cached.open(layer)
     }
 }
+
+/// `wslbox pull`: resolves `reference` and downloads its config and layers into the cache.
+pub fn pull(
+    reference: &Reference,
+    opts: &OpenOptions,
+    reporter: &dyn Reporter,
+) -> Result<ResolvedImage, SourceError> {
+    let store = BlobStore::open(&opts.cache_dir)?;
+    let client = client(opts)?;
+    let rt = runtime()?;
+    let resolved = rt.block_on(client.resolve(reference, &opts.wanted_platform(), &store))?;
+    check_platform(opts, &resolved.image, reporter)?;
+    let image = &resolved.image;
+    reporter
+        .downloads_started(resolved.config_size + image.layers.iter().map(|l| l.size).sum::<u64>());
+    let result = rt.block_on(client.fetch_blobs(&resolved, &store, reporter));
+    reporter.downloads_finished();
+    result?;
+    Ok(resolved.image)
+}

@@ -29,6 +29,9 @@ pub struct Progress {
     layers: Mutex<Option<ProgressBar>>,
     output: Mutex<Option<ProgressBar>>,
     entries: AtomicU64,
+    /// Held from the start of the output until this reporter is dropped (the command is
+    /// over): Ctrl-C then stops the work so the partial output is removed.
+    writing: Mutex<Option<crate::interrupt::Guard>>,
 }
 
 impl Progress {
@@ -53,6 +56,7 @@ impl Progress {
             layers: Mutex::default(),
             output: Mutex::default(),
             entries: AtomicU64::new(0),
+            writing: Mutex::default(),
         }
     }
 
@@ -121,6 +125,7 @@ impl Progress {
     }
 
     pub fn output_started(&self, dest: &str) {
+        *self.writing.lock().unwrap() = Some(crate::interrupt::Guard::new());
         if let Some(bar) = self.layers.lock().unwrap().take() {
             bar.finish_and_clear();
             self.multi.remove(&bar);
@@ -228,5 +233,29 @@ impl wslbox_rootfs::Reporter for Progress {
             bar.inc(bytes);
             bar.set_message(format!("{total} entries"));
         }
+    }
+}
+
+impl wslbox_source::Reporter for Progress {
+    fn downloads_started(&self, bytes: u64) {
+        Progress::downloads_started(self, bytes);
+    }
+    fn downloads_finished(&self) {
+        Progress::downloads_finished(self);
+    }
+    fn flatten_started(&self, layers: usize) {
+        Progress::flatten_started(self, layers);
+    }
+    fn warn(&self, message: &str) {
+        self.println(&format!("warning: {message}"));
+    }
+}
+
+impl wslbox_pipeline::Reporter for Progress {
+    fn output_started(&self, dest: &str) {
+        Progress::output_started(self, dest);
+    }
+    fn finish(&self) {
+        Progress::finish(self);
     }
 }

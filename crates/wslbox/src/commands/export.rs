@@ -1,44 +1,18 @@
-//! `wslbox export`: image → flattened, WSL-ready rootfs → file or stdout.
+//! `wslbox export`: arguments → `wslbox_pipeline::export` → the summary, as text or JSON.
 //! Also the rootfs producer behind `wslbox import`.
 
 use std::io::{Read, Write};
 use std::path::Path;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
-use wslbox_image::ResolvedImage;
-use wslbox_rootfs::customize::{self, ImageFacts, UserSpec, WslOptions};
-use wslbox_rootfs::osrelease::OsRelease;
-use wslbox_rootfs::{FlattenOptions, OutputDest, OutputFormat, Stats};
+use wslbox_pipeline::{ExportRequest, ExportSummary};
+use wslbox_rootfs::customize::{UserSpec, WslOptions};
+use wslbox_rootfs::{OutputDest, OutputFormat};
 
 use super::{Context, source};
 use crate::cli::{ExportArgs, FormatArg, ImageArgs, WslOptionArgs};
 use crate::{printer, reporters::Progress};
-
-/// What an export produced; `--json` prints it.
-#[derive(Debug, serde::Serialize)]
-pub struct ExportSummary {
-    pub reference: String,
-    pub manifest_digest: String,
-    pub platform: String,
-    pub output: String,
-    pub format: OutputFormat,
-    pub entries: u64,
-    pub tar_bytes: u64,
-    pub output_bytes: u64,
-    pub seconds: f64,
-    pub os: Option<OsRelease>,
-    /// The user WSL logs in as when it is not root.
-    pub default_user: Option<DefaultUser>,
-    pub warnings: Vec<customize::Warning>,
-    pub notes: Vec<String>,
-}
-
-#[derive(Debug, serde::Serialize)]
-pub struct DefaultUser {
-    pub name: String,
-    pub uid: u32,
-}
 
 pub fn run(ctx: &Context, args: ExportArgs) -> anyhow::Result<()> {
     let format = output_format(&args)?;
@@ -47,18 +21,23 @@ pub fn run(ctx: &Context, args: ExportArgs) -> anyhow::Result<()> {
         // A .wsl is a file `wsl --install --from-file` reads; a pipe makes no sense.
         bail!("`.wsl` output must go to a file; pass -o NAME.wsl");
     }
-    let opts = wsl_options(&args.wsl, matches!(format, OutputFormat::Wsl), false, None)?;
-    let dest = if to_stdout {
-        OutputDest::Stdout
+    let wsl = wsl_options(&args.wsl, matches!(format, OutputFormat::Wsl), false, None)?;
+    let (dest, label) = if to_stdout {
+        (OutputDest::Stdout, "standard output".to_string())
     } else {
-        OutputDest::File(args.output.clone())
+        (
+            OutputDest::File(args.output.clone()),
+            args.output.display().to_string(),
+        )
     };
-    let label = if to_stdout {
-        "standard output".to_string()
-    } else {
-        args.output.display().to_string()
+    let request = ExportRequest {
+        wsl,
+        raw: args.raw,
+        dest,
+        format,
+        label,
     };
-    let summary = export(ctx, &args.image, &opts, args.raw, dest, format, &label)?;
+    let summary = export(ctx, &args.image, request)?;
     if args.json {
         printer::json(&summary)?;
     } else {
@@ -72,111 +51,27 @@ pub fn run(ctx: &Context, args: ExportArgs) -> anyhow::Result<()> {
 pub fn write_rootfs(
     ctx: &Context,
     image: &ImageArgs,
-    opts: &WslOptions,
+    wsl: WslOptions,
     out: Box<dyn Write + Send>,
 ) -> anyhow::Result<ExportSummary> {
-    export(
-        ctx,
-        image,
-        opts,
-        false,
-        OutputDest::Writer(out),
-        OutputFormat::Tar,
-        "wsl.exe --import",
-    )
+    let request = ExportRequest {
+        wsl,
+        raw: false,
+        dest: OutputDest::Writer(out),
+        format: OutputFormat::Tar,
+        label: "wsl.exe --import".into(),
+    };
+    export(ctx, image, request)
 }
 
 fn export(
     ctx: &Context,
     image: &ImageArgs,
-    opts: &WslOptions,
-    raw: bool,
-    dest: OutputDest,
-    format: OutputFormat,
-    label: &str,
+    request: ExportRequest,
 ) -> anyhow::Result<ExportSummary> {
-    let started = Instant::now();
-    let progress = std::sync::Arc::new(Progress::new(ctx.quiet));
-    let source = source::open(ctx, image, &progress)?;
-    let resolved = source.image.clone();
-
-    progress.flatten_started(resolved.layers.len());
-    let spool_dir = ctx.cache_dir.join("spool");
-    fs_err::create_dir_all(&spool_dir)?;
-    let flatten_opts = FlattenOptions::new(spool_dir);
-    let mut tree = source.read_layers(|opener| {
-        wslbox_rootfs::flatten(&resolved.layers, opener, &flatten_opts, &*progress)
-            .with_context(|| format!("flattening {}", resolved.reference))
-    })?;
-
-    let exported_at = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    let custom = if raw {
-        customize::Customization {
-            os: wslbox_rootfs::osrelease::detect_os(&tree),
-            ..Default::default()
-        }
-    } else {
-        let facts = ImageFacts {
-            reference: &resolved.reference,
-            manifest_digest: &resolved.manifest_digest,
-            platform: &resolved.platform,
-            config: &resolved.config,
-            exported_at,
-        };
-        customize::customize(&tree, &facts, opts).context("making the root filesystem WSL-ready")?
-    };
-    for w in &custom.warnings {
-        progress.println(&format!("warning: {}", w.message));
-    }
-    tree.apply_overlays(custom.overlays)?;
-
-    progress.output_started(label);
-    // From here an interruption must remove the partial output (or roll back an import).
-    let _guard = crate::interrupt::Guard::new();
-    let stats: Stats = wslbox_rootfs::write_output(&tree, dest, format, &*progress)?;
-    progress.finish();
-    Ok(summary(
-        &resolved,
-        label,
-        format,
-        stats,
-        started,
-        custom.os,
-        custom.default_user,
-        custom.warnings,
-        custom.notes,
-    ))
-}
-
-#[allow(clippy::too_many_arguments)]
-fn summary(
-    image: &ResolvedImage,
-    output: &str,
-    format: OutputFormat,
-    stats: Stats,
-    started: Instant,
-    os: Option<OsRelease>,
-    default_user: Option<(String, u32)>,
-    warnings: Vec<customize::Warning>,
-    notes: Vec<String>,
-) -> ExportSummary {
-    ExportSummary {
-        reference: image.reference.clone(),
-        manifest_digest: image.manifest_digest.to_string(),
-        platform: image.platform.to_string(),
-        output: output.to_string(),
-        format,
-        entries: stats.entries,
-        tar_bytes: stats.tar_bytes,
-        output_bytes: stats.output_bytes,
-        seconds: started.elapsed().as_secs_f64(),
-        os,
-        default_user: default_user.map(|(name, uid)| DefaultUser { name, uid }),
-        warnings,
-        notes,
-    }
+    let (spec, opts) = source::parse(ctx, image)?;
+    let progress: Arc<dyn wslbox_pipeline::Reporter> = Arc::new(Progress::new(ctx.quiet));
+    Ok(wslbox_pipeline::export(&spec, &opts, request, &progress)?)
 }
 
 fn print_summary(ctx: &Context, s: &ExportSummary, to_stdout: bool) {
@@ -192,8 +87,11 @@ fn print_summary(ctx: &Context, s: &ExportSummary, to_stdout: bool) {
         let os =
             s.os.as_ref()
                 .map_or("unknown OS", |os| os.pretty_name.as_str());
-        say(format!("Exported {} ({}, {})", s.reference, s.platform, os));
-        say(format!("Digest: {}", s.manifest_digest));
+        let platform = s.platform.as_deref().unwrap_or("unknown platform");
+        say(format!("Exported {} ({platform}, {os})", s.reference));
+        if let Some(digest) = &s.manifest_digest {
+            say(format!("Digest: {digest}"));
+        }
         say(format!(
             "{}: {} entries, {} tar, {} written in {:.1}s",
             s.output,

@@ -5,7 +5,7 @@ use std::io::Read;
 use anyhow::{Context as _, bail};
 use wslbox_reference::DOCKER_HUB_REGISTRY;
 
-use super::{Context, source};
+use super::Context;
 use crate::cli::{LoginArgs, LogoutArgs};
 use crate::printer;
 
@@ -23,8 +23,9 @@ pub fn login(ctx: &Context, args: LoginArgs) -> anyhow::Result<()> {
             args.username
         );
     }
-    let client = source::client(ctx, None)?;
-    let location = source::runtime()?.block_on(client.login(registry, &args.username, password))?;
+    let client = wslbox_source::client(&ctx.open_options())?;
+    let location =
+        wslbox_source::runtime()?.block_on(client.login(registry, &args.username, password))?;
     printer::line(format!(
         "Login succeeded for {} (stored in {location})",
         wslbox_registry::registry_name(registry)
@@ -34,7 +35,7 @@ pub fn login(ctx: &Context, args: LoginArgs) -> anyhow::Result<()> {
 
 pub fn logout(ctx: &Context, args: LogoutArgs) -> anyhow::Result<()> {
     let registry = args.registry.as_deref().unwrap_or(DOCKER_HUB_REGISTRY);
-    let client = source::client(ctx, None)?;
+    let client = wslbox_source::client(&ctx.open_options())?;
     let removed = client.logout(registry)?;
     let name = wslbox_registry::registry_name(registry);
     if removed.is_empty() {

@@ -7,7 +7,7 @@ use anyhow::Context as _;
 
 use crate::cli::{Cli, Command, GlobalArgs};
 
-pub mod export;
+mod export;
 mod inspect;
 mod login;
 mod pull;
@@ -22,6 +22,13 @@ pub struct Context {
 }
 
 impl Context {
+    /// Source options from the global flags; commands add their own.
+    pub fn open_options(&self) -> wslbox_source::OpenOptions {
+        let mut opts = wslbox_source::OpenOptions::new(self.cache_dir.clone());
+        opts.insecure_registries = self.insecure_registries.clone();
+        opts
+    }
+
     fn new(global: GlobalArgs) -> anyhow::Result<Self> {
         let cache_dir = match global.cache_dir {
             Some(dir) => dir,

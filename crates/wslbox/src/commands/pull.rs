@@ -2,28 +2,25 @@
 
 use std::sync::Arc;
 
-use wslbox_cache::BlobStore;
-use wslbox_reference::Reference;
+use anyhow::bail;
+use wslbox_source::SourceSpec;
 
 use super::{Context, source};
 use crate::cli::PullArgs;
 use crate::{printer, reporters::Progress};
 
 pub fn run(ctx: &Context, args: PullArgs) -> anyhow::Result<()> {
-    let platform = source::platform(&args.image)?;
-    let reference: Reference = args.image.image.parse()?;
-    let store = BlobStore::open(&ctx.cache_dir)?;
-    let client = source::client(ctx, Some(&args.image))?;
+    let (spec, opts) = source::parse(ctx, &args.image)?;
+    let SourceSpec::Registry(reference) = spec else {
+        bail!(
+            "`wslbox pull` downloads registry images; {spec} is read where it is, so export or inspect it directly"
+        );
+    };
     let progress = Arc::new(Progress::new(ctx.quiet));
-    let rt = source::runtime()?;
-    let resolved = rt.block_on(client.resolve(&reference, &platform, &store))?;
-    let total: u64 =
-        resolved.config_size + resolved.image.layers.iter().map(|l| l.size).sum::<u64>();
-    progress.downloads_started(total);
-    rt.block_on(client.fetch_blobs(&resolved, &store, &*progress))?;
+    let image = wslbox_source::pull(&reference, &opts, progress.as_ref())?;
     progress.finish();
-    printer::line(format!("Pulled {}", resolved.image.reference));
-    printer::line(format!("Digest: {}", resolved.image.manifest_digest));
-    printer::line(format!("Platform: {}", resolved.image.platform));
+    printer::line(format!("Pulled {}", image.reference));
+    printer::line(format!("Digest: {}", image.manifest_digest));
+    printer::line(format!("Platform: {}", image.platform));
     Ok(())
 }

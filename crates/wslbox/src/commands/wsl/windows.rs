@@ -6,7 +6,8 @@ use std::io::{BufRead, IsTerminal, Write};
 use anyhow::bail;
 use wslbox_wsl::host::{self, DefaultUser, ImportOptions, Produced, RenameOptions, Report, WslExe};
 
-use super::{RemoveArgs, WslCommand, table};
+use super::table;
+use crate::cli::{ImportArgs, RemoveArgs, WslCommand};
 use crate::commands::{Context, export};
 use crate::printer;
 
@@ -61,7 +62,7 @@ pub fn run(cmd: WslCommand, ctx: &Context) -> anyhow::Result<()> {
     print_report(ctx, &report, json)
 }
 
-fn import(ctx: &Context, wsl: &WslExe, args: &super::ImportArgs) -> anyhow::Result<Report> {
+fn import(ctx: &Context, wsl: &WslExe, args: &ImportArgs) -> anyhow::Result<Report> {
     // Refuse a bad or taken name before downloading anything.
     host::check_new_distribution(&args.name)?;
     let opts = export::wsl_options(&args.wsl, false, true, Some(args.name.clone()))?;
@@ -73,10 +74,10 @@ fn import(ctx: &Context, wsl: &WslExe, args: &super::ImportArgs) -> anyhow::Resu
     // Ctrl-C during an import unwinds through the transaction, which unregisters.
     let _guard = crate::interrupt::Guard::new();
     let report = host::import(wsl, &import_opts, |out| {
-        let summary = export::write_rootfs(ctx, &args.image, &opts, out)?;
+        let summary = export::write_rootfs(ctx, &args.image, opts, out)?;
         Ok(Produced {
             image: Some(summary.reference),
-            digest: Some(summary.manifest_digest),
+            digest: summary.manifest_digest,
             default_user: summary.default_user.map(|user| DefaultUser {
                 name: user.name,
                 uid: Some(user.uid),

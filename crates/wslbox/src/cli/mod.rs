@@ -5,6 +5,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+mod wsl;
+
+pub use wsl::*;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "wslbox",
@@ -50,14 +54,17 @@ pub enum Command {
     /// Remove stored credentials for a registry
     Logout(LogoutArgs),
     #[command(flatten)]
-    Wsl(crate::commands::wsl::WslCommand),
+    Wsl(WslCommand),
 }
 
 #[derive(Debug, Args, Clone)]
 pub struct ImageArgs {
-    /// Image reference (`alpine`, `ghcr.io/org/img:tag@sha256:…`) or a local source
-    /// (`oci:DIR[:TAG]`, `oci-archive:FILE`, `docker-archive:FILE`)
-    #[arg(value_name = "IMAGE")]
+    /// What to read: an image reference (`alpine`, `ghcr.io/org/img:tag@sha256:…`), a local
+    /// layout (`oci:DIR[:TAG]`, `oci-archive:FILE`, `docker-archive:FILE`), a SquashFS image
+    /// (`squashfs:FILE`), a rootfs tarball (`tarball:FILE`, `tarball:URL`, `tarball:-` for
+    /// stdin; plain, gzip, xz, zstd or bzip2), or an image in a local engine (`podman:IMAGE`,
+    /// `docker-daemon:IMAGE`). A SquashFS or tar file may also be given as a plain path.
+    #[arg(value_name = "SOURCE")]
     pub image: String,
     /// Platform to select from a multi-platform image [default: linux/<host arch>]
     #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
@@ -68,6 +75,28 @@ pub struct ImageArgs {
     /// Download non-distributable ("foreign") layers from the URLs their manifest names
     #[arg(long)]
     pub allow_foreign_layers: bool,
+    /// Tarball/SquashFS: drop the first N path components, as `tar --strip-components` does
+    #[arg(long, value_name = "N", conflicts_with = "subdir")]
+    pub strip_components: Option<usize>,
+    /// Tarball/SquashFS: use this directory of the archive as the root (e.g. `root.x86_64`)
+    #[arg(long, value_name = "PATH")]
+    pub subdir: Option<String>,
+    /// Tarball: the expected sha256 (hex); verified while reading, and the download cached
+    #[arg(long, value_name = "HEX", conflicts_with = "sha256_url")]
+    pub sha256: Option<String>,
+    /// Tarball: a SHA256SUMS-style file (`<hex>  <name>` lines) that lists the tarball
+    #[arg(long, value_name = "URL")]
+    pub sha256_url: Option<String>,
+    /// Registry references: let a local engine pull the image (its credentials, mirrors and
+    /// proxies), then read it from there
+    #[arg(long, value_name = "ENGINE")]
+    pub via: Option<ViaArg>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ViaArg {
+    Podman,
+    Docker,
 }
 
 #[derive(Debug, Args)]

@@ -1,0 +1,31 @@
+//! Why an export or inspection failed: the failing stage's own error, which names its input.
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PipelineError {
+    #[error(transparent)]
+    Source(#[from] wslbox_source::SourceError),
+    #[error("making the root filesystem WSL-ready: {0}")]
+    Customize(#[from] wslbox_rootfs::customize::CustomizeError),
+    #[error(transparent)]
+    Flatten(#[from] wslbox_rootfs::FlattenError),
+    #[error(transparent)]
+    Output(#[from] wslbox_rootfs::OutputError),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+}
+
+impl PipelineError {
+    /// Whether the user interrupted (Ctrl-C) at any stage.
+    pub fn is_interrupted(&self) -> bool {
+        match self {
+            PipelineError::Source(e) => e.is_interrupted(),
+            PipelineError::Flatten(e) => matches!(e, wslbox_rootfs::FlattenError::Interrupted),
+            PipelineError::Output(e) => matches!(e, wslbox_rootfs::OutputError::Interrupted),
+            _ => false,
+        }
+    }
+}

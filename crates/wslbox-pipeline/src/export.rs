@@ -1,0 +1,143 @@
+//! `export`: source → flattened, WSL-ready rootfs → file, stdout or a writer (`wsl --import`).
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use wslbox_rootfs::customize::{self, ImageFacts, WslOptions};
+use wslbox_rootfs::osrelease::{OsRelease, detect_os};
+use wslbox_rootfs::{OutputDest, OutputFormat};
+use wslbox_source::{Engine, OpenOptions, SourceInfo, SourceKind, SourceSpec};
+
+use crate::{PipelineError, Reporter};
+
+/// What to write and how.
+pub struct ExportRequest {
+    pub wsl: WslOptions,
+    /// Skip the WSL customization: the filesystem exactly as the source defines it.
+    pub raw: bool,
+    pub dest: OutputDest,
+    pub format: OutputFormat,
+    /// The destination as the user should read it (`alpine.tar`, `standard output`).
+    pub label: String,
+}
+
+/// Where the rootfs came from, as `export --json` and the WSL registry record it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SourceSummary {
+    pub kind: SourceKind,
+    /// The canonical reference, path or URL.
+    pub reference: String,
+    /// The platform manifest's digest (images).
+    pub manifest_digest: Option<String>,
+    /// sha256 of the file or download (tarballs, SquashFS).
+    pub sha256: Option<String>,
+    /// Whether `sha256` matched a checksum the user gave.
+    pub checksum_verified: bool,
+    pub via: Option<Engine>,
+}
+
+impl SourceSummary {
+    pub(crate) fn new(info: &SourceInfo) -> Self {
+        Self {
+            kind: info.kind,
+            reference: info.reference.clone(),
+            manifest_digest: info.manifest_digest.as_ref().map(ToString::to_string),
+            sha256: info.sha256.as_ref().map(ToString::to_string),
+            checksum_verified: info.checksum_verified,
+            via: info.via,
+        }
+    }
+}
+
+/// What an export produced; `--json` prints it (keys documented in the README).
+#[derive(Debug, serde::Serialize)]
+pub struct ExportSummary {
+    pub reference: String,
+    /// The content's identity: the manifest digest for images, the sha256 for files.
+    pub manifest_digest: Option<String>,
+    pub platform: Option<String>,
+    pub source: SourceSummary,
+    pub output: String,
+    pub format: OutputFormat,
+    pub entries: u64,
+    pub tar_bytes: u64,
+    pub output_bytes: u64,
+    pub seconds: f64,
+    pub os: Option<OsRelease>,
+    /// The user WSL logs in as when it is not root.
+    pub default_user: Option<DefaultUser>,
+    pub warnings: Vec<customize::Warning>,
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct DefaultUser {
+    pub name: String,
+    pub uid: u32,
+}
+
+/// Opens `spec`, flattens it, makes it WSL-ready (unless `raw`) and writes it.
+pub fn export(
+    spec: &SourceSpec,
+    open: &OpenOptions,
+    request: ExportRequest,
+    reporter: &Arc<dyn Reporter>,
+) -> Result<ExportSummary, PipelineError> {
+    let started = Instant::now();
+    let flattened = crate::flatten(spec, open, reporter)?;
+    let (mut tree, info) = (flattened.tree, flattened.info);
+
+    let custom = if request.raw {
+        customize::Customization {
+            os: detect_os(&tree),
+            ..Default::default()
+        }
+    } else {
+        let exported_at = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let digest = info
+            .digest()
+            .cloned()
+            .expect("a flattened source knows its digest or checksum");
+        let platform = info
+            .platform
+            .clone()
+            .unwrap_or_else(|| wslbox_reference::Platform::new("linux", "unknown", None));
+        let facts = ImageFacts {
+            reference: &info.reference,
+            manifest_digest: &digest,
+            platform: &platform,
+            config: &info.config,
+            exported_at,
+        };
+        customize::customize(&tree, &facts, &request.wsl)?
+    };
+    for w in &custom.warnings {
+        reporter.warn(&w.message);
+    }
+    tree.apply_overlays(custom.overlays)?;
+
+    reporter.output_started(&request.label);
+    let stats =
+        wslbox_rootfs::write_output(&tree, request.dest, request.format, reporter.as_ref())?;
+    reporter.finish();
+    Ok(ExportSummary {
+        reference: info.reference.clone(),
+        manifest_digest: info.digest().map(ToString::to_string),
+        platform: info.platform.as_ref().map(ToString::to_string),
+        source: SourceSummary::new(&info),
+        output: request.label,
+        format: request.format,
+        entries: stats.entries,
+        tar_bytes: stats.tar_bytes,
+        output_bytes: stats.output_bytes,
+        seconds: started.elapsed().as_secs_f64(),
+        os: custom.os,
+        default_user: custom
+            .default_user
+            .map(|(name, uid)| DefaultUser { name, uid }),
+        warnings: custom.warnings,
+        notes: custom.notes,
+    })
+}

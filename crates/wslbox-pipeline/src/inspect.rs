@@ -1,0 +1,88 @@
+//! `inspect`: what an image is — digests, platforms, layers, config — and, from its flattened
+//! filesystem, which OS it is and how well it will work as a WSL distribution.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use wslbox_reference::Platform;
+use wslbox_rootfs::customize::{Warning, suitability};
+use wslbox_rootfs::osrelease::{OsRelease, detect_os};
+use wslbox_source::{OpenOptions, SourceSpec};
+
+use crate::export::SourceSummary;
+use crate::{PipelineError, Reporter};
+
+/// The documented `inspect --json` object (see README). Keys are stable; absent values are null.
+#[derive(Debug, serde::Serialize)]
+pub struct Inspection {
+    pub reference: String,
+    pub manifest_digest: Option<String>,
+    pub index_digest: Option<String>,
+    pub platform: Option<Platform>,
+    pub platforms: Vec<Platform>,
+    pub config_digest: Option<String>,
+    pub layers: Vec<Layer>,
+    pub config: Config,
+    pub source: SourceSummary,
+    pub os: Option<OsRelease>,
+    pub warnings: Vec<Warning>,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct Layer {
+    pub digest: String,
+    pub size: u64,
+    pub media_type: String,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct Config {
+    pub env: Vec<String>,
+    pub user: Option<String>,
+    pub working_dir: Option<String>,
+    pub entrypoint: Vec<String>,
+    pub cmd: Vec<String>,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// Opens and flattens `spec`, then reads its OS and suitability from the tree.
+pub fn inspect(
+    spec: &SourceSpec,
+    open: &OpenOptions,
+    reporter: &Arc<dyn Reporter>,
+) -> Result<Inspection, PipelineError> {
+    let flattened = crate::flatten(spec, open, reporter)?;
+    reporter.finish();
+    let (tree, info) = (flattened.tree, flattened.info);
+    let os = detect_os(&tree);
+    let warnings = suitability(&tree, &info.config);
+    let c = info.config.clone();
+    Ok(Inspection {
+        reference: info.reference.clone(),
+        manifest_digest: info.manifest_digest.as_ref().map(ToString::to_string),
+        index_digest: info.index_digest.as_ref().map(ToString::to_string),
+        platform: info.platform.clone(),
+        platforms: info.platforms.clone(),
+        config_digest: info.config_digest.as_ref().map(ToString::to_string),
+        layers: info
+            .layers
+            .iter()
+            .map(|l| Layer {
+                digest: l.digest.to_string(),
+                size: l.size,
+                media_type: l.media_type.clone(),
+            })
+            .collect(),
+        config: Config {
+            env: c.env,
+            user: c.user,
+            working_dir: c.working_dir,
+            entrypoint: c.entrypoint,
+            cmd: c.cmd,
+            labels: c.labels,
+        },
+        source: SourceSummary::new(&info),
+        os,
+        warnings,
+    })
+}

@@ -1,0 +1,64 @@
+//! The pipeline every command that reads an image shares:
+//!
+//! source ([`wslbox_source`]) → layers → flatten → customize → output ([`wslbox_rootfs`])
+//!
+//! - [`export`] runs all of it and returns an [`ExportSummary`]; `wslbox export` writes a file
+//!   or stdout, `wslbox import` a pipe into `wsl.exe --import` — the same function.
+//! - [`inspect`] stops after flattening and reports what the image is ([`Inspection`]).
+//!
+//! Progress goes to one [`Reporter`], which extends the source reporter with the output stage.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use wslbox_rootfs::{FlattenOptions, detect_platform};
+use wslbox_source::{Flattened, OpenOptions, SourceSpec};
+
+mod error;
+mod export;
+mod inspect;
+
+pub use error::PipelineError;
+pub use export::{ExportRequest, ExportSummary, SourceSummary, export};
+pub use inspect::{Inspection, inspect};
+
+/// Progress of a whole export; the binary draws it.
+pub trait Reporter: wslbox_source::Reporter {
+    /// The flattened tree starts being written to `dest` (a file, stdout, `wsl.exe`). From
+    /// here an interruption must remove the partial output or roll an import back.
+    fn output_started(&self, dest: &str) {
+        let _ = dest;
+    }
+    /// Everything is done; clear the bars.
+    fn finish(&self) {}
+}
+
+/// Opens and flattens `spec`, spooling under `<cache>/spool`; learns the platform from the
+/// tree when the source records none.
+fn flatten(
+    spec: &SourceSpec,
+    open: &OpenOptions,
+    reporter: &Arc<dyn Reporter>,
+) -> Result<Flattened, PipelineError> {
+    let source_reporter: Arc<dyn wslbox_source::Reporter> = reporter.clone();
+    let source = wslbox_source::open(spec, open, &source_reporter)?;
+    let spool_dir: PathBuf = open.cache_dir.join("spool");
+    fs_err::create_dir_all(&spool_dir).map_err(|source| PipelineError::Io {
+        what: "creating the spool directory".into(),
+        source,
+    })?;
+    let mut flattened = source.flatten(&FlattenOptions::new(spool_dir), &source_reporter)?;
+    if flattened.info.platform.is_none() {
+        flattened.info.platform = detect_platform(&flattened.tree);
+        if let Some(found) = &flattened.info.platform {
+            let wanted = open.wanted_platform();
+            if !wanted.matches(found) {
+                reporter.warn(&format!(
+                    "{} holds {found} binaries, not {wanted}; it may not run here",
+                    flattened.info.reference
+                ));
+            }
+        }
+    }
+    Ok(flattened)
+}

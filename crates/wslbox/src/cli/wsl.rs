@@ -1,0 +1,224 @@
+//! Arguments of the Windows verbs (`import`, `list`, `rename`, …).
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::{ImageArgs, WslOptionArgs};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum WslCommand {
+    /// Pull an image and register it as a WSL distribution (Windows)
+    Import(Box<ImportArgs>),
+    /// List WSL distributions with state, version, location and source image (Windows)
+    List(ListArgs),
+    /// Rename a WSL distribution, its Terminal profile and Start Menu shortcut (Windows)
+    Rename(RenameArgs),
+    /// Move a WSL distribution's disk to another folder (Windows)
+    Move(MoveArgs),
+    /// Copy a WSL distribution under a new name (Windows)
+    Clone(CloneArgs),
+    /// Export a WSL distribution to .tar, .tar.gz, .tar.xz or .vhdx (Windows)
+    Backup(BackupArgs),
+    /// Unregister a WSL distribution and delete its disk (Windows)
+    Remove(RemoveArgs),
+    /// Set the user a WSL distribution logs in as (Windows)
+    SetUser(SetUserArgs),
+    /// Make a WSL distribution the default for `wsl` (Windows)
+    SetDefault(SetDefaultArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub image: ImageArgs,
+    /// Name of the new distribution (letters, digits, `.`, `_`, `-`; at most 64)
+    #[arg(long, value_name = "NAME")]
+    pub name: String,
+    /// Install folder [default: %LOCALAPPDATA%\wslbox\distros\NAME]
+    #[arg(long, value_name = "DIR")]
+    pub location: Option<PathBuf>,
+    /// WSL version of the new distribution
+    #[arg(long = "version", value_name = "1|2", default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=2))]
+    pub wsl_version: u8,
+    #[command(flatten)]
+    pub wsl: WslOptionArgs,
+    /// Print the report as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Print a JSON array (keys: name, guid, state, version, default, base_path, vhd,
+    /// default_uid, os, image, image_digest)
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RenameArgs {
+    pub old: String,
+    pub new: String,
+    /// Stop the distribution first if it is running
+    #[arg(long)]
+    pub terminate: bool,
+    /// Leave Windows Terminal profiles alone
+    #[arg(long)]
+    pub no_terminal: bool,
+    /// Leave the Start Menu shortcut alone
+    #[arg(long)]
+    pub no_shortcut: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MoveArgs {
+    pub name: String,
+    /// New folder for the distribution's disk
+    pub dir: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CloneArgs {
+    pub name: String,
+    pub new: String,
+    /// Install folder of the copy [default: %LOCALAPPDATA%\wslbox\distros\NEW]
+    #[arg(long, value_name = "DIR")]
+    pub location: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    pub name: String,
+    /// Output file; the extension picks the format (.tar, .tar.gz, .tar.xz, .vhdx)
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RemoveArgs {
+    pub name: String,
+    /// Do not ask for confirmation (required when stdin is not a terminal)
+    #[arg(short, long)]
+    pub yes: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SetUserArgs {
+    pub name: String,
+    /// User name (or numeric uid)
+    pub user: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SetDefaultArgs {
+    pub name: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl WslCommand {
+    /// The verb as typed, for messages.
+    #[cfg_attr(windows, allow(dead_code))]
+    pub fn verb(&self) -> &'static str {
+        match self {
+            WslCommand::Import(_) => "import",
+            WslCommand::List(_) => "list",
+            WslCommand::Rename(_) => "rename",
+            WslCommand::Move(_) => "move",
+            WslCommand::Clone(_) => "clone",
+            WslCommand::Backup(_) => "backup",
+            WslCommand::Remove(_) => "remove",
+            WslCommand::SetUser(_) => "set-user",
+            WslCommand::SetDefault(_) => "set-default",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::WslCommand;
+    use crate::cli::{Cli, Command};
+
+    fn parse(args: &[&str]) -> WslCommand {
+        let cli = Cli::try_parse_from([&["wslbox"], args].concat()).unwrap();
+        match cli.command {
+            Command::Wsl(cmd) => cmd,
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_verb_parses_with_its_options() {
+        let cases: [(&[&str], &str); 9] = [
+            (
+                &[
+                    "import",
+                    "alpine",
+                    "--name",
+                    "dev",
+                    "--version",
+                    "1",
+                    "--user",
+                    "me:1000",
+                ],
+                "import",
+            ),
+            (&["list", "--json"], "list"),
+            (
+                &[
+                    "rename",
+                    "a",
+                    "b",
+                    "--terminate",
+                    "--no-terminal",
+                    "--no-shortcut",
+                ],
+                "rename",
+            ),
+            (&["move", "a", r"D:\wsl\a"], "move"),
+            (&["clone", "a", "b", "--location", r"D:\b"], "clone"),
+            (&["backup", "a", "-o", "a.tar.xz"], "backup"),
+            (&["remove", "a", "--yes"], "remove"),
+            (&["set-user", "a", "me"], "set-user"),
+            (&["set-default", "a"], "set-default"),
+        ];
+        for (args, verb) in cases {
+            assert_eq!(parse(args).verb(), verb, "{args:?}");
+        }
+        let WslCommand::Import(import) = parse(&["import", "alpine", "--name", "dev"]) else {
+            unreachable!()
+        };
+        assert_eq!(import.wsl_version, 2, "WSL 2 by default");
+        assert!(
+            Cli::try_parse_from([
+                "wslbox",
+                "import",
+                "alpine",
+                "--name",
+                "d",
+                "--version",
+                "3"
+            ])
+            .is_err()
+        );
+        assert!(
+            Cli::try_parse_from(["wslbox", "import", "alpine"]).is_err(),
+            "--name is required"
+        );
+    }
+}
