@@ -5,6 +5,7 @@
 //! isolated container engines ([`podman`], [`dockerd`]); their oracles live in [`oracle`].
 #[cfg(unix)]
 pub mod chroot;
+pub mod file_server;
 pub mod layers;
 pub mod oci_layout;
 #[cfg(unix)]
