@@ -7,9 +7,12 @@
 pub mod chroot;
 pub mod file_server;
 pub mod layers;
+pub mod layout_reader;
 pub mod oci_layout;
 #[cfg(unix)]
 pub mod oracle;
+#[cfg(unix)]
+pub mod podman;
 pub mod registry;
 pub mod registry_env;
 pub mod registry_fixture;
