@@ -5,6 +5,8 @@
 //! isolated container engines ([`podman`], [`dockerd`]); their oracles live in [`oracle`].
 #[cfg(unix)]
 pub mod chroot;
+#[cfg(unix)]
+pub mod dockerd;
 pub mod file_server;
 pub mod layers;
 pub mod layout_reader;
