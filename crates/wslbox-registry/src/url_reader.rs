@@ -138,13 +138,13 @@ impl UrlReader {
             };
             match self.rt.block_on(response.chunk()) {
                 Ok(Some(bytes)) => {
-                    self.attempt = 1;
-                    self.since = Instant::now();
                     let drop = usize::try_from(self.skip.min(bytes.len() as u64)).unwrap_or(0);
                     self.skip -= drop as u64;
                     if drop == bytes.len() {
-                        continue;
+                        continue; // bytes already delivered: no progress
                     }
+                    self.attempt = 1;
+                    self.since = Instant::now();
                     self.chunk = bytes[drop..].to_vec();
                     self.pos = 0;
                     return Ok(true);

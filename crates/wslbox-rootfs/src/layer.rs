@@ -77,9 +77,11 @@ impl LayerOptions {
     }
 }
 
-/// Chooses the root inside an archive: `--strip-components N` (GNU tar's rule: the first N
-/// components go, entries with no more than N components are skipped) or `--subdir PATH`
-/// (only PATH and what is below it, PATH becoming the root).
+/// Chooses the root inside an archive: `--strip-components N` (GNU tar's rule, from
+/// `stripped_prefix_len` in its `names.c`: after any leading `/`, the first N components of
+/// the name as stored go — a `.` counts, doubled slashes don't — and entries with nothing
+/// left are skipped) or `--subdir PATH` (only PATH and what is below it, PATH becoming the
+/// root).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PathMap {
     strip: usize,
@@ -111,12 +113,14 @@ impl PathMap {
         &self.subdir
     }
 
-    /// Maps a normalized archive path to its path in the root; `None` drops the entry.
-    pub fn map(&self, path: &[u8]) -> Option<Vec<u8>> {
+    /// Maps an archive name (`raw`, as stored) whose normalized form is `path` to its path
+    /// in the root; `None` drops the entry.
+    pub fn map(&self, raw: &[u8], path: &[u8]) -> Option<Vec<u8>> {
         if self.strip > 0 {
-            let mut parts = components(path).skip(self.strip).peekable();
-            parts.peek()?;
-            return Some(parts.collect::<Vec<_>>().join(&b'/'));
+            let rest: Vec<&[u8]> = components(raw).skip(self.strip).collect();
+            // What is left was part of a name that normalized, so it normalizes too.
+            let rest = normalize(&rest.join(&b'/')).ok()?;
+            return (!rest.is_empty()).then_some(rest);
         }
         if self.subdir.is_empty() {
             return Some(path.to_vec());
@@ -216,13 +220,18 @@ impl LayerBuilder {
             }
             EntryData::Dir => EntryKind::Dir,
             EntryData::Symlink(target) => EntryKind::Symlink(target),
-            EntryData::Hardlink(target) => {
-                let target = normalize(&target).map_err(|_| {
+            EntryData::Hardlink(raw_target) => {
+                let target = normalize(&raw_target).map_err(|_| {
                     self.unsafe_path(raw_path, "the hardlink target escapes the root")
                 })?;
-                match self.opts.paths.map(&target) {
+                match self.opts.paths.map(&raw_target, &target) {
                     Some(mapped) => EntryKind::Hardlink(mapped),
-                    None if self.opts.paths.map(&self.normalized(raw_path)?).is_none() => {
+                    None if self
+                        .opts
+                        .paths
+                        .map(raw_path, &self.normalized(raw_path)?)
+                        .is_none() =>
+                    {
                         return Ok(()); // both outside the chosen subtree
                     }
                     None => {
@@ -255,7 +264,7 @@ impl LayerBuilder {
         if self.opts.whiteouts && is_whiteout(&path) {
             return self.push(raw_path, EntryKind::File { offset: 0, len: 0 }, meta);
         }
-        if self.opts.paths.map(&path).is_none() {
+        if self.opts.paths.map(raw_path, &path).is_none() {
             return Ok(());
         }
         let (offset, len) = append(&mut self.spool).map_err(|e| match e {
@@ -279,7 +288,7 @@ impl LayerBuilder {
         meta: EntryMeta,
     ) -> Result<(), FlattenError> {
         let normalized = self.normalized(raw_path)?;
-        if let Some(path) = self.opts.paths.map(&normalized) {
+        if let Some(path) = self.opts.paths.map(raw_path, &normalized) {
             self.entries.push(LayerEntry { path, kind, meta });
         }
         Ok(())
@@ -334,26 +343,30 @@ mod tests {
     #[test]
     fn strip_components_follows_gnu_tar() {
         let map = PathMap::strip_components(1);
-        assert_eq!(map.map(b"root.x86_64/etc/passwd").unwrap(), b"etc/passwd");
-        assert_eq!(map.map(b"root.x86_64/etc").unwrap(), b"etc");
-        assert_eq!(map.map(b"root.x86_64"), None, "too few components");
-        assert_eq!(map.map(b""), None);
+        let m = |raw: &[u8]| map.map(raw, &super::normalize(raw).unwrap());
+        assert_eq!(m(b"root.x86_64/etc/passwd").unwrap(), b"etc/passwd");
+        assert_eq!(
+            m(b"/root.x86_64//etc").unwrap(),
+            b"etc",
+            "leading and doubled slashes"
+        );
+        assert_eq!(m(b"./etc/passwd").unwrap(), b"etc/passwd", "`.` counts");
+        assert_eq!(m(b"root.x86_64/"), None, "nothing left");
+        assert_eq!(m(b"root.x86_64"), None);
     }
 
     #[test]
     fn subdir_rebases_and_drops_the_rest() {
         let map = PathMap::subdir("/arch/rootfs/").unwrap();
-        assert_eq!(map.map(b"arch/rootfs").unwrap(), b"");
+        let m = |raw: &[u8]| map.map(raw, &super::normalize(raw).unwrap());
+        assert_eq!(m(b"./arch/rootfs/").unwrap(), b"");
+        assert_eq!(m(b"arch/rootfs/etc/os-release").unwrap(), b"etc/os-release");
         assert_eq!(
-            map.map(b"arch/rootfs/etc/os-release").unwrap(),
-            b"etc/os-release"
-        );
-        assert_eq!(
-            map.map(b"arch/rootfsx/etc"),
+            m(b"arch/rootfsx/etc"),
             None,
             "a sibling with the same prefix"
         );
-        assert_eq!(map.map(b"arch"), None);
+        assert_eq!(m(b"arch"), None);
         assert!(PathMap::subdir("a/../b").is_err());
     }
 }

@@ -72,11 +72,7 @@ impl TarballSource {
     }
 
     /// The raw bytes, from the cache when a verified copy is there.
-    fn raw(
-        &self,
-        expected: Option<&Digest>,
-        store: &BlobStore,
-    ) -> Result<Raw, SourceError> {
+    fn raw(&self, expected: Option<&Digest>, store: &BlobStore) -> Result<Raw, SourceError> {
         let io_err = |source| SourceError::Io {
             what: self.label(),
             source,

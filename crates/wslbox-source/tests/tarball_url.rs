@@ -1,0 +1,277 @@
+//! `tarball:URL` over a loopback file server: plain, with Range resume after a cut, through
+//! a redirect, with a checksum (verified while streaming, cached by digest and reused), and
+//! serving the wrong bytes (refused, nothing cached).
+
+mod support;
+
+use std::io::Write;
+use std::sync::Arc;
+
+use wslbox_reference::Digest;
+use wslbox_rootfs::TreeView;
+use wslbox_source::{Checksum, SourceError};
+use wslbox_test::file_server::{Cut, FileServer, Serve};
+use wslbox_test::oracle::Scratch;
+
+/// A gzip tarball big enough to be cut mid-way (≈ 1 MiB of incompressible body).
+fn rootfs() -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut add = |name: &str, body: &[u8]| {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(body.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, name, body).unwrap();
+    };
+    add(
+        "etc/os-release",
+        b"ID=testos\nNAME=\"Test OS\"\nPRETTY_NAME=\"Test OS 1\"\n",
+    );
+    let mut noise = Vec::with_capacity(1 << 20);
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    while noise.len() < 1 << 20 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        noise.extend_from_slice(&x.to_le_bytes());
+    }
+    add("usr/share/noise", &noise);
+    let tar = b.into_inner().unwrap();
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(&tar).unwrap();
+    e.finish().unwrap()
+}
+
+fn sha256(bytes: &[u8]) -> Digest {
+    wslbox_reference::Hasher::digest(wslbox_reference::Algorithm::Sha256, bytes)
+}
+
+fn has_os_release(f: &wslbox_source::Flattened) -> bool {
+    f.tree.read(b"etc/os-release").unwrap().is_some()
+}
+
+#[test]
+fn plain_download_without_checksum_warns_and_records_the_sha256() {
+    let body = rootfs();
+    let server = FileServer::start();
+    server.serve("/rootfs.tar.gz", body.clone(), Serve::plain());
+    let scratch = Scratch::new().unwrap();
+    let recorder = Arc::new(support::Recorder::default());
+    let spec = format!("tarball:{}", server.url("/rootfs.tar.gz"));
+    let f = support::flatten(&spec, &support::options(&scratch.path("cache")), &recorder).unwrap();
+    assert!(has_os_release(&f));
+    assert_eq!(f.info.sha256, Some(sha256(&body)));
+    assert!(!f.info.checksum_verified);
+    let warnings = recorder.warnings.lock().unwrap();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("nothing verified") && w.contains("--sha256")),
+        "{warnings:?}"
+    );
+}
+
+#[test]
+fn a_cut_connection_resumes_with_range_from_the_last_byte() {
+    let body = rootfs();
+    let server = FileServer::start();
+    server.serve(
+        "/r.tar.gz",
+        body.clone(),
+        Serve::ranges().cut(Cut::once(300_000)),
+    );
+    let scratch = Scratch::new().unwrap();
+    let spec = format!("tarball:{}", server.url("/r.tar.gz"));
+    let f = support::flatten(
+        &spec,
+        &support::options(&scratch.path("cache")),
+        &Default::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        f.info.sha256,
+        Some(sha256(&body)),
+        "the resumed stream is whole"
+    );
+    let ranges: Vec<String> = server
+        .requests_for("/r.tar.gz")
+        .iter()
+        .filter_map(|r| r.header("range").map(str::to_owned))
+        .collect();
+    assert_eq!(ranges, ["bytes=300000-"], "one resume, at the cut");
+}
+
+#[test]
+fn a_server_without_ranges_is_read_again_skipping_what_was_delivered() {
+    let body = rootfs();
+    let server = FileServer::start();
+    server.serve(
+        "/r.tar.gz",
+        body.clone(),
+        Serve::plain().cut(Cut::once(250_000)),
+    );
+    let scratch = Scratch::new().unwrap();
+    let spec = format!("tarball:{}", server.url("/r.tar.gz"));
+    let f = support::flatten(
+        &spec,
+        &support::options(&scratch.path("cache")),
+        &Default::default(),
+    )
+    .unwrap();
+    assert_eq!(f.info.sha256, Some(sha256(&body)));
+    assert_eq!(server.requests_for("/r.tar.gz").len(), 2);
+}
+
+#[test]
+fn a_connection_cut_every_time_gives_up_with_the_url() {
+    let body = rootfs();
+    let server = FileServer::start();
+    server.serve("/r.tar.gz", body, Serve::plain().cut(Cut::always(100_000)));
+    let scratch = Scratch::new().unwrap();
+    let spec = format!("tarball:{}", server.url("/r.tar.gz"));
+    let err = support::flatten(
+        &spec,
+        &support::options(&scratch.path("cache")),
+        &Default::default(),
+    )
+    .err()
+    .expect("never completes")
+    .to_string();
+    assert!(
+        err.contains("rootfs tarball") && err.contains("/r.tar.gz"),
+        "{err}"
+    );
+}
+
+#[test]
+fn redirects_are_followed() {
+    let body = rootfs();
+    let server = FileServer::start();
+    let other = FileServer::start();
+    other.serve("/real.tar.gz", body.clone(), Serve::plain());
+    server.redirect("/latest.tar.gz", other.localhost_url("/real.tar.gz"));
+    let scratch = Scratch::new().unwrap();
+    let spec = format!("tarball:{}", server.url("/latest.tar.gz"));
+    let f = support::flatten(
+        &spec,
+        &support::options(&scratch.path("cache")),
+        &Default::default(),
+    )
+    .unwrap();
+    assert_eq!(f.info.sha256, Some(sha256(&body)));
+    for r in server.requests().iter().chain(other.requests().iter()) {
+        assert!(r.header("authorization").is_none(), "no credentials: {r:?}");
+    }
+}
+
+#[test]
+fn a_missing_url_names_the_status() {
+    let server = FileServer::start();
+    server.respond("/gone.tar.xz", 404);
+    let scratch = Scratch::new().unwrap();
+    let spec = format!("tarball:{}", server.url("/gone.tar.xz"));
+    let err = support::flatten(
+        &spec,
+        &support::options(&scratch.path("cache")),
+        &Default::default(),
+    )
+    .err()
+    .expect("404")
+    .to_string();
+    assert!(err.contains("/gone.tar.xz") && err.contains("404"), "{err}");
+}
+
+#[test]
+fn with_a_checksum_the_download_is_cached_and_reused() {
+    let body = rootfs();
+    let server = FileServer::start();
+    server.serve("/r.tar.gz", body.clone(), Serve::plain());
+    let scratch = Scratch::new().unwrap();
+    let mut opts = support::options(&scratch.path("cache"));
+    opts.checksum = Some(Checksum::Sha256(sha256(&body)));
+    let spec = format!("tarball:{}", server.url("/r.tar.gz"));
+    let recorder = Arc::new(support::Recorder::default());
+    let f = support::flatten(&spec, &opts, &recorder).unwrap();
+    assert!(f.info.checksum_verified);
+    assert!(recorder.warnings.lock().unwrap().is_empty());
+    let store = wslbox_cache::BlobStore::open(&opts.cache_dir).unwrap();
+    assert!(
+        store.get(&sha256(&body), None).unwrap().is_some(),
+        "cached by digest"
+    );
+
+    // The server now fails: the cached copy is used, not the network.
+    server.respond("/r.tar.gz", 500);
+    let before = server.requests_for("/r.tar.gz").len();
+    let f = support::flatten(&spec, &opts, &Default::default()).unwrap();
+    assert!(has_os_release(&f));
+    assert_eq!(server.requests_for("/r.tar.gz").len(), before);
+}
+
+#[test]
+fn sha256_url_is_looked_up_by_file_name() {
+    let body = rootfs();
+    let server = FileServer::start();
+    server.serve("/v1/rootfs.tar.gz", body.clone(), Serve::plain());
+    server.serve_sha256sums(
+        "/v1/SHA256SUMS",
+        &[("other.tar.gz", b"x".as_slice()), ("rootfs.tar.gz", &body)],
+    );
+    let scratch = Scratch::new().unwrap();
+    let mut opts = support::options(&scratch.path("cache"));
+    opts.checksum = Some(Checksum::Sha256Url(server.url("/v1/SHA256SUMS")));
+    let spec = format!("tarball:{}", server.url("/v1/rootfs.tar.gz"));
+    let f = support::flatten(&spec, &opts, &Default::default()).unwrap();
+    assert!(f.info.checksum_verified);
+
+    let missing = format!("tarball:{}", server.url("/v1/renamed.tar.gz"));
+    let err = support::flatten(&missing, &opts, &Default::default())
+        .err()
+        .expect("not listed")
+        .to_string();
+    assert!(
+        err.contains("renamed.tar.gz") && err.contains("rootfs.tar.gz"),
+        "{err}"
+    );
+}
+
+#[test]
+fn wrong_bytes_with_a_checksum_leave_nothing_in_the_cache() {
+    let body = rootfs();
+    let server = FileServer::start();
+    server.serve("/r.tar.gz", body.clone(), Serve::plain().corrupt());
+    let scratch = Scratch::new().unwrap();
+    let mut opts = support::options(&scratch.path("cache"));
+    opts.checksum = Some(Checksum::Sha256(sha256(&body)));
+    let spec = format!("tarball:{}", server.url("/r.tar.gz"));
+    let err = support::flatten(&spec, &opts, &Default::default())
+        .err()
+        .expect("mismatch");
+    assert!(
+        matches!(err, SourceError::Checksum { .. }),
+        "a checksum error, not whatever the bytes decoded to: {err}"
+    );
+    let store = wslbox_cache::BlobStore::open(&opts.cache_dir).unwrap();
+    assert!(store.get(&sha256(&body), None).unwrap().is_none());
+    let blobs = opts.cache_dir.join("blobs-v1");
+    let leftovers: Vec<_> = walk(&blobs);
+    assert!(
+        leftovers.is_empty(),
+        "nothing left in the cache: {leftovers:?}"
+    );
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
