@@ -55,3 +55,4 @@ pub use login::registry_name;
 pub use opener::CachedBlobs;
 pub use options::{ClientOptions, ProxyConfig, RetryPolicy};
 pub use reporter::{NoReporter, Reporter};
+pub use transport::is_insecure_registry;
