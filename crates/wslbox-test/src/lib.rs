@@ -1,4 +1,5 @@
-//! Test support: registry processes, token server, fixture image builder, oracle comparison.
+//! Test support: registry processes, token server, fixture builders, file servers, container
+//! engines, oracle comparison.
 //!
 //! For the non-registry rootfs sources: crafted trees on disk ([`tree_builder`]), SquashFS
 //! images ([`squashfs`]), loopback HTTP file servers for tarball URLs ([`file_server`]), and

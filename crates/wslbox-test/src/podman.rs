@@ -1,7 +1,9 @@
 //! Podman with storage of its own, for `podman:IMAGE` and `--via podman` tests: every
 //! [`Podman`] gets a fresh directory under [`fixtures_dir`] holding `storage.conf` (graphroot
 //! and runroot inside it), `containers.conf`, `registries.conf` and an auth file, passed by
-//! environment ([`Podman::envs`]), so tests in parallel processes never share a store and the
+//! environment ([`Podman::envs`]), so tests in parallel processes never share a store (nor
+//! container locks: `lock_type = "file"` keeps them in the instance's `tmp_dir`, where the
+//! default is one shared-memory segment per machine for every store), and the
 //! machine's `/var/lib/containers` stays untouched (except podman's blob-info cache under
 //! `/var/lib/containers/cache`, which root podman always uses; it only records digests).
 //!
@@ -73,7 +75,7 @@ impl Podman {
         fs_err::write(
             d.join("containers.conf"),
             format!(
-                "[engine]\nruntime = \"runc\"\ncgroup_manager = \"cgroupfs\"\n\
+                "[engine]\nruntime = \"runc\"\ncgroup_manager = \"cgroupfs\"\nlock_type = \"file\"\n\
                  events_logger = \"file\"\nevents_logfile_path = \"{}\"\ntmp_dir = \"{}\"\n\
                  [network]\nnetwork_config_dir = \"{}\"\n",
                 d.join("events.log").display(),
@@ -228,10 +230,30 @@ impl Podman {
         Ok(())
     }
 
+    /// `podman save --format oci-dir --uncompressed`: gzip of a whole rootfs would dominate.
+    fn save_oci_dir(&self, image: &str, dir: &Path) -> anyhow::Result<()> {
+        tool::run(
+            self.command()
+                .args([
+                    "save",
+                    "--quiet",
+                    "--format",
+                    "oci-dir",
+                    "--uncompressed",
+                    "-o",
+                ])
+                .arg(dir)
+                .arg(image),
+            &format!("podman save --format oci-dir {image}"),
+            "podman",
+        )?;
+        Ok(())
+    }
+
     /// `image` as an OCI layout directory whose only manifest is tagged `tag` (podman names
     /// it after the image, which `umoci --image DIR:TAG` cannot parse), for the umoci oracle.
     pub fn save_oci_layout(&self, image: &str, dir: &Path, tag: &str) -> anyhow::Result<()> {
-        self.save(image, "oci-dir", dir)?;
+        self.save_oci_dir(image, dir)?;
         let index_path = dir.join("index.json");
         let mut index: serde_json::Value = serde_json::from_slice(&fs_err::read(&index_path)?)?;
         index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"] = tag.into();
@@ -242,6 +264,21 @@ impl Podman {
     /// How many containers exist (`podman ps --all`).
     pub fn containers(&self) -> anyhow::Result<usize> {
         Ok(self.run(&["ps", "--all", "--quiet"])?.lines().count())
+    }
+
+    /// `podman load -i ARCHIVE` (an oci-archive or docker-archive, e.g. from a fixture
+    /// builder); returns what podman reports loading.
+    pub fn load(&self, archive: &Path) -> anyhow::Result<Vec<String>> {
+        let out = tool::run(
+            self.command().args(["load", "-i"]).arg(archive),
+            &format!("podman load -i {}", archive.display()),
+            "podman",
+        )?;
+        Ok(out
+            .lines()
+            .filter_map(|l| l.strip_prefix("Loaded image: "))
+            .map(str::to_owned)
+            .collect())
     }
 
     /// `podman image inspect --format {{.Id}}`.
@@ -257,7 +294,7 @@ impl Podman {
     pub fn layer_members(&self, image: &str) -> anyhow::Result<Vec<Vec<String>>> {
         let scratch = tempfile::tempdir_in(self.dir())?;
         let layout = scratch.path().join("oci");
-        self.save(image, "oci-dir", &layout)?;
+        self.save_oci_dir(image, &layout)?;
         crate::layout_reader::layer_members(&layout)
     }
 

@@ -212,6 +212,24 @@ fn export_keeps_security_and_user_xattrs_but_not_trusted() {
 }
 
 #[test]
+fn save_and_load_between_stores() {
+    let scratch = Scratch::new().unwrap();
+    let a = Podman::new().unwrap();
+    tiny_image(&a, &scratch, "localhost/tiny:2");
+    let b = Podman::new().unwrap();
+    for format in ["oci-archive", "docker-archive"] {
+        let archive = scratch.path(format!("tiny.{format}"));
+        a.save("localhost/tiny:2", format, &archive).unwrap();
+        let loaded = b.load(&archive).unwrap();
+        assert_eq!(loaded.len(), 1, "{format}: {loaded:?}");
+    }
+    assert_eq!(
+        a.image_id("localhost/tiny:2").unwrap(),
+        b.image_id("localhost/tiny:2").unwrap()
+    );
+}
+
+#[test]
 fn store_is_isolated_and_configured_as_asked() {
     let podman = Podman::new().unwrap();
     let info = podman
