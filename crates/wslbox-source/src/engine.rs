@@ -13,6 +13,10 @@
 //! manifest digest. With `--via`, the manifest digest is what the engine recorded for the pull
 //! (podman's `Digest`, Docker's `RepoDigests` entry for the repository).
 //!
+//! Progress: `flatten_started` counts the image's distinct layers (from `inspect`), and
+//! `layer_progress`/`layer_finished` number layers in the order the archive delivers them,
+//! which need not be the image's order.
+//!
 //! The engine's CLI is found on PATH and run with wslbox's environment plus
 //! [`OpenOptions::engine_env`], so `DOCKER_HOST`, `CONTAINER_HOST`, `CONTAINERS_STORAGE_CONF`,
 //! credentials, mirrors and proxies are the engine's own.

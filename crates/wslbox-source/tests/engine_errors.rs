@@ -72,6 +72,30 @@ fn missing_image_says_pull_it_first() {
 }
 
 #[test]
+fn failed_pull_via_podman_says_what_podman_said() {
+    let scratch = Scratch::new().unwrap();
+    let podman = Podman::new().unwrap();
+    let mut opts = common::options(&scratch, podman.envs());
+    opts.via = Some(Engine::Podman);
+    // Port 1 on loopback: nothing listens there.
+    let err = error_of("127.0.0.1:1/nope:1", &opts, &scratch).to_string();
+    assert!(
+        err.starts_with(
+            "podman: `podman pull --quiet --tls-verify=false 127.0.0.1:1/nope:1` failed: "
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("connection refused"),
+        "podman's own words: {err}"
+    );
+    assert!(
+        err.ends_with("(its own credentials, mirrors and proxies apply)"),
+        "{err}"
+    );
+}
+
+#[test]
 fn unreachable_docker_daemon_says_how_to_point_at_one() {
     let scratch = Scratch::new().unwrap();
     let mut host: OsString = "unix://".into();

@@ -68,6 +68,28 @@ fn podman_source_equals_podman_export_of_the_same_image() {
         .unwrap();
     let ours: Vec<String> = info.layers.iter().map(|l| l.digest.to_string()).collect();
     assert_eq!(ours, diff_ids.split_whitespace().collect::<Vec<_>>());
+
+    // Opening only asks `podman image inspect`: a short name gets podman's canonical one,
+    // and a --platform the image is not for is refused before anything is read.
+    let reporter: std::sync::Arc<dyn wslbox_source::Reporter> =
+        std::sync::Arc::new(wslbox_source::NoReporter);
+    let short = SourceSpec::parse("podman:wslbox-engine:v1").unwrap();
+    let source = wslbox_source::open(&short, &opts, &reporter).unwrap();
+    assert_eq!(
+        source.info().reference,
+        "podman:wslbox-engine:v1",
+        "as typed"
+    );
+    assert_eq!(source.info().engine_image.as_deref(), Some(ENGINE_IMAGE));
+    let mut arm = opts.clone();
+    arm.platform = Some("linux/arm64".parse().unwrap());
+    let err = wslbox_source::open(&spec, &arm, &reporter).err().unwrap();
+    assert!(
+        err.to_string().contains(
+            "is only available for linux/amd64, not for the requested platform linux/arm64"
+        ),
+        "{err}"
+    );
 }
 
 #[test]

@@ -63,7 +63,7 @@ pub fn podman_with_engine_image() -> anyhow::Result<Podman> {
     let archive = engine_image_archive()?;
     let podman = Podman::new()?;
     let started = Instant::now();
-    podman.run(&["load", "--quiet", "-i", &archive.to_string_lossy()])?;
+    podman.load(&archive)?;
     eprintln!("podman load (vfs): {:.1?}", started.elapsed());
     Ok(podman)
 }

@@ -134,7 +134,7 @@ pub(crate) struct Failure {
 
 impl Failure {
     /// The engine's own words, shortened: its last few non-empty stderr lines, without the
-    /// `Error: ` prefixes both CLIs print.
+    /// `Error: ` prefixes both CLIs print and without log lines (podman's retry warnings).
     pub fn summary(&self) -> String {
         summarize(&self.stderr).unwrap_or_else(|| format!("it exited with {}", self.status))
     }
@@ -144,7 +144,7 @@ pub(crate) fn summarize(stderr: &str) -> Option<String> {
     let lines: Vec<&str> = stderr
         .lines()
         .map(str::trim)
-        .filter(|l| !l.is_empty())
+        .filter(|l| !l.is_empty() && !is_log_line(l))
         .map(|l| l.strip_prefix("Error: ").unwrap_or(l))
         .collect();
     if lines.is_empty() {
@@ -160,6 +160,14 @@ pub(crate) fn summarize(stderr: &str) -> Option<String> {
         text.push('…');
     }
     Some(text)
+}
+
+/// `time="…" level=warning msg="…"`: logrus lines, which podman prints for retries.
+fn is_log_line(line: &str) -> bool {
+    line.starts_with("time=\"")
+        && ["level=debug", "level=info", "level=warning"]
+            .iter()
+            .any(|l| line.contains(l))
 }
 
 /// A running engine command whose stdout is being read. Dropping it kills and reaps the child,
@@ -224,6 +232,12 @@ mod tests {
             "Trying to pull x...; initializing source: pinging: connection refused"
         );
         assert_eq!(summarize("\n \n"), None);
+        let retried = "time=\"2026-01-01T00:00:00Z\" level=warning msg=\"Failed, retrying in 1s\"\n\
+                       Error: pinging container registry: connection refused\n";
+        assert_eq!(
+            summarize(retried).unwrap(),
+            "pinging container registry: connection refused"
+        );
         let long = "é".repeat(1000);
         assert!(summarize(&long).unwrap().ends_with('…'));
     }
