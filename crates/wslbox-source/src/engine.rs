@@ -54,9 +54,8 @@ pub(crate) fn open(
     };
     let reference = format!("{}:{image}", engine.prefix());
     let inspected = inspect(&cli, image, None)?;
-    let mut info = SourceInfo::new(kind, reference);
-    inspected.fill(&mut info, None);
-    source(cli, inspected, info, opts, reporter)
+    let info = SourceInfo::new(kind, reference);
+    source(cli, &inspected, info, image, None, opts, reporter)
 }
 
 /// Opens a registry reference that `opts.via`'s engine pulls first.
@@ -70,23 +69,34 @@ pub(crate) fn open_via(
     let name = reference.to_string();
     pull(&cli, reference, opts)?;
     let inspected = inspect(&cli, &name, Some(reference))?;
-    let mut info = SourceInfo::new(SourceKind::Registry, name);
+    let mut info = SourceInfo::new(SourceKind::Registry, name.clone());
     info.via = Some(engine);
-    inspected.fill(&mut info, Some(reference));
-    source(cli, inspected, info, opts, reporter)
+    source(
+        cli,
+        &inspected,
+        info,
+        &name,
+        Some(reference),
+        opts,
+        reporter,
+    )
 }
 
+/// Completes `info` from what the engine said and checks the platform.
 fn source(
     cli: Cli,
-    inspected: Inspected,
-    info: SourceInfo,
+    inspected: &Inspected,
+    mut info: SourceInfo,
+    typed: &str,
+    pulled: Option<&Reference>,
     opts: &OpenOptions,
     reporter: &Arc<dyn Reporter>,
 ) -> Result<Box<dyn Source>, SourceError> {
+    let id = inspected.id(&cli)?;
+    inspected.fill(&mut info, &id, typed, pulled);
     if let Some(platform) = &info.platform {
         check_image_platform(opts, &info.reference, platform, reporter.as_ref())?;
     }
-    let id = inspected.id(&cli)?;
     let mut layers = inspected.layers();
     layers.sort();
     layers.dedup();
@@ -205,10 +215,8 @@ impl Inspected {
             .unwrap_or_default()
     }
 
-    fn fill(&self, info: &mut SourceInfo, pulled: Option<&Reference>) {
-        info.config_digest = format!("sha256:{}", self.id.trim_start_matches("sha256:"))
-            .parse()
-            .ok();
+    fn fill(&self, info: &mut SourceInfo, id: &Digest, typed: &str, pulled: Option<&Reference>) {
+        info.config_digest = Some(id.clone());
         if let (Some(os), Some(architecture)) = (&self.os, &self.architecture) {
             let platform = Platform {
                 os: os.clone(),
@@ -218,8 +226,16 @@ impl Inspected {
             info.platforms = vec![platform.clone()];
             info.platform = Some(platform);
         }
-        let tags = self.repo_tags.clone().unwrap_or_default();
-        info.engine_image = tags.first().cloned().or_else(|| Some(self.id.clone()));
+        // The tag the typed name stands for (`dev:1` is podman's `localhost/dev:1`), else the
+        // first one, else the ID.
+        let tags = self.repo_tags.as_deref().unwrap_or_default();
+        let typed_suffix = format!("/{typed}");
+        info.engine_image = tags
+            .iter()
+            .find(|t| *t == typed || t.ends_with(&typed_suffix))
+            .or(tags.first())
+            .cloned()
+            .or_else(|| Some(self.id.clone()));
         if let Some(reference) = pulled {
             info.manifest_digest = self.pulled_digest(reference);
         }

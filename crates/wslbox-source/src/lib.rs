@@ -75,8 +75,8 @@ pub struct SourceInfo {
     pub layers: Vec<LayerDescriptor>,
     /// The engine that pulled a registry image (`--via`).
     pub via: Option<Engine>,
-    /// Engine sources: the engine's own name for the image, its first tag
-    /// (`localhost/dev:1`) or else its ID.
+    /// Engine sources: the engine's own name for the image, the tag the typed name stands
+    /// for (`podman:dev:1` → `localhost/dev:1`), or else its first tag or its ID.
     pub engine_image: Option<String>,
 }
 
