@@ -6,7 +6,7 @@
 //! scanned once ([`archive::TarIndex`]) and each blob is read as a section of the file.
 
 mod archive;
-mod docker_archive;
+pub mod docker_archive;
 mod oci;
 
 use std::collections::HashMap;

@@ -415,6 +415,34 @@ pub fn parse_config(
     Ok((summary, platform))
 }
 
+/// The config's `rootfs.diff_ids`: the sha256 of each layer's *uncompressed* tar, bottom first
+/// (image-spec `config.md`: "diff_ids ... MUST be in order from first to last"). Archives
+/// that store layers uncompressed without naming them by digest are checked against these.
+pub fn parse_diff_ids(bytes: &[u8], image: &str) -> Result<Vec<Digest>, ManifestError> {
+    #[derive(Deserialize)]
+    struct Config {
+        rootfs: Option<Rootfs>,
+    }
+    #[derive(Deserialize)]
+    struct Rootfs {
+        #[serde(default)]
+        diff_ids: Option<Vec<String>>,
+    }
+    let bad = |reason: String| malformed(image, format!("image config: {reason}"));
+    let config: Config =
+        serde_json::from_slice(bytes).map_err(|e| bad(format!("invalid JSON: {e}")))?;
+    config
+        .rootfs
+        .and_then(|r| r.diff_ids)
+        .unwrap_or_default()
+        .iter()
+        .map(|d| {
+            d.parse::<Digest>()
+                .map_err(|e| bad(format!("rootfs.diff_ids: `{d}`: {e}")))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 #[path = "manifest_tests.rs"]
 mod tests;

@@ -405,3 +405,24 @@ fn config_without_platform_is_malformed() {
         "img: malformed manifest: image config: missing `os` or `architecture`"
     );
 }
+
+#[test]
+fn diff_ids_come_in_layer_order() {
+    let config = format!(
+        r#"{{"os":"linux","architecture":"amd64","rootfs":{{"type":"layers","diff_ids":["{}","{}"]}}}}"#,
+        d('a'),
+        d('b')
+    );
+    let ids = parse_diff_ids(config.as_bytes(), "img").unwrap();
+    assert_eq!(
+        ids.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        [d('a'), d('b')]
+    );
+    assert!(
+        parse_diff_ids(br#"{"os":"linux"}"#, "img")
+            .unwrap()
+            .is_empty()
+    );
+    let err = parse_diff_ids(br#"{"rootfs":{"diff_ids":["nope"]}}"#, "img").unwrap_err();
+    assert!(err.to_string().contains("rootfs.diff_ids: `nope`"), "{err}");
+}

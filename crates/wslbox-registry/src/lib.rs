@@ -56,4 +56,5 @@ pub use login::registry_name;
 pub use opener::CachedBlobs;
 pub use options::{ClientOptions, ProxyConfig, RetryPolicy};
 pub use reporter::{NoReporter, Reporter};
+pub use transport::is_insecure_registry;
 pub use url_reader::UrlReader;

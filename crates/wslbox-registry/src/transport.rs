@@ -144,14 +144,8 @@ impl Transport {
     }
 
     fn allows_http(&self, url: &Url, authority: &str) -> bool {
-        let host = url
-            .host_str()
-            .unwrap_or_default()
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_ascii_lowercase();
-        let authority = authority.to_ascii_lowercase();
-        is_loopback(&host) || self.insecure.iter().any(|i| *i == authority || *i == host)
+        let host = url.host_str().unwrap_or_default();
+        allows_http(authority, host, &self.insecure)
     }
 
     /// Sends `req`, retrying transient failures and following redirects. `auth` is attached
@@ -274,6 +268,31 @@ pub(crate) fn connection_error(url: &Url, err: &reqwest::Error) -> RegistryError
     }
 }
 
+/// Whether a registry (`host[:port]`) may be spoken to without verified TLS: loopback, or
+/// listed in `insecure_registries` (by authority or by host). The one rule for wslbox's client
+/// and for the engines it lets pull (`podman pull --tls-verify=false`).
+pub fn is_insecure_registry(authority: &str, insecure_registries: &[String]) -> bool {
+    let insecure: Vec<String> = insecure_registries
+        .iter()
+        .map(|r| r.trim().to_ascii_lowercase())
+        .collect();
+    let host = match authority.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or_default(),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    allows_http(authority, host, &insecure)
+}
+
+/// `insecure` is trimmed and lowercase.
+fn allows_http(authority: &str, host: &str, insecure: &[String]) -> bool {
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_ascii_lowercase();
+    let authority = authority.to_ascii_lowercase();
+    is_loopback(&host) || insecure.iter().any(|i| *i == authority || *i == host)
+}
+
 pub(crate) fn is_loopback(host: &str) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     host.eq_ignore_ascii_case("localhost")
@@ -330,6 +349,21 @@ fn apply_proxy(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn insecure_registries_by_authority_or_host() {
+        let listed = [
+            "Registry.Example:5000".to_owned(),
+            "plain.example".to_owned(),
+        ];
+        assert!(is_insecure_registry("127.0.0.1:5000", &[]));
+        assert!(is_insecure_registry("[::1]:5000", &[]));
+        assert!(is_insecure_registry("localhost", &[]));
+        assert!(is_insecure_registry("registry.example:5000", &listed));
+        assert!(is_insecure_registry("plain.example:443", &listed));
+        assert!(!is_insecure_registry("registry.example:5001", &listed));
+        assert!(!is_insecure_registry("docker.io", &listed));
+    }
 
     #[test]
     fn loopback_hosts() {

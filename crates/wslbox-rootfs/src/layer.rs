@@ -169,6 +169,18 @@ impl ParsedLayer {
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
+
+    /// The same layer once more, for an image that applies one layer twice (a `docker save`
+    /// archive may list a layer file at two positions). The copy shares the spool file:
+    /// bodies are read back with positional reads, so nothing is copied.
+    pub fn try_clone(&self) -> std::io::Result<ParsedLayer> {
+        Ok(ParsedLayer {
+            label: self.label.clone(),
+            entries: self.entries.clone(),
+            spool: self.spool.try_clone()?,
+            whiteouts: self.whiteouts,
+        })
+    }
 }
 
 /// Collects a layer's entries, spooling file bodies to an unnamed file in `spool_dir`.

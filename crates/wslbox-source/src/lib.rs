@@ -11,8 +11,12 @@
 //!   them into a [`FlatTree`], completing the info with what reading learned (the sha256 of a
 //!   file or download).
 //!
+//! `podman:`/`docker-daemon:` and `--via` run the engine's CLI and stream its `save` archive
+//! (`engine`).
+//!
 //! Sources report through one [`Reporter`] (downloads, layers, warnings); the binary draws it.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -21,6 +25,7 @@ use wslbox_reference::{Digest, Platform};
 use wslbox_rootfs::{FlatTree, FlattenOptions, PathMap};
 
 mod checksum;
+mod engine;
 mod error;
 mod local;
 mod registry;
@@ -73,6 +78,9 @@ pub struct SourceInfo {
     pub layers: Vec<LayerDescriptor>,
     /// The engine that pulled a registry image (`--via`).
     pub via: Option<Engine>,
+    /// Engine sources: the engine's own name for the image, the tag the typed name stands
+    /// for (`podman:dev:1` → `localhost/dev:1`), or else its first tag or its ID.
+    pub engine_image: Option<String>,
 }
 
 impl SourceInfo {
@@ -91,13 +99,18 @@ impl SourceInfo {
             config: ImageConfigSummary::default(),
             layers: Vec::new(),
             via: None,
+            engine_image: None,
         }
     }
 
-    /// The digest that identifies the content: the manifest's for images, the file's sha256
-    /// otherwise.
+    /// The digest that identifies the content: the manifest's for images; the image ID (the
+    /// config digest) for an engine's image, whose `save` archive has no manifest; the file's
+    /// sha256 otherwise.
     pub fn digest(&self) -> Option<&Digest> {
-        self.manifest_digest.as_ref().or(self.sha256.as_ref())
+        self.manifest_digest
+            .as_ref()
+            .or(self.config_digest.as_ref())
+            .or(self.sha256.as_ref())
     }
 }
 
@@ -127,6 +140,9 @@ pub struct OpenOptions {
     pub checksum: Option<Checksum>,
     /// `--via podman|docker`: let an engine pull registry references.
     pub via: Option<Engine>,
+    /// Variables added to wslbox's own environment for the engine's commands (`DOCKER_HOST`,
+    /// `CONTAINERS_STORAGE_CONF`, `PATH`, …); empty means the engine sees what wslbox sees.
+    pub engine_env: Vec<(OsString, OsString)>,
 }
 
 impl OpenOptions {
@@ -140,6 +156,7 @@ impl OpenOptions {
             paths: PathMap::default(),
             checksum: None,
             via: None,
+            engine_env: Vec::new(),
         }
     }
 
@@ -175,10 +192,14 @@ pub fn open(
 ) -> Result<Box<dyn Source>, SourceError> {
     spec.check_options(opts)?;
     match spec {
-        SourceSpec::Registry(reference) => registry::open(reference, opts, reporter),
+        SourceSpec::Registry(reference) => match opts.via {
+            Some(engine) => engine::open_via(engine, reference, opts, reporter),
+            None => registry::open(reference, opts, reporter),
+        },
         SourceSpec::Local(spec) => local::open(spec, opts, reporter),
         SourceSpec::Tarball(location) => tarball::open(location, opts),
-        SourceSpec::Squashfs(_) | SourceSpec::Engine { .. } => Err(SourceError::Unsupported {
+        SourceSpec::Engine { engine, image } => engine::open(*engine, image, opts, reporter),
+        SourceSpec::Squashfs(_) => Err(SourceError::Unsupported {
             source_spec: spec.to_string(),
         }),
     }

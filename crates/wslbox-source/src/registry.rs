@@ -9,7 +9,7 @@ use std::thread::JoinHandle;
 
 use wslbox_cache::BlobStore;
 use wslbox_image::{BlobOpener, LayerDescriptor, ResolvedImage};
-use wslbox_reference::{Digest, Reference};
+use wslbox_reference::{Digest, Platform, Reference};
 use wslbox_registry::{CachedBlobs, Client, ClientOptions, Resolved};
 use wslbox_rootfs::{FlattenError, FlattenOptions};
 
@@ -58,20 +58,29 @@ pub(crate) fn check_platform(
     image: &ResolvedImage,
     reporter: &dyn Reporter,
 ) -> Result<(), SourceError> {
+    check_image_platform(opts, &image.reference, &image.platform, reporter)
+}
+
+/// [`check_platform`] for any image source that has one platform.
+pub(crate) fn check_image_platform(
+    opts: &OpenOptions,
+    reference: &str,
+    platform: &Platform,
+    reporter: &dyn Reporter,
+) -> Result<(), SourceError> {
     let wanted = opts.wanted_platform();
-    if wanted.matches(&image.platform) {
+    if wanted.matches(platform) {
         return Ok(());
     }
     if opts.platform.is_some() {
         return Err(SourceError::PlatformMismatch {
-            reference: image.reference.clone(),
-            available: image.platform.to_string(),
+            reference: reference.to_owned(),
+            available: platform.to_string(),
             wanted: wanted.to_string(),
         });
     }
     reporter.warn(&format!(
-        "{} is built for {}, not for this machine ({wanted}); it may not run here",
-        image.reference, image.platform
+        "{reference} is built for {platform}, not for this machine ({wanted}); it may not run here"
     ));
     Ok(())
 }

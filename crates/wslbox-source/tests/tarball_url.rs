@@ -263,7 +263,7 @@ fn wrong_bytes_with_a_checksum_leave_nothing_in_the_cache() {
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
+    if let Ok(entries) = fs_err::read_dir(dir) {
         for e in entries.flatten() {
             let p = e.path();
             if p.is_dir() {

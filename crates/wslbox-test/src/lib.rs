@@ -8,6 +8,8 @@
 pub mod chroot;
 #[cfg(unix)]
 pub mod dockerd;
+#[cfg(unix)]
+pub mod engine_image;
 pub mod file_server;
 pub mod layers;
 pub mod layout_reader;

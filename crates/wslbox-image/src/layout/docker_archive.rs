@@ -4,6 +4,9 @@
 //!
 //! Such archives have no manifest blob, so wslbox synthesizes an OCI manifest for the image and
 //! reports its digest.
+//!
+//! The parsing is public over in-memory bytes ([`choose_image`], [`digest_from_blob_path`]) for
+//! readers that see the archive as a stream (`podman save`, `docker save`), not as a file.
 
 use std::collections::HashMap;
 use std::io::{self, Read};
@@ -18,19 +21,38 @@ use crate::media_type::{OCI_CONFIG, OCI_MANIFEST, oci_layer_media_type};
 use crate::{Compression, LayerDescriptor, ResolvedImage, manifest};
 use wslbox_reference::Hasher;
 
-#[derive(Debug, Deserialize)]
+/// One image listed in an archive's `manifest.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct ArchivedImage {
-    config: String,
+pub struct ArchivedImage {
+    /// Path of the image config inside the archive.
+    pub config: String,
     #[serde(default)]
-    repo_tags: Option<Vec<String>>,
-    layers: Vec<String>,
+    pub repo_tags: Option<Vec<String>>,
+    /// Paths of the layer files inside the archive, bottom first. A path may repeat, or be a
+    /// link to another member, when a layer occurs twice.
+    pub layers: Vec<String>,
 }
 
 impl ArchivedImage {
-    fn tags(&self) -> &[String] {
+    pub fn tags(&self) -> &[String] {
         self.repo_tags.as_deref().unwrap_or_default()
     }
+}
+
+/// Parses an archive's `manifest.json` and picks the image `selector` names (a `RepoTags`
+/// reference or `@N`), or the only one. `image` names the archive in errors.
+pub fn choose_image(
+    listing: &[u8],
+    image: &str,
+    selector: Option<&str>,
+) -> Result<ArchivedImage, LayoutError> {
+    let images: Vec<ArchivedImage> =
+        serde_json::from_slice(listing).map_err(|e| LayoutError::Invalid {
+            image: image.into(),
+            reason: format!("manifest.json is invalid: {e}"),
+        })?;
+    choose(&images, image, selector).cloned()
 }
 
 /// Resolves the image `selector` names (a `RepoTags` reference or `@N`), or the only one.
@@ -39,10 +61,6 @@ pub(super) fn resolve(
     image: &str,
     selector: Option<&str>,
 ) -> Result<(ResolvedImage, StoreBlobs), LayoutError> {
-    let invalid = |reason: String| LayoutError::Invalid {
-        image: image.into(),
-        reason,
-    };
     let io_err = |source| LayoutError::Io {
         image: image.into(),
         source,
@@ -55,9 +73,7 @@ pub(super) fn resolve(
         });
     }
     let listing = read_small(store.as_ref(), "manifest.json", image)?;
-    let images: Vec<ArchivedImage> = serde_json::from_slice(&listing)
-        .map_err(|e| invalid(format!("manifest.json is invalid: {e}")))?;
-    let chosen = choose(&images, image, selector)?;
+    let chosen = choose_image(&listing, image, selector)?;
 
     let config_bytes = read_small(store.as_ref(), &chosen.config, image)?;
     let config_digest = Hasher::digest(Algorithm::Sha256, &config_bytes);
@@ -165,8 +181,8 @@ fn choose<'a>(
     }
 }
 
-/// `blobs/sha256/<hex>` → the digest it names.
-fn digest_from_blob_path(path: &str) -> Option<Digest> {
+/// `blobs/sha256/<hex>` (Docker 25+ layout-style archives) → the digest it names.
+pub fn digest_from_blob_path(path: &str) -> Option<Digest> {
     let rest = path.trim_start_matches("./").strip_prefix("blobs/")?;
     let (algorithm, hex) = rest.split_once('/')?;
     format!("{algorithm}:{hex}").parse().ok()
@@ -185,7 +201,7 @@ fn hash(mut r: impl Read) -> io::Result<Digest> {
 
 /// The digest of the OCI manifest equivalent to the archived image, so that the image has a
 /// stable identity even though the archive stores no manifest.
-fn synthesized_manifest_digest(
+pub fn synthesized_manifest_digest(
     config: &Digest,
     config_size: u64,
     layers: &[LayerDescriptor],
