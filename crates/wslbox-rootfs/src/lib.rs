@@ -40,6 +40,7 @@ mod path;
 mod pgzip;
 mod read;
 mod report;
+mod resolve;
 mod sparse;
 mod spool;
 mod tree;

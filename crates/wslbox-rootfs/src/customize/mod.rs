@@ -13,8 +13,9 @@
 //! - `suitability`: warnings (and the no-shell error) about images that make poor distributions.
 //!
 //! Helpers: `staged` is the tree plus the overlays produced so far (so later steps see earlier
-//! edits), `resolve` follows symlinks inside the tree, `accounts` edits colon-separated
-//! databases line by line, `ini` edits INI files in place, `password` makes SHA-512 crypt.
+//! edits), `accounts` edits colon-separated databases line by line, `ini` edits INI files in
+//! place, `password` makes SHA-512 crypt. Symlinks inside the tree are followed by the
+//! crate's `resolve` module (re-exported here), which OS detection uses too.
 //!
 //! ```no_run
 //! # fn demo(tree: &mut wslbox_rootfs::FlatTree, image: &wslbox_image::ResolvedImage) -> Result<(), Box<dyn std::error::Error>> {
@@ -40,7 +41,6 @@ mod ini;
 mod password;
 mod profile;
 mod provenance;
-mod resolve;
 mod staged;
 mod suitability;
 mod users;
@@ -52,8 +52,8 @@ use std::str::FromStr;
 use wslbox_image::ImageConfigSummary;
 use wslbox_reference::{Digest, Platform};
 
+pub use crate::resolve::{read_resolved, resolve};
 pub use provenance::{PROVENANCE_PATH, Provenance};
-pub use resolve::{read_resolved, resolve};
 pub use suitability::suitability;
 
 use crate::osrelease::{OsRelease, detect_os};
