@@ -212,10 +212,38 @@ pub struct Customization {
     pub overlays: Vec<Overlay>,
     pub warnings: Vec<Warning>,
     pub os: Option<OsRelease>,
-    /// The user WSL logs in as, when not root: name and uid.
+    /// The user WSL logs in as, when not root: name and uid. Prefer [`Customization::user`];
+    /// this stays a tuple only until the binary's export code reads that instead.
     pub default_user: Option<(String, u32)>,
     /// Advice for the user, e.g. how to set a password later.
     pub notes: Vec<String>,
+}
+
+impl Customization {
+    /// The user WSL logs in as, when not root.
+    pub fn user(&self) -> Option<DefaultUser> {
+        self.default_user.clone().map(DefaultUser::from)
+    }
+}
+
+/// The user a distribution logs in as when it is not root: chosen by [`customize`], set by
+/// wslbox-wsl after import, printed by `wslbox export --json` as `{"name": …, "uid": …}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DefaultUser {
+    /// For `[user] default` and `wsl --manage --set-default-user`.
+    pub name: String,
+    /// Written to `DefaultUid` where `--set-default-user` is missing. `None` only when the
+    /// producer of a root filesystem does not know it; [`customize`] always does.
+    pub uid: Option<u32>,
+}
+
+impl From<(String, u32)> for DefaultUser {
+    fn from((name, uid): (String, u32)) -> Self {
+        DefaultUser {
+            name,
+            uid: Some(uid),
+        }
+    }
 }
 
 /// Why customization cannot produce a correct output.
@@ -373,6 +401,19 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn default_user_serializes_as_name_and_uid() {
+        let custom = Customization {
+            default_user: Some(("dev".into(), 1000)),
+            ..Customization::default()
+        };
+        let user = custom.user().unwrap();
+        assert_eq!(
+            serde_json::to_value(&user).unwrap(),
+            serde_json::json!({"name": "dev", "uid": 1000})
+        );
     }
 
     #[test]
