@@ -1,9 +1,8 @@
 //! The flattener's fuzzing invariant, shared by the cargo-fuzz target and the stable corpus
-//! test: for any layer bytes, `flatten` either fails with an error or produces a tar whose
-//! names are all safe (relative, no `..`), unique, in order (directories before their
-//! contents, hardlinks after their targets), and which flattens again to the same bytes.
+//! test: for any layer bytes, `flatten` either fails with an error or produces a tar that
+//! keeps the output promises (`wslbox_test::output_check`: names safe, unique and in order)
+//! and flattens again to the same bytes.
 
-use std::collections::HashSet;
 use std::io::{self, Read};
 
 use sha2::{Digest as _, Sha256};
@@ -100,7 +99,7 @@ pub fn check_layers(layers: &[Vec<u8>]) -> bool {
     let Some(out) = flatten_to_tar(layers) else {
         return false;
     };
-    check_output(&out);
+    wslbox_test::output_check::check_output(&out[..]);
     // A directory the tree needed as a parent may be named `.wh.*` (umoci creates it too);
     // as a layer entry that name is a whiteout, so such trees cannot round-trip.
     let has_whiteout_name = tar::Archive::new(&out[..])
@@ -118,58 +117,4 @@ pub fn check_layers(layers: &[Vec<u8>]) -> bool {
     let again = flatten_to_tar(std::slice::from_ref(&out)).expect("our own output flattens again");
     assert!(again == out, "flattening our output again changed it");
     true
-}
-
-fn normalize(p: &[u8]) -> Vec<u8> {
-    p.split(|&b| b == b'/')
-        .filter(|c| !c.is_empty() && *c != b".")
-        .collect::<Vec<_>>()
-        .join(&b'/')
-}
-
-/// Checks names and order of an output tar.
-pub fn check_output(out: &[u8]) {
-    let mut archive = tar::Archive::new(out);
-    let mut seen: HashSet<Vec<u8>> = HashSet::new();
-    let mut dirs: HashSet<Vec<u8>> = HashSet::from([Vec::new()]);
-    for entry in archive.entries().expect("output parses") {
-        let entry = entry.expect("output parses");
-        let raw = entry.path_bytes().into_owned();
-        let shown = String::from_utf8_lossy(&raw).into_owned();
-        assert!(!raw.starts_with(b"/"), "absolute output name {shown:?}");
-        assert!(
-            !raw.split(|&b| b == b'/').any(|c| c == b".."),
-            "`..` in output name {shown:?}"
-        );
-        let path = normalize(&raw);
-        assert!(seen.insert(path.clone()), "duplicate output name {shown:?}");
-        if !path.is_empty() {
-            let parent = path
-                .iter()
-                .rposition(|&b| b == b'/')
-                .map_or(Vec::new(), |i| path[..i].to_vec());
-            assert!(dirs.contains(&parent), "{shown:?} precedes its directory");
-        }
-        match entry.header().entry_type() {
-            tar::EntryType::Directory => {
-                dirs.insert(path);
-            }
-            tar::EntryType::Link => {
-                let target = entry
-                    .link_name_bytes()
-                    .expect("hardlink has a target")
-                    .into_owned();
-                assert!(
-                    !target.split(|&b| b == b'/').any(|c| c == b".."),
-                    "`..` in hardlink {shown:?}"
-                );
-                let target = normalize(&target);
-                assert!(
-                    seen.contains(&target) && target != path,
-                    "hardlink {shown:?} precedes its target"
-                );
-            }
-            _ => {}
-        }
-    }
 }

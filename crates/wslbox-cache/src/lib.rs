@@ -24,7 +24,9 @@
 //! future wslbox never misreads an old cache.
 
 mod error;
+mod layout;
 mod location;
+mod lock;
 mod prune;
 mod store;
 mod writer;

@@ -23,12 +23,7 @@ impl BlobStore {
     pub fn prune(&self, keep: impl Fn(&Digest) -> bool) -> Result<PruneReport, CacheError> {
         let mut report = PruneReport::default();
         for alg in [Algorithm::Sha256, Algorithm::Sha512] {
-            let dir = self
-                .blob_path(&placeholder(alg))
-                .parent()
-                .expect("blob paths have a parent")
-                .to_owned();
-            for entry in fs_err::read_dir(&dir)? {
+            for entry in fs_err::read_dir(self.layout.blobs_dir(alg))? {
                 let entry = entry?;
                 let Some(digest) = entry
                     .file_name()
@@ -46,7 +41,7 @@ impl BlobStore {
                 }
             }
         }
-        for entry in fs_err::read_dir(self.tmp_dir())? {
+        for entry in fs_err::read_dir(self.layout.tmp_dir())? {
             let entry = entry?;
             let Some(digest) = entry.file_name().to_str().and_then(partial_digest) else {
                 continue;
@@ -89,9 +84,4 @@ fn partial_digest(name: &str) -> Option<Digest> {
     let stem = name.strip_suffix(".partial")?;
     let (alg, hex) = stem.split_once('-')?;
     format!("{alg}:{hex}").parse().ok()
-}
-
-/// Any digest of `alg`, to find that algorithm's directory.
-fn placeholder(alg: Algorithm) -> Digest {
-    Digest::from_bytes(alg, &vec![0u8; alg.hex_len() / 2])
 }

@@ -1,22 +1,20 @@
-//! The store itself: layout, lookups, locking and corruption handling.
+//! The store itself: lookups, handing out writers under the digest's lock, and corruption
+//! handling. Paths come from `layout`, locks from `lock`, both below this module and `writer`.
 
 use std::io::{ErrorKind, Read};
 use std::path::{Path, PathBuf};
 
-use wslbox_reference::{Algorithm, Digest};
-
-use crate::writer::BlobWriter;
-use wslbox_reference::Hasher;
+use wslbox_reference::{Algorithm, Digest, Hasher};
 
 use crate::CacheError;
-
-const BLOBS_DIR: &str = "blobs-v1";
-const TMP_DIR: &str = "tmp-v1";
+use crate::layout::Layout;
+use crate::lock::Lock;
+use crate::writer::BlobWriter;
 
 /// A content-addressed blob store rooted at one directory. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct BlobStore {
-    root: PathBuf,
+    pub(crate) layout: Layout,
 }
 
 /// What [`BlobStore::acquire`] found once it held the digest's lock.
@@ -31,45 +29,21 @@ pub enum Acquired {
 impl BlobStore {
     /// Opens (creating if needed) the store at `root`.
     pub fn open(root: impl Into<PathBuf>) -> Result<Self, CacheError> {
-        let store = BlobStore { root: root.into() };
+        let layout = Layout::new(root.into());
         for alg in [Algorithm::Sha256, Algorithm::Sha512] {
-            fs_err::create_dir_all(store.root.join(BLOBS_DIR).join(alg.as_str()))?;
+            fs_err::create_dir_all(layout.blobs_dir(alg))?;
         }
-        fs_err::create_dir_all(store.tmp_dir())?;
-        Ok(store)
+        fs_err::create_dir_all(layout.tmp_dir())?;
+        Ok(BlobStore { layout })
     }
 
     pub fn root(&self) -> &Path {
-        &self.root
+        self.layout.root()
     }
 
     /// Where the committed blob for `digest` lives (whether or not it exists yet).
     pub fn blob_path(&self, digest: &Digest) -> PathBuf {
-        // `Digest::hex` is validated lowercase hex of a fixed length: safe as a file name.
-        self.root
-            .join(BLOBS_DIR)
-            .join(digest.algorithm().as_str())
-            .join(digest.hex())
-    }
-
-    pub(crate) fn tmp_dir(&self) -> PathBuf {
-        self.root.join(TMP_DIR)
-    }
-
-    pub(crate) fn partial_path(&self, digest: &Digest) -> PathBuf {
-        self.tmp_dir().join(format!(
-            "{}-{}.partial",
-            digest.algorithm().as_str(),
-            digest.hex()
-        ))
-    }
-
-    fn lock_path(&self, digest: &Digest) -> PathBuf {
-        self.tmp_dir().join(format!(
-            "{}-{}.lock",
-            digest.algorithm().as_str(),
-            digest.hex()
-        ))
+        self.layout.blob_path(digest)
     }
 
     /// The committed blob's path, after a cheap check that its size is `size` (when known).
@@ -178,7 +152,8 @@ impl BlobStore {
         if let Some(path) = self.get_locked(digest, size)? {
             return Ok(Acquired::Cached(path));
         }
-        BlobWriter::open(self, digest.clone(), size, lock).map(|w| Acquired::Write(Box::new(w)))
+        BlobWriter::open(&self.layout, digest.clone(), size, lock)
+            .map(|w| Acquired::Write(Box::new(w)))
     }
 
     /// `get` for a caller that already holds the lock (so removal must not lock again).
@@ -199,38 +174,10 @@ impl BlobStore {
         }
     }
 
-    /// Opens and locks the digest's lock file. `None` only when `wait` is false and the lock
-    /// is held elsewhere. Lock files are never deleted: deleting one while another process
-    /// waits on it would let a third process lock a fresh file and race the second.
+    /// Takes the digest's lock; `None` only when `wait` is false and it is held elsewhere.
     pub(crate) fn lock(&self, digest: &Digest, wait: bool) -> Result<Option<Lock>, CacheError> {
-        let path = self.lock_path(digest);
-        let file = fs_err::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)?;
-        let result = if wait {
-            file.file().lock()
-        } else {
-            match file.file().try_lock() {
-                Ok(()) => Ok(()),
-                Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
-                Err(std::fs::TryLockError::Error(e)) => Err(e),
-            }
-        };
-        match result {
-            Ok(()) => Ok(Some(Lock { _file: file })),
-            // Filesystems without locks still get atomic commits and verification.
-            Err(e) if e.kind() == ErrorKind::Unsupported => Ok(Some(Lock { _file: file })),
-            Err(source) => Err(CacheError::Lock { path, source }),
-        }
+        Lock::take(self.layout.lock_path(digest), wait)
     }
-}
-
-/// An exclusive per-digest lock, released when dropped (closing the file releases it).
-#[derive(Debug)]
-pub(crate) struct Lock {
-    _file: fs_err::File,
 }
 
 pub(crate) fn hash_file(path: &Path, algorithm: Algorithm) -> Result<Digest, CacheError> {

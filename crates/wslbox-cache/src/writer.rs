@@ -3,12 +3,11 @@
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
 
-use wslbox_reference::Digest;
+use wslbox_reference::{Digest, Hasher};
 
-use crate::store::Lock;
-use wslbox_reference::Hasher;
-
-use crate::{BlobStore, CacheError};
+use crate::CacheError;
+use crate::layout::Layout;
+use crate::lock::Lock;
 
 /// Writes one blob into the store. Holds the digest's lock while alive.
 ///
@@ -29,12 +28,12 @@ pub struct BlobWriter {
 impl BlobWriter {
     /// Opens the partial for `digest`, re-hashing any bytes a previous attempt left there.
     pub(crate) fn open(
-        store: &BlobStore,
+        layout: &Layout,
         digest: Digest,
         size: Option<u64>,
         lock: Lock,
     ) -> Result<Self, CacheError> {
-        let partial = store.partial_path(&digest);
+        let partial = layout.partial_path(&digest);
         let mut file = fs_err::OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -43,7 +42,7 @@ impl BlobWriter {
             .open(&partial)?;
         let mut writer = BlobWriter {
             hasher: Hasher::new(digest.algorithm()),
-            blob: store.blob_path(&digest),
+            blob: layout.blob_path(&digest),
             digest,
             size,
             partial,

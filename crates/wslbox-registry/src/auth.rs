@@ -15,6 +15,7 @@ use url::Url;
 use crate::RegistryError;
 use crate::challenge::AuthChallenge;
 use crate::credentials::{Credential, CredentialStore};
+use crate::error::status_error;
 use crate::transport::{Auth, Request, Transport};
 
 /// A registry as the client addresses it.
@@ -208,7 +209,7 @@ pub(crate) async fn fetch_token(
     }
     let url_text = request.url.to_string();
     if !status.is_success() {
-        return Err(crate::client::status_error(&url_text, response).await);
+        return Err(status_error(&url_text, response).await);
     }
     let invalid = |reason: String| RegistryError::InvalidResponse {
         url: url_text.clone(),

@@ -1,9 +1,9 @@
 //! The registry client: manifests, platform selection and the config blob (the pull protocol
-//! of the OCI distribution spec).
+//! of the OCI distribution spec), and the entry point for downloading an image's blobs.
 
 use std::sync::Arc;
 
-use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue, WWW_AUTHENTICATE};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
 use reqwest::{Response, StatusCode};
 use wslbox_cache::BlobStore;
 use wslbox_image::ResolvedImage;
@@ -11,28 +11,22 @@ use wslbox_image::manifest::{self, BlobRef, ImageManifest, Parsed};
 use wslbox_reference::Hasher;
 use wslbox_reference::{Digest, Platform, Reference};
 
-use crate::auth::{Authenticator, RegistryHost};
-use crate::challenge::AuthChallenge;
-use crate::transport::{Request, Transport};
-use crate::{ClientOptions, NoReporter, RegistryError};
+use crate::auth::RegistryHost;
+use crate::download::{self, Blob};
+use crate::error::status_error;
+use crate::session::Session;
+use crate::transport::{Request, connection_error};
+use crate::{ClientOptions, NoReporter, RegistryError, Reporter};
 
 /// Manifests larger than this are refused (distribution's own limit is 4 MiB).
 const MANIFEST_LIMIT: u64 = 4 << 20;
-/// Only so many characters of an unexpected error body go into an error message.
-const BODY_EXCERPT: usize = 300;
 /// Legacy type, accepted only so the image crate can name it in its "not supported" error.
 const SCHEMA1: &str = "application/vnd.docker.distribution.manifest.v1+prettyjws";
 
 /// A registry client. Cheap to clone; clones share connections, tokens and credentials.
 #[derive(Clone)]
 pub struct Client {
-    pub(crate) inner: Arc<Inner>,
-}
-
-pub(crate) struct Inner {
-    pub transport: Transport,
-    pub auth: Authenticator,
-    pub options: ClientOptions,
+    pub(crate) inner: Arc<Session>,
 }
 
 /// A manifest or index exactly as the registry served it.
@@ -61,14 +55,8 @@ pub struct Resolved {
 
 impl Client {
     pub fn new(options: ClientOptions) -> Result<Self, RegistryError> {
-        let transport = Transport::new(&options)?;
-        let auth = Authenticator::new(options.credentials.clone());
         Ok(Client {
-            inner: Arc::new(Inner {
-                transport,
-                auth,
-                options,
-            }),
+            inner: Arc::new(Session::new(options)?),
         })
     }
 
@@ -86,7 +74,7 @@ impl Client {
         store: &BlobStore,
     ) -> Result<Resolved, RegistryError> {
         let image = reference.to_string();
-        let reg = self.registry_host(reference).await?;
+        let reg = self.inner.registry_host(reference).await?;
         let repo = reference.repository();
         let selector = reference.manifest_selector();
         let top = self
@@ -148,6 +136,22 @@ impl Client {
         })
     }
 
+    /// Downloads the config and every layer of `resolved` into `store`, `jobs` at a time,
+    /// skipping blobs that are already cached. Each blob is verified (size and digest) before
+    /// it is committed.
+    pub async fn fetch_blobs(
+        &self,
+        resolved: &Resolved,
+        store: &BlobStore,
+        reporter: &dyn Reporter,
+    ) -> Result<(), RegistryError> {
+        let blobs = download::image_blobs(&resolved.image, resolved.config_size);
+        let reg = self.inner.registry_host(&resolved.reference).await?;
+        self.inner
+            .fetch_all(&reg, &resolved.reference, &blobs, store, reporter)
+            .await
+    }
+
     async fn config_blob(
         &self,
         reg: &RegistryHost,
@@ -158,12 +162,13 @@ impl Client {
         if let Some(bytes) = store.read(&config.digest)? {
             return Ok(bytes);
         }
-        let blob = crate::download::Blob {
+        let blob = Blob {
             digest: config.digest.clone(),
             size: config.size,
             urls: Vec::new(),
         };
-        self.fetch_blob(reg, reference, &blob, store, &NoReporter)
+        self.inner
+            .fetch_blob(reg, reference, &blob, store, &NoReporter)
             .await?;
         store
             .read(&config.digest)?
@@ -171,74 +176,6 @@ impl Client {
                 url: format!("{reference} config {}", config.digest),
                 reason: "the config blob vanished from the cache right after it was stored".into(),
             })
-    }
-
-    pub(crate) async fn registry_host(
-        &self,
-        reference: &Reference,
-    ) -> Result<RegistryHost, RegistryError> {
-        let base = self.inner.transport.base_url(reference.api_host()).await?;
-        Ok(RegistryHost {
-            name: reference.registry().to_owned(),
-            base,
-        })
-    }
-
-    /// Sends a request to a registry, answering its auth challenge: a 401 makes us learn the
-    /// challenge (or refresh an expired token) and retry once.
-    pub(crate) async fn registry_request(
-        &self,
-        reg: &RegistryHost,
-        repo: &str,
-        request: &Request,
-        what: &str,
-    ) -> Result<Response, RegistryError> {
-        let scope = format!("repository:{repo}:pull");
-        let inner = &self.inner;
-        let mut retried = false;
-        loop {
-            let auth = inner
-                .auth
-                .header(&inner.transport, reg, Some(&scope))
-                .await?;
-            let response = inner.transport.send(request, auth.as_ref()).await?;
-            match response.status() {
-                StatusCode::UNAUTHORIZED => {
-                    let challenge = response
-                        .headers()
-                        .get(WWW_AUTHENTICATE)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(AuthChallenge::from_header);
-                    let has_credential = inner.auth.credential(reg)?.is_some();
-                    let unauthorized = |reason: &str| RegistryError::Unauthorized {
-                        registry: reg.name.clone(),
-                        what: what.to_owned(),
-                        reason: reason.to_owned(),
-                    };
-                    let Some(challenge) = challenge.filter(|_| !retried) else {
-                        return Err(unauthorized(if has_credential {
-                            "the stored credentials were not accepted"
-                        } else {
-                            "anonymous access was refused: the repository may not exist, or it needs credentials and none are stored"
-                        }));
-                    };
-                    if matches!(challenge, AuthChallenge::Basic { .. }) && !has_credential {
-                        return Err(unauthorized(
-                            "it requires a user name and password and none are stored",
-                        ));
-                    }
-                    inner.auth.challenged(reg, challenge, Some(&scope));
-                    retried = true;
-                }
-                StatusCode::FORBIDDEN => {
-                    return Err(RegistryError::Denied {
-                        registry: reg.name.clone(),
-                        what: what.to_owned(),
-                    });
-                }
-                _ => return Ok(response),
-            }
-        }
     }
 
     async fn fetch_manifest(
@@ -268,6 +205,7 @@ impl Client {
             HeaderValue::from_str(&accept).expect("static media types"),
         );
         let response = self
+            .inner
             .registry_request(reg, repo, &request, &format!("manifest {image}"))
             .await?;
         if response.status() == StatusCode::NOT_FOUND {
@@ -375,22 +313,7 @@ async fn read_limited(
                 }
             }
             Ok(None) => return Ok(bytes),
-            Err(e) => return Err(crate::transport::connection_error(response.url(), &e)),
+            Err(e) => return Err(connection_error(response.url(), &e)),
         }
-    }
-}
-
-/// An error for an unexpected status, with the start of the body (registries explain there).
-pub(crate) async fn status_error(url: &str, response: Response) -> RegistryError {
-    let status = response.status().as_u16();
-    let body = response.text().await.unwrap_or_default();
-    let mut body: String = body.trim().chars().take(BODY_EXCERPT).collect();
-    if body.is_empty() {
-        body = "(empty body)".into();
-    }
-    RegistryError::Status {
-        url: url.to_owned(),
-        status,
-        body,
     }
 }

@@ -7,10 +7,12 @@ use futures_util::{TryStreamExt, stream};
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_RANGE, HeaderValue, RANGE};
 use wslbox_cache::{Acquired, BlobStore, BlobWriter, CacheError};
+use wslbox_image::ResolvedImage;
 use wslbox_reference::{Digest, Reference};
 
 use crate::auth::RegistryHost;
-use crate::client::{Client, Resolved, status_error};
+use crate::error::status_error;
+use crate::session::Session;
 use crate::transport::{Request, connection_error};
 use crate::{RegistryError, Reporter};
 
@@ -23,42 +25,42 @@ pub(crate) struct Blob {
     pub urls: Vec<String>,
 }
 
-impl Client {
-    /// Downloads the config and every layer of `resolved` into `store`, `jobs` at a time,
-    /// skipping blobs that are already cached. Each blob is verified (size and digest) before
-    /// it is committed.
-    pub async fn fetch_blobs(
+/// The blobs an image needs: its config, then each distinct layer.
+pub(crate) fn image_blobs(image: &ResolvedImage, config_size: u64) -> Vec<Blob> {
+    let mut blobs = vec![Blob {
+        digest: image.config_digest.clone(),
+        size: config_size,
+        urls: Vec::new(),
+    }];
+    for layer in &image.layers {
+        if blobs.iter().any(|b: &Blob| b.digest == layer.digest) {
+            continue;
+        }
+        blobs.push(Blob {
+            digest: layer.digest.clone(),
+            size: layer.size,
+            urls: layer.urls.clone(),
+        });
+    }
+    blobs
+}
+
+impl Session {
+    /// Fetches `blobs` of `reference` into `store`, `jobs` at a time.
+    pub(crate) async fn fetch_all(
         &self,
-        resolved: &Resolved,
+        reg: &RegistryHost,
+        reference: &Reference,
+        blobs: &[Blob],
         store: &BlobStore,
         reporter: &dyn Reporter,
     ) -> Result<(), RegistryError> {
-        let image = &resolved.image;
-        let mut blobs = vec![Blob {
-            digest: image.config_digest.clone(),
-            size: resolved.config_size,
-            urls: Vec::new(),
-        }];
-        for layer in &image.layers {
-            if blobs.iter().any(|b: &Blob| b.digest == layer.digest) {
-                continue;
-            }
-            blobs.push(Blob {
-                digest: layer.digest.clone(),
-                size: layer.size,
-                urls: layer.urls.clone(),
-            });
-        }
-        let reg = self.registry_host(&resolved.reference).await?;
-        let jobs = self.inner.options.jobs.max(1);
+        let jobs = self.options.jobs.max(1);
         stream::iter(blobs.iter().map(Ok))
-            .try_for_each_concurrent(jobs, |blob| {
-                let reg = &reg;
-                async move {
-                    self.fetch_blob(reg, &resolved.reference, blob, store, reporter)
-                        .await
-                        .map(drop)
-                }
+            .try_for_each_concurrent(jobs, |blob| async move {
+                self.fetch_blob(reg, reference, blob, store, reporter)
+                    .await
+                    .map(drop)
             })
             .await
     }
@@ -79,7 +81,7 @@ impl Client {
             reporter.on_blob_done(digest, true);
             return Ok(true);
         }
-        if !blob.urls.is_empty() && !self.inner.options.allow_foreign_layers {
+        if !blob.urls.is_empty() && !self.options.allow_foreign_layers {
             return Err(RegistryError::ForeignLayer {
                 digest: digest.clone(),
                 url: blob.urls[0].clone(),
@@ -150,7 +152,7 @@ impl Client {
         if writer.offset() > 0 {
             reporter.on_blob_progress(digest, writer.offset());
         }
-        let policy = &self.inner.options.retry;
+        let policy = &self.options.retry;
         // The retry budget covers consecutive attempts without progress, so a long download
         // that drops now and then keeps resuming.
         let mut start = Instant::now();
@@ -167,7 +169,7 @@ impl Client {
                 self.registry_request(reg, repo, &request, &format!("blob {digest}"))
                     .await?
             } else {
-                self.inner.transport.send(&request, None).await?
+                self.transport.send(&request, None).await?
             };
             let status = response.status();
             let resumed = status == StatusCode::PARTIAL_CONTENT

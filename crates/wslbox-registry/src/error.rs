@@ -1,9 +1,13 @@
 //! Registry errors. Each names the registry, repository, reference or digest involved and,
 //! where the user can act, says how.
 
+use reqwest::Response;
 use wslbox_reference::Digest;
 
 use crate::credentials::CredentialError;
+
+/// Only so many characters of an unexpected error body go into an error message.
+const BODY_EXCERPT: usize = 300;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -143,4 +147,19 @@ pub(crate) fn describe(err: &reqwest::Error) -> String {
         source = s.source();
     }
     out
+}
+
+/// An error for an unexpected status, with the start of the body (registries explain there).
+pub(crate) async fn status_error(url: &str, response: Response) -> RegistryError {
+    let status = response.status().as_u16();
+    let body = response.text().await.unwrap_or_default();
+    let mut body: String = body.trim().chars().take(BODY_EXCERPT).collect();
+    if body.is_empty() {
+        body = "(empty body)".into();
+    }
+    RegistryError::Status {
+        url: url.to_owned(),
+        status,
+        body,
+    }
 }

@@ -46,6 +46,7 @@ mod login;
 mod opener;
 mod options;
 mod reporter;
+mod session;
 mod transport;
 mod url_reader;
 

@@ -6,8 +6,8 @@ use wslbox_reference::{DOCKER_HUB_API_HOST, DOCKER_HUB_REGISTRY};
 
 use crate::auth::{RegistryHost, basic, fetch_token};
 use crate::challenge::AuthChallenge;
-use crate::client::status_error;
 use crate::credentials::{Credential, CredentialLocation, is_docker_hub};
+use crate::error::status_error;
 use crate::transport::{Auth, Request};
 use crate::{Client, RegistryError};
 

@@ -13,7 +13,8 @@ use reqwest::{Response, StatusCode};
 use url::Url;
 
 use crate::RegistryError;
-use crate::client::{Client, status_error};
+use crate::client::Client;
+use crate::error::status_error;
 use crate::transport::{Request, connection_error};
 
 /// A download in progress; see the module docs.

@@ -42,6 +42,7 @@ mod path;
 mod pgzip;
 mod read;
 mod report;
+mod resolve;
 mod sparse;
 mod spool;
 mod tree;

@@ -2,7 +2,7 @@
 //! [`TreeView`] so no second pass over the layers is needed.
 
 use crate::TreeView;
-use crate::customize::read_resolved;
+use crate::resolve::read_resolved;
 
 /// The distribution an image contains, from `/etc/os-release` or `/usr/lib/os-release`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

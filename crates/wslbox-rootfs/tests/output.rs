@@ -7,7 +7,7 @@ use std::io::Write;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
-use common::{check_structure, check_structure_of, flatten, layout};
+use common::{check_structure, flatten, layout};
 use wslbox_rootfs::{FlatTree, NoReporter, OutputDest, OutputFormat};
 use wslbox_test::layers::{Entry, Layer};
 use wslbox_test::oci_layout::{Compression, TarSource, corrupt_blob};
@@ -130,7 +130,7 @@ fn streaming_to_a_writer_gives_the_same_bytes_as_a_file() {
     let streamed = buf.0.lock().unwrap().clone();
     assert_eq!(streamed, fs_err::read(&file).unwrap());
     assert_eq!(stats.output_bytes, streamed.len() as u64);
-    check_structure_of(&streamed[..]);
+    wslbox_test::output_check::check_output(&streamed[..]);
     check_structure(&file);
 }
 

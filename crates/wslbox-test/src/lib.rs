@@ -1,5 +1,5 @@
 //! Test support: registry processes, token server, fixture builders, file servers, container
-//! engines, oracle comparison.
+//! engines, oracle comparison, output tar checks ([`output_check`]).
 //!
 //! For the non-registry rootfs sources: crafted trees on disk ([`tree_builder`]), SquashFS
 //! images ([`squashfs`]), loopback HTTP file servers for tarball URLs ([`file_server`]), and
@@ -16,6 +16,7 @@ pub mod layout_reader;
 pub mod oci_layout;
 #[cfg(unix)]
 pub mod oracle;
+pub mod output_check;
 #[cfg(unix)]
 pub mod podman;
 pub mod registry;

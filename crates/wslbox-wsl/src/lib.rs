@@ -2,7 +2,7 @@
 //! shortcuts.
 //!
 //! Platform-neutral pieces (tested everywhere):
-//! - [`names`]: the distribution name rules;
+//! - [`names`]: new names against registered ones (the syntax rule is wslbox-rootfs's);
 //! - [`output`] and [`wsl_error`]: decoding wsl.exe output and its `Error code: Wsl/...` lines;
 //! - [`jsonc`] and [`terminal_profiles`]: comment-preserving edits of Windows Terminal JSON;
 //! - [`args`]: `-d OLD` rewriting in shortcut arguments and Terminal command lines;

@@ -1,54 +1,19 @@
-//! Distribution name rules (WSL-FACTS.md "Name rules").
-//!
-//! WSL itself accepts more than this, but Microsoft's DistroLauncher (`DistributionInfo.h`)
-//! restricts names to `^[a-zA-Z0-9._-]+$`, and names travel into `wsl -d NAME`, shortcut file
-//! names and Terminal profiles, so we follow the stricter rule.
+//! Distribution names: the syntax rule lives in wslbox-rootfs
+//! ([`validate_distro_name`], WSL-FACTS.md "Name rules"), because `.wsl` output needs it too;
+//! here is what only the host knows, the names already registered.
 
-/// Longest distribution name we accept.
-pub const MAX_NAME_LEN: usize = 64;
+use wslbox_rootfs::customize::{DistroNameError, validate_distro_name};
 
 /// Why a distribution name was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum NameError {
-    #[error("the distribution name is empty; pass a name such as `dev-ubuntu`")]
-    Empty,
-    #[error(
-        "the distribution name `{name}` is {len} characters long; WSL names may have at most {MAX_NAME_LEN}"
-    )]
-    TooLong { name: String, len: usize },
-    #[error(
-        "the distribution name `{name}` contains `{ch}`; use only letters, digits, `.`, `_` and `-`"
-    )]
-    InvalidChar { name: String, ch: char },
+    #[error(transparent)]
+    Invalid(#[from] DistroNameError),
     #[error(
         "a distribution named `{existing}` already exists (names are compared case-insensitively); pick another name or remove it first"
     )]
     Taken { name: String, existing: String },
-}
-
-/// Checks the syntax of a distribution name.
-pub fn validate_name(name: &str) -> Result<(), NameError> {
-    if name.is_empty() {
-        return Err(NameError::Empty);
-    }
-    if let Some(ch) = name
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
-    {
-        return Err(NameError::InvalidChar {
-            name: name.to_owned(),
-            ch,
-        });
-    }
-    // All accepted characters are ASCII, so bytes == characters here.
-    if name.len() > MAX_NAME_LEN {
-        return Err(NameError::TooLong {
-            name: name.to_owned(),
-            len: name.len(),
-        });
-    }
-    Ok(())
 }
 
 /// WSL compares names case-insensitively.
@@ -61,7 +26,7 @@ pub fn check_new_name<'a>(
     name: &str,
     existing: impl IntoIterator<Item = &'a str>,
 ) -> Result<(), NameError> {
-    validate_name(name)?;
+    validate_distro_name(name)?;
     match existing.into_iter().find(|e| same_name(e, name)) {
         Some(e) => Err(NameError::Taken {
             name: name.to_owned(),
@@ -76,49 +41,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn accepts_launcher_charset() {
-        validate_name("Ubuntu-24.04_dev").unwrap();
-        validate_name(&"a".repeat(64)).unwrap();
-    }
-
-    #[test]
-    fn empty_name_refused() {
-        assert_eq!(validate_name(""), Err(NameError::Empty));
-    }
-
-    #[test]
-    fn name_over_64_chars_refused() {
-        let name = "a".repeat(65);
-        assert_eq!(
-            validate_name(&name),
-            Err(NameError::TooLong {
-                name: name.clone(),
-                len: 65
-            })
-        );
-    }
-
-    #[test]
-    fn forbidden_and_non_ascii_characters_refused() {
-        for (name, ch) in [
-            ("a b", ' '),
-            ("a/b", '/'),
-            ("a:b", ':'),
-            ("é", 'é'),
-            ("a*", '*'),
-        ] {
-            assert_eq!(
-                validate_name(name),
-                Err(NameError::InvalidChar {
-                    name: name.into(),
-                    ch
-                }),
-                "{name}"
-            );
-        }
-    }
-
-    #[test]
     fn duplicate_compared_case_insensitively() {
         let err = check_new_name("UBUNTU", ["Debian", "ubuntu"]).unwrap_err();
         assert_eq!(
@@ -130,5 +52,18 @@ mod tests {
         );
         assert!(err.to_string().contains("`ubuntu` already exists"));
         check_new_name("ubuntu2", ["Debian", "ubuntu"]).unwrap();
+    }
+
+    #[test]
+    fn syntax_is_checked_before_existing_names() {
+        let err = check_new_name("a b", ["a b"]).unwrap_err();
+        assert_eq!(
+            err,
+            NameError::Invalid(DistroNameError::InvalidChar {
+                name: "a b".into(),
+                ch: ' '
+            })
+        );
+        assert!(err.to_string().contains("contains ` `"), "{err}");
     }
 }

@@ -13,8 +13,9 @@
 //! - `suitability`: warnings (and the no-shell error) about images that make poor distributions.
 //!
 //! Helpers: `staged` is the tree plus the overlays produced so far (so later steps see earlier
-//! edits), `resolve` follows symlinks inside the tree, `accounts` edits colon-separated
-//! databases line by line, `ini` edits INI files in place, `password` makes SHA-512 crypt.
+//! edits), `accounts` edits colon-separated databases line by line, `ini` edits INI files in
+//! place, `password` makes SHA-512 crypt. Symlinks inside the tree are followed by the
+//! crate's `resolve` module (re-exported here), which OS detection uses too.
 //!
 //! ```no_run
 //! # fn demo(tree: &mut wslbox_rootfs::FlatTree, image: &wslbox_image::ResolvedImage) -> Result<(), Box<dyn std::error::Error>> {
@@ -36,11 +37,11 @@
 //! ```
 
 mod accounts;
+mod distro_name;
 mod ini;
 mod password;
 mod profile;
 mod provenance;
-mod resolve;
 mod staged;
 mod suitability;
 mod users;
@@ -52,8 +53,9 @@ use std::str::FromStr;
 use wslbox_image::ImageConfigSummary;
 use wslbox_reference::{Digest, Platform};
 
+pub use crate::resolve::{read_resolved, resolve};
+pub use distro_name::{DistroNameError, MAX_DISTRO_NAME_LEN, validate_distro_name};
 pub use provenance::{PROVENANCE_PATH, Provenance};
-pub use resolve::{read_resolved, resolve};
 pub use suitability::suitability;
 
 use crate::osrelease::{OsRelease, detect_os};
@@ -210,10 +212,38 @@ pub struct Customization {
     pub overlays: Vec<Overlay>,
     pub warnings: Vec<Warning>,
     pub os: Option<OsRelease>,
-    /// The user WSL logs in as, when not root: name and uid.
+    /// The user WSL logs in as, when not root: name and uid. Prefer [`Customization::user`];
+    /// this stays a tuple only until the binary's export code reads that instead.
     pub default_user: Option<(String, u32)>,
     /// Advice for the user, e.g. how to set a password later.
     pub notes: Vec<String>,
+}
+
+impl Customization {
+    /// The user WSL logs in as, when not root.
+    pub fn user(&self) -> Option<DefaultUser> {
+        self.default_user.clone().map(DefaultUser::from)
+    }
+}
+
+/// The user a distribution logs in as when it is not root: chosen by [`customize`], set by
+/// wslbox-wsl after import, printed by `wslbox export --json` as `{"name": …, "uid": …}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DefaultUser {
+    /// For `[user] default` and `wsl --manage --set-default-user`.
+    pub name: String,
+    /// Written to `DefaultUid` where `--set-default-user` is missing. `None` only when the
+    /// producer of a root filesystem does not know it; [`customize`] always does.
+    pub uid: Option<u32>,
+}
+
+impl From<(String, u32)> for DefaultUser {
+    fn from((name, uid): (String, u32)) -> Self {
+        DefaultUser {
+            name,
+            uid: Some(uid),
+        }
+    }
 }
 
 /// Why customization cannot produce a correct output.
@@ -245,8 +275,8 @@ pub enum CustomizeError {
         "invalid hostname `{hostname}`: use letters, digits and '-' in dot-separated labels of 1-63 characters (at most 253)"
     )]
     InvalidHostname { hostname: String },
-    #[error("invalid distribution name `{name}`: use 1-64 characters from A-Z a-z 0-9 . _ -")]
-    InvalidDistroName { name: String },
+    #[error(transparent)]
+    InvalidDistroName(#[from] DistroNameError),
     #[error(
         "the image has no /bin/sh, and WSL needs a shell to start a distribution (scratch and distroless images cannot run in WSL); use --force to produce it anyway"
     )]
@@ -309,20 +339,6 @@ pub fn customize(
     out.default_user = accounts.default_user;
     out.overlays = staged.into_overlays();
     Ok(out)
-}
-
-/// WSL distribution names follow Microsoft's DistroLauncher rule `^[a-zA-Z0-9._-]+$`, ≤ 64.
-pub fn validate_distro_name(name: &str) -> Result<(), CustomizeError> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-    if ok {
-        Ok(())
-    } else {
-        Err(CustomizeError::InvalidDistroName { name: name.into() })
-    }
 }
 
 #[cfg(test)]
@@ -388,6 +404,19 @@ mod tests {
     }
 
     #[test]
+    fn default_user_serializes_as_name_and_uid() {
+        let custom = Customization {
+            default_user: Some(("dev".into(), 1000)),
+            ..Customization::default()
+        };
+        let user = custom.user().unwrap();
+        assert_eq!(
+            serde_json::to_value(&user).unwrap(),
+            serde_json::json!({"name": "dev", "uid": 1000})
+        );
+    }
+
+    #[test]
     fn debug_output_never_shows_the_password() {
         let opts = WslOptions {
             password: Some("hunter2".into()),
@@ -398,13 +427,5 @@ mod tests {
             !shown.contains("hunter2") && shown.contains("<redacted>"),
             "{shown}"
         );
-    }
-
-    #[test]
-    fn distro_names_follow_the_distrolauncher_rule() {
-        assert!(validate_distro_name("debian-12.bookworm_x").is_ok());
-        for bad in ["", "a b", "a/b", "a:b", &"x".repeat(65)] {
-            assert!(validate_distro_name(bad).is_err(), "{bad}");
-        }
     }
 }

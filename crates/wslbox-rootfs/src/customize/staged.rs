@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use super::CustomizeError;
-use super::resolve::resolve_with;
+use crate::resolve::resolve_with;
 use crate::{NodeInfo, NodeKind, Overlay, OverlayContent, TreeView};
 
 pub(crate) struct Staged<'a> {

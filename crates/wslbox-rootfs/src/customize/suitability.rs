@@ -4,7 +4,7 @@
 use wslbox_image::ImageConfigSummary;
 
 use super::Warning;
-use super::resolve::resolve;
+use crate::resolve::resolve;
 use crate::{NodeKind, TreeView};
 
 pub(crate) const NO_SHELL: &str = "no-shell";

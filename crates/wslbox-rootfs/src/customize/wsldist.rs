@@ -4,6 +4,7 @@
 //! `/usr/lib/wsl`, `defaultUid` is 1000 unless the user chose otherwise (warned), and
 //! `wsl.conf` does not also set `[user] default` (see `wslconf`).
 
+use super::distro_name::{MAX_DISTRO_NAME_LEN, is_distro_name_char, validate_distro_name};
 use super::ini::Ini;
 use super::staged::Staged;
 use super::users::Accounts;
@@ -111,26 +112,21 @@ fn write_lib_file(
 }
 
 /// A distribution name from the reference: `docker.io/library/debian:bookworm` →
-/// `debian-bookworm`, restricted to DistroLauncher's `^[a-zA-Z0-9._-]+$` and 64 characters.
+/// `debian-bookworm`, made to pass [`validate_distro_name`]; `wslbox` when nothing usable
+/// is left.
 pub(crate) fn default_name(reference: &str) -> String {
     let without_digest = reference.split('@').next().unwrap_or(reference);
     let last = without_digest.rsplit('/').next().unwrap_or(without_digest);
     let name: String = last
         .replace(':', "-")
         .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
-                c
-            } else {
-                '-'
-            }
-        })
-        .take(64)
+        .map(|c| if is_distro_name_char(c) { c } else { '-' })
+        .take(MAX_DISTRO_NAME_LEN)
         .collect();
-    if name.is_empty() {
-        "wslbox".into()
-    } else {
+    if validate_distro_name(&name).is_ok() {
         name
+    } else {
+        "wslbox".into()
     }
 }
 
@@ -147,5 +143,9 @@ mod tests {
         assert_eq!(default_name("ghcr.io/o/tool@sha256:abcd"), "tool");
         assert_eq!(default_name("localhost:5000/my app:1"), "my-app-1");
         assert_eq!(default_name(""), "wslbox");
+        assert_eq!(
+            default_name("docker.io/someone/legacy@sha256:abcd"),
+            "wslbox"
+        );
     }
 }

@@ -4,12 +4,12 @@
 
 #![allow(dead_code)] // each test binary uses a different part
 
-use std::collections::HashSet;
 use std::path::Path;
 
 use wslbox_rootfs::{FlatTree, FlattenError, FlattenOptions, NoReporter, OutputDest, OutputFormat};
 use wslbox_test::oci_layout::{Compression, Image, OciLayout, Platform, TarSource};
 use wslbox_test::oracle::{self, Scratch};
+use wslbox_test::output_check::check_output;
 
 /// Builds a layout with `layers`, tagged `latest`.
 pub fn layout(dir: &Path, layers: &[(TarSource, Compression)]) -> (OciLayout, Image) {
@@ -95,68 +95,8 @@ pub fn check_with(layers: Vec<(TarSource, Compression)>) {
     );
 }
 
-/// The output promises: no duplicate paths, every directory before its contents, every
-/// hardlink after its target, no unsafe names.
+/// The output promises (`wslbox_test::output_check`) of the tar file at `tar_path`.
 pub fn check_structure(tar_path: &Path) {
     let file = fs_err::File::open(tar_path).unwrap();
-    check_structure_of(std::io::BufReader::new(file));
-}
-
-pub fn check_structure_of(input: impl std::io::Read) {
-    let mut archive = tar::Archive::new(input);
-    let mut seen: HashSet<Vec<u8>> = HashSet::new();
-    let mut dirs: HashSet<Vec<u8>> = HashSet::from([Vec::new()]);
-    for entry in archive.entries().expect("our tar parses") {
-        let entry = entry.expect("our tar parses");
-        let raw = entry.path_bytes().into_owned();
-        let path = normalize(&raw);
-        assert!(
-            !raw.starts_with(b"/"),
-            "absolute name in output: {:?}",
-            String::from_utf8_lossy(&raw)
-        );
-        assert!(
-            !raw.split(|&b| b == b'/').any(|c| c == b".."),
-            "`..` in output name {:?}",
-            String::from_utf8_lossy(&raw)
-        );
-        assert!(
-            seen.insert(path.clone()),
-            "duplicate path in output: {:?}",
-            String::from_utf8_lossy(&path)
-        );
-        if !path.is_empty() {
-            let parent = match path.iter().rposition(|&b| b == b'/') {
-                Some(i) => path[..i].to_vec(),
-                None => Vec::new(),
-            };
-            assert!(
-                dirs.contains(&parent),
-                "{:?} comes before its directory",
-                String::from_utf8_lossy(&path)
-            );
-        }
-        match entry.header().entry_type() {
-            tar::EntryType::Directory => {
-                dirs.insert(path);
-            }
-            tar::EntryType::Link => {
-                let target = normalize(&entry.link_name_bytes().unwrap());
-                assert!(
-                    seen.contains(&target) && target != path,
-                    "hardlink {:?} comes before its target {:?}",
-                    String::from_utf8_lossy(&path),
-                    String::from_utf8_lossy(&target)
-                );
-            }
-            _ => {}
-        }
-    }
-}
-
-fn normalize(p: &[u8]) -> Vec<u8> {
-    p.split(|&b| b == b'/')
-        .filter(|c| !c.is_empty() && *c != b".")
-        .collect::<Vec<_>>()
-        .join(&b'/')
+    check_output(std::io::BufReader::new(file));
 }

@@ -7,6 +7,8 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use wslbox_rootfs::customize::DefaultUser;
+
 use super::lxss::{Lxss, VALUE_CREATED_FOLDER, VALUE_DIGEST, VALUE_IMAGE};
 use super::wsl_exe::WslExe;
 use crate::capabilities::ExportFormat;
@@ -14,15 +16,6 @@ use crate::error::{Error, Result};
 use crate::names::check_new_name;
 use crate::report::Report;
 use crate::transaction::Transaction;
-
-/// The user a new distribution logs in as. `name` is used with `wsl --manage
-/// --set-default-user`; `uid`, when known, is written to `DefaultUid` where that verb is
-/// missing.
-#[derive(Debug, Clone)]
-pub struct DefaultUser {
-    pub name: String,
-    pub uid: Option<u32>,
-}
 
 #[derive(Debug, Clone)]
 pub struct ImportOptions {

@@ -13,10 +13,12 @@ mod wsl_exe;
 pub use crate::report::Report;
 pub use files::{BACKUP_SUFFIX, terminal_settings_files};
 pub use import::{
-    DefaultUser, ImportOptions, Produced, check_new_distribution, clone, default_location, import,
+    ImportOptions, Produced, check_new_distribution, clone, default_location, import,
 };
 pub use lxss::{LXSS_KEY, Lxss, VALUE_CREATED_FOLDER, VALUE_DIGEST, VALUE_IMAGE};
 pub use manage::{backup, list, move_to, remove, set_default, set_user};
 pub use rename::{RenameOptions, rename};
 pub use shortcut::{arguments as shortcut_arguments, set_arguments as set_shortcut_arguments};
 pub use wsl_exe::{WSL_EXE_ENV, WslExe};
+/// The type of [`Produced::default_user`], defined by wslbox-rootfs's customization.
+pub use wslbox_rootfs::customize::DefaultUser;
