@@ -65,15 +65,9 @@ pub struct ExportSummary {
     pub seconds: f64,
     pub os: Option<OsRelease>,
     /// The user WSL logs in as when it is not root.
-    pub default_user: Option<DefaultUser>,
+    pub default_user: Option<customize::DefaultUser>,
     pub warnings: Vec<customize::Warning>,
     pub notes: Vec<String>,
-}
-
-#[derive(Debug, serde::Serialize)]
-pub struct DefaultUser {
-    pub name: String,
-    pub uid: u32,
 }
 
 /// Opens `spec`, flattens it, makes it WSL-ready (unless `raw`) and writes it.
@@ -134,9 +128,7 @@ pub fn export(
         output_bytes: stats.output_bytes,
         seconds: started.elapsed().as_secs_f64(),
         os: custom.os,
-        default_user: custom
-            .default_user
-            .map(|(name, uid)| DefaultUser { name, uid }),
+        default_user: custom.default_user,
         warnings: custom.warnings,
         notes: custom.notes,
     })

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use wslbox_image::ImageConfigSummary;
 use wslbox_reference::{Digest, Platform};
-use wslbox_rootfs::customize::{ImageFacts, WslOptions, customize};
+use wslbox_rootfs::customize::{DefaultUser, ImageFacts, WslOptions, customize};
 use wslbox_rootfs::{FlattenOptions, NoReporter, OutputDest, OutputFormat};
 use wslbox_test::chroot::{in_chroot, must_run, require_root, sudo_and_caps_layer};
 use wslbox_test::oci_layout::{Compression, OciLayout, Platform as LayoutPlatform, TarSource};
@@ -94,7 +94,10 @@ fn debian_minbase_user_env_sudo_and_caps_work_with_real_tools() {
         ..WslOptions::default()
     };
     let (_scratch, root, custom) = export_minbase(vec![layer2], &config, &wsl);
-    assert_eq!(custom.default_user, Some(("alice".into(), 1000)));
+    assert_eq!(
+        custom.default_user,
+        Some(DefaultUser::from(("alice".to_owned(), 1000)))
+    );
     assert!(custom.warnings.is_empty(), "{:?}", custom.warnings);
 
     let id = in_chroot(&root, "id alice");

@@ -6,7 +6,7 @@ use customize_support::*;
 use wslbox_image::ImageConfigSummary;
 use wslbox_rootfs::NodeKind;
 use wslbox_rootfs::OverlayContent;
-use wslbox_rootfs::customize::{CustomizeError, WslOptions};
+use wslbox_rootfs::customize::{CustomizeError, DefaultUser, WslOptions};
 
 const DAYS: i64 = EXPORTED_AT / 86_400;
 
@@ -17,7 +17,10 @@ fn cfg() -> ImageConfigSummary {
 #[test]
 fn debian_user_gets_passwd_group_shadow_gshadow_sudo_and_skel_home() {
     let (c, after) = run(&debian_like(), &cfg(), &with_user("alice")).unwrap();
-    assert_eq!(c.default_user, Some(("alice".to_string(), 1000)));
+    assert_eq!(
+        c.default_user,
+        Some(DefaultUser::from(("alice".to_owned(), 1000)))
+    );
     assert_eq!(
         after.text("etc/passwd"),
         format!("{DEBIAN_PASSWD}alice:x:1000:1000::/home/alice:/bin/bash\n")
@@ -81,7 +84,10 @@ fn debian_user_gets_passwd_group_shadow_gshadow_sudo_and_skel_home() {
 #[test]
 fn fedora_user_joins_wheel_with_home_mode_from_home_mode_and_shadow_mode_kept() {
     let (c, after) = run(&fedora_like(), &cfg(), &with_user("alice")).unwrap();
-    assert_eq!(c.default_user, Some(("alice".to_string(), 1000)));
+    assert_eq!(
+        c.default_user,
+        Some(DefaultUser::from(("alice".to_owned(), 1000)))
+    );
     assert!(
         after
             .text("etc/group")
@@ -122,7 +128,10 @@ fn uid_collision_in_passwd_or_group_moves_to_next_free_id() {
             &format!("{DEBIAN_GROUP}bob:x:1000:\ndocker:x:1001:\n"),
         );
     let (c, after) = run(&tree, &cfg(), &with_user("alice")).unwrap();
-    assert_eq!(c.default_user, Some(("alice".to_string(), 1002)));
+    assert_eq!(
+        c.default_user,
+        Some(DefaultUser::from(("alice".to_owned(), 1002)))
+    );
     assert!(
         after
             .text("etc/passwd")
@@ -147,7 +156,10 @@ fn explicit_uid_already_taken_is_an_error_naming_the_owner() {
 fn explicit_uid_whose_gid_is_taken_gets_the_first_free_gid() {
     let tree = debian_like().file("etc/group", &format!("{DEBIAN_GROUP}docker:x:1500:\n"));
     let (c, after) = run(&tree, &cfg(), &with_user("alice:1500")).unwrap();
-    assert_eq!(c.default_user, Some(("alice".to_string(), 1500)));
+    assert_eq!(
+        c.default_user,
+        Some(DefaultUser::from(("alice".to_owned(), 1500)))
+    );
     assert!(
         after
             .text("etc/passwd")
@@ -161,7 +173,10 @@ fn existing_user_is_reused_and_only_made_default() {
     let passwd = format!("{DEBIAN_PASSWD}alice:x:1005:1005:Alice:/home/alice:/bin/bash\n");
     let tree = debian_like().file("etc/passwd", &passwd);
     let (c, after) = run(&tree, &cfg(), &with_user("alice")).unwrap();
-    assert_eq!(c.default_user, Some(("alice".to_string(), 1005)));
+    assert_eq!(
+        c.default_user,
+        Some(DefaultUser::from(("alice".to_owned(), 1005)))
+    );
     assert_eq!(after.text("etc/passwd"), passwd);
     assert_eq!(after.text("etc/group"), DEBIAN_GROUP);
     assert!(!after.has("home/alice"));
@@ -275,7 +290,11 @@ fn image_config_user_by_name_or_uid_becomes_default() {
             ..cfg()
         };
         let (c, after) = run(&tree, &config, &WslOptions::default()).unwrap();
-        assert_eq!(c.default_user, Some(("node".to_string(), 1000)), "{user}");
+        assert_eq!(
+            c.default_user,
+            Some(DefaultUser::from(("node".to_owned(), 1000))),
+            "{user}"
+        );
         assert!(
             after
                 .text("etc/wsl.conf")
@@ -304,7 +323,10 @@ fn malformed_lines_are_kept_verbatim_and_missing_trailing_newline_is_added() {
         .file("etc/passwd", passwd)
         .file("etc/group", group);
     let (c, after) = run(&tree, &cfg(), &with_user("alice")).unwrap();
-    assert_eq!(c.default_user, Some(("alice".to_string(), 1001)));
+    assert_eq!(
+        c.default_user,
+        Some(DefaultUser::from(("alice".to_owned(), 1001)))
+    );
     assert_eq!(
         after.text("etc/passwd"),
         format!("{passwd}\nalice:x:1001:1001::/home/alice:/bin/bash\n")

@@ -19,7 +19,11 @@ fn member(archive: &std::path::Path, name: &str) -> String {
         .arg(name)
         .output()
         .expect("bsdtar (Debian package libarchive-tools)");
-    assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -30,7 +34,11 @@ fn tarball_url_with_sha256_becomes_a_wsl_file_with_a_user() {
     let gz = work.path().join("rootfs.tar.gz");
     let status = Command::new("sh")
         .arg("-c")
-        .arg(format!("pigz -1 -c {} > {}", minbase.display(), gz.display()))
+        .arg(format!(
+            "pigz -1 -c {} > {}",
+            minbase.display(),
+            gz.display()
+        ))
         .status()
         .unwrap();
     assert!(status.success());
@@ -67,7 +75,10 @@ fn tarball_url_with_sha256_becomes_a_wsl_file_with_a_user() {
     assert!(member(&out, "etc/passwd").contains("\nme:x:1000:1000:"));
     assert!(member(&out, "etc/wsl-distribution.conf").contains("defaultUid = 1000"));
     let provenance = member(&out, "etc/wslbox-image");
-    assert!(provenance.contains(&format!("reference={url}")), "{provenance}");
+    assert!(
+        provenance.contains(&format!("reference={url}")),
+        "{provenance}"
+    );
 
     // Without a checksum it still works, with a warning that nothing was verified.
     let plain = work.path().join("plain.tar");
@@ -98,11 +109,19 @@ fn podman_image_exports_to_tar_gz() {
     assert_eq!(summary["source"]["kind"], "podman");
     assert_eq!(summary["reference"], format!("podman:{ENGINE_IMAGE}"));
     let id = podman.image_id(ENGINE_IMAGE).unwrap();
-    assert_eq!(summary["manifest_digest"], format!("sha256:{id}"), "the image ID");
+    assert_eq!(
+        summary["manifest_digest"],
+        format!("sha256:{id}"),
+        "the image ID"
+    );
     // The image's Env reaches the distribution.
     assert!(member(&out, "etc/profile.d/wslbox-image.sh").contains("WSLBOX_TEST"));
 
     let missing = env.run(&["export", "podman:localhost/no-such-image:1", "-o", "x.tar"]);
     missing.failure();
-    assert!(missing.stderr.contains("no-such-image"), "{}", missing.stderr);
+    assert!(
+        missing.stderr.contains("no-such-image"),
+        "{}",
+        missing.stderr
+    );
 }

@@ -212,18 +212,10 @@ pub struct Customization {
     pub overlays: Vec<Overlay>,
     pub warnings: Vec<Warning>,
     pub os: Option<OsRelease>,
-    /// The user WSL logs in as, when not root: name and uid. Prefer [`Customization::user`];
-    /// this stays a tuple only until the binary's export code reads that instead.
-    pub default_user: Option<(String, u32)>,
+    /// The user WSL logs in as, when not root.
+    pub default_user: Option<DefaultUser>,
     /// Advice for the user, e.g. how to set a password later.
     pub notes: Vec<String>,
-}
-
-impl Customization {
-    /// The user WSL logs in as, when not root.
-    pub fn user(&self) -> Option<DefaultUser> {
-        self.default_user.clone().map(DefaultUser::from)
-    }
 }
 
 /// The user a distribution logs in as when it is not root: chosen by [`customize`], set by
@@ -336,7 +328,7 @@ pub fn customize(
     if opts.wsl_format {
         wsldist::apply(&mut staged, facts, opts, &accounts, &mut out)?;
     }
-    out.default_user = accounts.default_user;
+    out.default_user = accounts.default_user.map(DefaultUser::from);
     out.overlays = staged.into_overlays();
     Ok(out)
 }
@@ -405,11 +397,7 @@ mod tests {
 
     #[test]
     fn default_user_serializes_as_name_and_uid() {
-        let custom = Customization {
-            default_user: Some(("dev".into(), 1000)),
-            ..Customization::default()
-        };
-        let user = custom.user().unwrap();
+        let user = DefaultUser::from(("dev".to_owned(), 1000));
         assert_eq!(
             serde_json::to_value(&user).unwrap(),
             serde_json::json!({"name": "dev", "uid": 1000})

@@ -101,7 +101,10 @@ fn print_summary(ctx: &Context, s: &ExportSummary, to_stdout: bool) {
             s.seconds
         ));
         if let Some(user) = &s.default_user {
-            say(format!("Default user: {} (uid {})", user.name, user.uid));
+            match user.uid {
+                Some(uid) => say(format!("Default user: {} (uid {uid})", user.name)),
+                None => say(format!("Default user: {}", user.name)),
+            }
         }
         for note in &s.notes {
             printer::note(note);

@@ -4,7 +4,7 @@
 use std::io::{BufRead, IsTerminal, Write};
 
 use anyhow::bail;
-use wslbox_wsl::host::{self, DefaultUser, ImportOptions, Produced, RenameOptions, Report, WslExe};
+use wslbox_wsl::host::{self, ImportOptions, Produced, RenameOptions, Report, WslExe};
 
 use super::table;
 use crate::cli::{ImportArgs, RemoveArgs, WslCommand};
@@ -78,10 +78,7 @@ fn import(ctx: &Context, wsl: &WslExe, args: &ImportArgs) -> anyhow::Result<Repo
         Ok(Produced {
             image: Some(summary.reference),
             digest: summary.manifest_digest,
-            default_user: summary.default_user.map(|user| DefaultUser {
-                name: user.name,
-                uid: Some(user.uid),
-            }),
+            default_user: summary.default_user,
         })
     })?;
     Ok(report)
