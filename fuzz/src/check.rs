@@ -118,3 +118,34 @@ pub fn check_layers(layers: &[Vec<u8>]) -> bool {
     assert!(again == out, "flattening our output again changed it");
     true
 }
+
+/// The rootfs-tarball path (`tarball:`): the first byte picks `--strip-components` (0–2), the
+/// rest is one tar read without whiteout semantics. Panics when the invariant is broken;
+/// returns whether the tarball was accepted.
+pub fn check_rootfs_tarball(data: &[u8]) -> bool {
+    let Some((&strip, tar)) = data.split_first() else {
+        return false;
+    };
+    let paths = wslbox_rootfs::PathMap::strip_components(usize::from(strip % 3));
+    let spool = tempfile::tempdir().expect("temp dir");
+    let Ok(builder) = wslbox_rootfs::LayerBuilder::new(
+        "rootfs tarball fuzz",
+        spool.path(),
+        wslbox_rootfs::LayerOptions::rootfs(paths),
+    ) else {
+        return false;
+    };
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let raw: Box<dyn Read + Send> = Box::new(io::Cursor::new(tar.to_vec()));
+    let Ok(layer) = wslbox_rootfs::read_tar(raw, Compression::None, builder, &|_| {}, &cancel)
+    else {
+        return false;
+    };
+    let Ok(tree) = wslbox_rootfs::FlatTree::from_layers([layer]) else {
+        return false;
+    };
+    let mut out = Vec::new();
+    wslbox_rootfs::write_tar(&tree, &mut out, &NoReporter).expect("writing to memory cannot fail");
+    wslbox_test::output_check::check_output(&out[..]);
+    true
+}

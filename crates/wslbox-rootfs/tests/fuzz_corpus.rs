@@ -128,3 +128,25 @@ fn fuzz_invariant_holds_on_a_deterministic_corpus() {
         "only {accepted} of {total} cases were accepted"
     );
 }
+
+#[test]
+fn rootfs_tarball_invariant_holds_on_a_deterministic_corpus() {
+    let mut rng = Rng(0x5eed_1234_abcd_0002);
+    let (mut accepted, mut total) = (0, 0);
+    for case in 0..2000 {
+        let mut tar = layer(&mut rng);
+        if case % 3 == 2 {
+            tar = mutate(&mut rng, tar);
+        }
+        let mut input = vec![rng.next() as u8];
+        input.extend(tar);
+        total += 1;
+        if check::check_rootfs_tarball(&input) {
+            accepted += 1;
+        }
+    }
+    assert!(
+        accepted * 4 > total,
+        "only {accepted} of {total} cases were accepted"
+    );
+}

@@ -1,6 +1,6 @@
 //! Bad tarballs get errors that name the file and the entry, and leave nothing behind.
 
-mod support;
+mod common;
 
 use std::io::Write;
 
@@ -31,8 +31,8 @@ fn gzip(data: &[u8]) -> Vec<u8> {
 fn flatten_file(scratch: &Scratch, name: &str, bytes: &[u8]) -> Result<(), SourceError> {
     let path = scratch.path(name);
     fs_err::write(&path, bytes).unwrap();
-    let opts = support::options(&scratch.path("cache"));
-    support::flatten(
+    let opts = common::file_options(&scratch.path("cache"));
+    common::flatten_spec(
         &format!("tarball:{}", path.display()),
         &opts,
         &Default::default(),
@@ -91,8 +91,8 @@ fn a_file_that_is_not_a_tar_says_what_it_is() {
 fn a_missing_file_is_named() {
     let scratch = Scratch::new().unwrap();
     let missing = scratch.path("nope.tar.xz");
-    let opts = support::options(&scratch.path("cache"));
-    let err = support::flatten(
+    let opts = common::file_options(&scratch.path("cache"));
+    let err = common::flatten_spec(
         &format!("tarball:{}", missing.display()),
         &opts,
         &Default::default(),
@@ -112,10 +112,10 @@ fn a_wrong_sha256_is_refused_showing_both_digests() {
     let data = tar_with(&[("etc/hostname", b"box\n")]);
     let path = scratch.path("r.tar");
     fs_err::write(&path, &data).unwrap();
-    let mut opts = support::options(&scratch.path("cache"));
+    let mut opts = common::file_options(&scratch.path("cache"));
     let wrong: wslbox_reference::Digest = format!("sha256:{}", "ab".repeat(32)).parse().unwrap();
     opts.checksum = Some(wslbox_source::Checksum::Sha256(wrong.clone()));
-    let err = support::flatten(
+    let err = common::flatten_spec(
         &format!("tarball:{}", path.display()),
         &opts,
         &Default::default(),
@@ -143,8 +143,8 @@ fn whiteout_names_in_a_rootfs_tarball_are_ordinary_files() {
     let data = tar_with(&[("etc/a", b"a"), ("etc/.wh.a", b"kept")]);
     let path = scratch.path("wh.tar");
     fs_err::write(&path, &data).unwrap();
-    let opts = support::options(&scratch.path("cache"));
-    let flattened = support::flatten(
+    let opts = common::file_options(&scratch.path("cache"));
+    let flattened = common::flatten_spec(
         &format!("tarball:{}", path.display()),
         &opts,
         &Default::default(),

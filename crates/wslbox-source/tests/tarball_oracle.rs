@@ -2,7 +2,7 @@
 //! compared tree to tree with our output (extracted by bsdtar and GNU tar), for every
 //! compression, with `--strip-components` and `--subdir`, and on a real Debian minbase.
 
-mod support;
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -34,11 +34,11 @@ fn gnu_tar(dir: &Path, out: &Path, compress: Option<&str>) -> PathBuf {
 
 fn check_against_tar(tarball: &Path, strip: Option<u32>, paths: PathMap, scratch: &Scratch) {
     let oracle = oracle::tar_extract_tree(tarball, &scratch.path("oracle"), strip).unwrap();
-    let mut opts = support::options(&scratch.path("cache"));
+    let mut opts = common::file_options(&scratch.path("cache"));
     opts.paths = paths;
     let ours = scratch.path("ours.tar");
     let spec = format!("tarball:{}", tarball.display());
-    let flattened = support::export_raw(&spec, &opts, &ours).unwrap();
+    let flattened = common::export_raw(&spec, &opts, &ours).unwrap();
     assert_eq!(flattened.info.kind, SourceKind::Tarball);
     let sha = flattened.info.sha256.expect("sha256 of the tarball");
     let expected = tool::run(
@@ -111,9 +111,9 @@ fn debian_minbase_tarball_matches_gnu_tar_and_knows_its_platform() {
         .unwrap();
     assert!(status.success());
     check_against_tar(&tarball, None, PathMap::default(), &scratch);
-    let flattened = support::flatten(
+    let flattened = common::flatten_spec(
         &format!("tarball:{}", tarball.display()),
-        &support::options(&scratch.path("cache2")),
+        &common::file_options(&scratch.path("cache2")),
         &Default::default(),
     )
     .unwrap();

@@ -2,7 +2,7 @@
 //! a redirect, with a checksum (verified while streaming, cached by digest and reused), and
 //! serving the wrong bytes (refused, nothing cached).
 
-mod support;
+mod common;
 
 use std::io::Write;
 use std::sync::Arc;
@@ -56,9 +56,14 @@ fn plain_download_without_checksum_warns_and_records_the_sha256() {
     let server = FileServer::start();
     server.serve("/rootfs.tar.gz", body.clone(), Serve::plain());
     let scratch = Scratch::new().unwrap();
-    let recorder = Arc::new(support::Recorder::default());
+    let recorder = Arc::new(common::Recorder::default());
     let spec = format!("tarball:{}", server.url("/rootfs.tar.gz"));
-    let f = support::flatten(&spec, &support::options(&scratch.path("cache")), &recorder).unwrap();
+    let f = common::flatten_spec(
+        &spec,
+        &common::file_options(&scratch.path("cache")),
+        &recorder,
+    )
+    .unwrap();
     assert!(has_os_release(&f));
     assert_eq!(f.info.sha256, Some(sha256(&body)));
     assert!(!f.info.checksum_verified);
@@ -82,9 +87,9 @@ fn a_cut_connection_resumes_with_range_from_the_last_byte() {
     );
     let scratch = Scratch::new().unwrap();
     let spec = format!("tarball:{}", server.url("/r.tar.gz"));
-    let f = support::flatten(
+    let f = common::flatten_spec(
         &spec,
-        &support::options(&scratch.path("cache")),
+        &common::file_options(&scratch.path("cache")),
         &Default::default(),
     )
     .unwrap();
@@ -112,9 +117,9 @@ fn a_server_without_ranges_is_read_again_skipping_what_was_delivered() {
     );
     let scratch = Scratch::new().unwrap();
     let spec = format!("tarball:{}", server.url("/r.tar.gz"));
-    let f = support::flatten(
+    let f = common::flatten_spec(
         &spec,
-        &support::options(&scratch.path("cache")),
+        &common::file_options(&scratch.path("cache")),
         &Default::default(),
     )
     .unwrap();
@@ -129,9 +134,9 @@ fn a_connection_cut_every_time_gives_up_with_the_url() {
     server.serve("/r.tar.gz", body, Serve::plain().cut(Cut::always(100_000)));
     let scratch = Scratch::new().unwrap();
     let spec = format!("tarball:{}", server.url("/r.tar.gz"));
-    let err = support::flatten(
+    let err = common::flatten_spec(
         &spec,
-        &support::options(&scratch.path("cache")),
+        &common::file_options(&scratch.path("cache")),
         &Default::default(),
     )
     .err()
@@ -152,9 +157,9 @@ fn redirects_are_followed() {
     server.redirect("/latest.tar.gz", other.localhost_url("/real.tar.gz"));
     let scratch = Scratch::new().unwrap();
     let spec = format!("tarball:{}", server.url("/latest.tar.gz"));
-    let f = support::flatten(
+    let f = common::flatten_spec(
         &spec,
-        &support::options(&scratch.path("cache")),
+        &common::file_options(&scratch.path("cache")),
         &Default::default(),
     )
     .unwrap();
@@ -170,9 +175,9 @@ fn a_missing_url_names_the_status() {
     server.respond("/gone.tar.xz", 404);
     let scratch = Scratch::new().unwrap();
     let spec = format!("tarball:{}", server.url("/gone.tar.xz"));
-    let err = support::flatten(
+    let err = common::flatten_spec(
         &spec,
-        &support::options(&scratch.path("cache")),
+        &common::file_options(&scratch.path("cache")),
         &Default::default(),
     )
     .err()
@@ -187,11 +192,11 @@ fn with_a_checksum_the_download_is_cached_and_reused() {
     let server = FileServer::start();
     server.serve("/r.tar.gz", body.clone(), Serve::plain());
     let scratch = Scratch::new().unwrap();
-    let mut opts = support::options(&scratch.path("cache"));
+    let mut opts = common::file_options(&scratch.path("cache"));
     opts.checksum = Some(Checksum::Sha256(sha256(&body)));
     let spec = format!("tarball:{}", server.url("/r.tar.gz"));
-    let recorder = Arc::new(support::Recorder::default());
-    let f = support::flatten(&spec, &opts, &recorder).unwrap();
+    let recorder = Arc::new(common::Recorder::default());
+    let f = common::flatten_spec(&spec, &opts, &recorder).unwrap();
     assert!(f.info.checksum_verified);
     assert!(recorder.warnings.lock().unwrap().is_empty());
     let store = wslbox_cache::BlobStore::open(&opts.cache_dir).unwrap();
@@ -203,7 +208,7 @@ fn with_a_checksum_the_download_is_cached_and_reused() {
     // The server now fails: the cached copy is used, not the network.
     server.respond("/r.tar.gz", 500);
     let before = server.requests_for("/r.tar.gz").len();
-    let f = support::flatten(&spec, &opts, &Default::default()).unwrap();
+    let f = common::flatten_spec(&spec, &opts, &Default::default()).unwrap();
     assert!(has_os_release(&f));
     assert_eq!(server.requests_for("/r.tar.gz").len(), before);
 }
@@ -218,14 +223,14 @@ fn sha256_url_is_looked_up_by_file_name() {
         &[("other.tar.gz", b"x".as_slice()), ("rootfs.tar.gz", &body)],
     );
     let scratch = Scratch::new().unwrap();
-    let mut opts = support::options(&scratch.path("cache"));
+    let mut opts = common::file_options(&scratch.path("cache"));
     opts.checksum = Some(Checksum::Sha256Url(server.url("/v1/SHA256SUMS")));
     let spec = format!("tarball:{}", server.url("/v1/rootfs.tar.gz"));
-    let f = support::flatten(&spec, &opts, &Default::default()).unwrap();
+    let f = common::flatten_spec(&spec, &opts, &Default::default()).unwrap();
     assert!(f.info.checksum_verified);
 
     let missing = format!("tarball:{}", server.url("/v1/renamed.tar.gz"));
-    let err = support::flatten(&missing, &opts, &Default::default())
+    let err = common::flatten_spec(&missing, &opts, &Default::default())
         .err()
         .expect("not listed")
         .to_string();
@@ -241,10 +246,10 @@ fn wrong_bytes_with_a_checksum_leave_nothing_in_the_cache() {
     let server = FileServer::start();
     server.serve("/r.tar.gz", body.clone(), Serve::plain().corrupt());
     let scratch = Scratch::new().unwrap();
-    let mut opts = support::options(&scratch.path("cache"));
+    let mut opts = common::file_options(&scratch.path("cache"));
     opts.checksum = Some(Checksum::Sha256(sha256(&body)));
     let spec = format!("tarball:{}", server.url("/r.tar.gz"));
-    let err = support::flatten(&spec, &opts, &Default::default())
+    let err = common::flatten_spec(&spec, &opts, &Default::default())
         .err()
         .expect("mismatch");
     assert!(

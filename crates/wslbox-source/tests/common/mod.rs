@@ -1,12 +1,14 @@
-//! Shared by the engine tests: options pointing wslbox at a test engine, and our output as a
-//! tree on disk for the oracle comparison.
+//! Shared by the source tests: options pointing wslbox at a test engine or a cache, opening
+//! and flattening a spec, our output as a tree on disk for the oracle comparison, and a
+//! reporter that keeps warnings.
 
 #![allow(dead_code)] // each test file uses a different part
 
 use std::ffi::OsString;
-use std::sync::Arc;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
 
-use wslbox_rootfs::FlattenOptions;
+use wslbox_rootfs::{FlattenOptions, OutputDest, OutputFormat};
 use wslbox_source::{Flattened, NoReporter, OpenOptions, Reporter, SourceError, SourceSpec};
 use wslbox_test::engine_image::{ENGINE_IMAGE, engine_image_archive};
 use wslbox_test::oracle::{self, Scratch, Snapshot};
@@ -19,17 +21,25 @@ pub fn options(scratch: &Scratch, envs: Vec<(&'static str, OsString)>) -> OpenOp
     opts
 }
 
-/// Opens and flattens `spec`.
+/// Opens and flattens `spec`, spooling under `scratch`.
 pub fn flatten(
     spec: &SourceSpec,
     opts: &OpenOptions,
     scratch: &Scratch,
     reporter: Arc<dyn Reporter>,
 ) -> Result<Flattened, SourceError> {
-    let spool = scratch.path("spool");
-    fs_err::create_dir_all(&spool).unwrap();
-    let source = wslbox_source::open(spec, opts, &reporter)?;
-    source.flatten(&FlattenOptions::new(spool), &reporter)
+    flatten_in(spec, opts, &scratch.path("spool"), &reporter)
+}
+
+fn flatten_in(
+    spec: &SourceSpec,
+    opts: &OpenOptions,
+    spool: &Path,
+    reporter: &Arc<dyn Reporter>,
+) -> Result<Flattened, SourceError> {
+    fs_err::create_dir_all(spool).unwrap();
+    let source = wslbox_source::open(spec, opts, reporter)?;
+    source.flatten(&FlattenOptions::new(spool.to_owned()), reporter)
 }
 
 /// Opens and flattens `spec`, writes our tar and extracts it (bsdtar and GNU tar, which must
@@ -182,4 +192,47 @@ impl FakeEngine {
             .parse()
             .unwrap()
     }
+}
+
+/// Keeps every warning; reports nothing else.
+#[derive(Default)]
+pub struct Recorder {
+    pub warnings: Mutex<Vec<String>>,
+}
+
+impl wslbox_rootfs::Reporter for Recorder {}
+impl wslbox_registry::Reporter for Recorder {}
+impl Reporter for Recorder {
+    fn warn(&self, message: &str) {
+        self.warnings.lock().unwrap().push(message.to_owned());
+    }
+}
+
+/// Options for file sources, caching (and spooling) under `cache`.
+pub fn file_options(cache: &Path) -> OpenOptions {
+    OpenOptions::new(cache.to_owned())
+}
+
+/// Parses, opens and flattens `spec` with `opts`, spooling under the cache.
+pub fn flatten_spec(
+    spec: &str,
+    opts: &OpenOptions,
+    recorder: &Arc<Recorder>,
+) -> Result<Flattened, SourceError> {
+    let reporter: Arc<dyn Reporter> = recorder.clone();
+    let spec = SourceSpec::parse(spec)?;
+    flatten_in(&spec, opts, &opts.cache_dir.join("spool"), &reporter)
+}
+
+/// Flattens `spec` and writes the tree, unchanged, as a plain tar at `out`.
+pub fn export_raw(spec: &str, opts: &OpenOptions, out: &Path) -> Result<Flattened, SourceError> {
+    let flattened = flatten_spec(spec, opts, &Arc::default())?;
+    wslbox_rootfs::write_output(
+        &flattened.tree,
+        OutputDest::File(out.to_owned()),
+        OutputFormat::Tar,
+        &wslbox_rootfs::NoReporter,
+    )
+    .expect("writing our tar");
+    Ok(flattened)
 }
