@@ -13,7 +13,7 @@
 //!     .finish();
 //! ```
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// How names longer than the ustar field are encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -334,49 +334,66 @@ pub fn fixtures_dir() -> PathBuf {
     target.join("wslbox-fixtures")
 }
 
-/// A tar of a real Debian bookworm minbase rootfs (`debootstrap --variant=minbase`, default
-/// mirror), built once (about a minute) and cached under [`fixtures_dir`]. Test processes run
-/// in parallel: a file lock makes the first one build it while the others wait.
-pub fn debian_minbase_tar() -> anyhow::Result<PathBuf> {
+/// A slow-to-build fixture file `fixtures_dir()/NAME`, built once. Test processes run in
+/// parallel: a file lock (`STEM.lock`) makes the first one call `build` while the others wait.
+/// `build` gets a scratch directory and a path to write; that file is renamed into place only
+/// when `build` succeeds, so a failed or killed build leaves nothing half-made.
+pub fn cached_fixture(
+    name: &str,
+    build: impl FnOnce(&Path, &Path) -> anyhow::Result<()>,
+) -> anyhow::Result<PathBuf> {
     use anyhow::Context;
     let dir = fixtures_dir();
-    let tar = dir.join("debootstrap-bookworm-minbase.tar");
-    if tar.exists() {
-        return Ok(tar);
+    let file = dir.join(name);
+    if file.exists() {
+        return Ok(file);
     }
     fs_err::create_dir_all(&dir)?;
-    let lock = fs_err::File::create(dir.join("debootstrap-bookworm-minbase.lock"))?;
+    let stem = Path::new(name)
+        .file_stem()
+        .map_or_else(|| name.to_owned(), |s| s.to_string_lossy().into_owned());
+    let lock = fs_err::File::create(dir.join(format!("{stem}.lock")))?;
     lock.file()
         .lock()
-        .context("locking the debootstrap fixture")?;
-    if tar.exists() {
-        return Ok(tar);
+        .with_context(|| format!("locking the {name} fixture"))?;
+    if file.exists() {
+        return Ok(file);
     }
-    let root = tempfile::tempdir_in(&dir)?;
-    let rootfs = root.path().join("rootfs");
-    let status = std::process::Command::new("debootstrap")
-        .args(["--variant=minbase", "bookworm"])
-        .arg(&rootfs)
-        .stdout(std::process::Stdio::null())
-        .status()
-        .context("running debootstrap (install it with scripts/install-test-deps)")?;
-    anyhow::ensure!(
-        status.success(),
-        "debootstrap --variant=minbase bookworm failed: {status}"
-    );
-    let part = root.path().join("minbase.tar");
-    let status = std::process::Command::new("tar")
-        .args(["--numeric-owner", "--xattrs", "--xattrs-include=*", "-C"])
-        .arg(&rootfs)
-        .arg("-cf")
-        .arg(&part)
-        .arg(".")
-        .status()
-        .context("running GNU tar")?;
-    anyhow::ensure!(
-        status.success(),
-        "tar of the debootstrap rootfs failed: {status}"
-    );
-    fs_err::rename(&part, &tar)?;
-    Ok(tar)
+    let scratch = tempfile::tempdir_in(&dir)?;
+    let part = scratch.path().join(name);
+    build(scratch.path(), &part).with_context(|| format!("building the {name} fixture"))?;
+    fs_err::rename(&part, &file)?;
+    Ok(file)
+}
+
+/// A tar of a real Debian bookworm minbase rootfs (`debootstrap --variant=minbase`, default
+/// mirror), built once (about a minute) and cached under [`fixtures_dir`] ([`cached_fixture`]).
+pub fn debian_minbase_tar() -> anyhow::Result<PathBuf> {
+    use anyhow::Context;
+    cached_fixture("debootstrap-bookworm-minbase.tar", |scratch, part| {
+        let rootfs = scratch.join("rootfs");
+        let status = std::process::Command::new("debootstrap")
+            .args(["--variant=minbase", "bookworm"])
+            .arg(&rootfs)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .context("running debootstrap (install it with scripts/install-test-deps)")?;
+        anyhow::ensure!(
+            status.success(),
+            "debootstrap --variant=minbase bookworm failed: {status}"
+        );
+        let status = std::process::Command::new("tar")
+            .args(["--numeric-owner", "--xattrs", "--xattrs-include=*", "-C"])
+            .arg(&rootfs)
+            .arg("-cf")
+            .arg(part)
+            .arg(".")
+            .status()
+            .context("running GNU tar")?;
+        anyhow::ensure!(
+            status.success(),
+            "tar of the debootstrap rootfs failed: {status}"
+        );
+        Ok(())
+    })
 }

@@ -1,6 +1,11 @@
 //! Test support: registry processes, token server, fixture image builder, oracle comparison.
+//!
+//! For the non-registry rootfs sources: crafted trees on disk ([`tree_builder`]), SquashFS
+//! images ([`squashfs`]), loopback HTTP file servers for tarball URLs ([`file_server`]), and
+//! isolated container engines ([`podman`], [`dockerd`]); their oracles live in [`oracle`].
 #[cfg(unix)]
 pub mod chroot;
+pub mod file_server;
 pub mod layers;
 pub mod oci_layout;
 #[cfg(unix)]
@@ -11,4 +16,9 @@ pub mod registry_fixture;
 pub mod registry_front;
 pub mod registry_http;
 pub mod skopeo;
+#[cfg(unix)]
+pub mod squashfs;
 pub mod token_server;
+pub mod tool;
+#[cfg(unix)]
+pub mod tree_builder;

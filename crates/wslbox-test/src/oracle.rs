@@ -1,7 +1,20 @@
-//! The flattening oracle: `umoci raw unpack` (run as root) applies an image's layers to a real
-//! directory; we extract our output tar with `bsdtar -xp` (what `wsl --import` uses) and GNU
-//! `tar -xp`, then compare both trees path by path: type, mode, owner, size, content hash,
-//! symlink target, device numbers, xattrs, regular-file mtime and hardlink groups.
+//! The flattening oracles and the tree comparison they share.
+//!
+//! An oracle is another tool that turns the same source into a real directory: `umoci raw
+//! unpack` for OCI layouts, `unsquashfs` for `squashfs:` sources ([`unsquashfs_tree`]), GNU
+//! `tar -xp` for `tarball:` sources ([`tar_extract_tree`]), `podman export` and `docker export`
+//! for engine sources (in [`crate::podman`] and [`crate::dockerd`]). We extract our output tar
+//! with `bsdtar -xp` (what `wsl --import` uses) and GNU `tar -xp` ([`output_tree`]), then
+//! compare [`Snapshot`]s path by path: type, mode, owner, size, content hash, symlink target,
+//! device numbers, xattrs, regular-file mtime and hardlink groups.
+//!
+//! What is deliberately not compared, for every oracle alike: mtimes of directories, symlinks
+//! and devices (extractors set a directory's mtime and then change it by writing into it),
+//! atime/ctime, and inode numbers (only which paths share one). The root directory (`""`)
+//! *is* compared: umoci and unsquashfs give it the image's root metadata, GNU tar applies a
+//! `./` member when the tarball has one, and otherwise (and always for `podman export`, which
+//! writes no `./`) the root stays as [`fs_err::create_dir_all`] made it, 0755 root:root, the
+//! same as a `./`-less output tar gets from bsdtar.
 //!
 //! Every tool missing is an error with the package to install, never a skip.
 
@@ -14,6 +27,8 @@ use std::process::Command;
 
 use anyhow::{Context, bail};
 use sha2::{Digest as _, Sha256};
+
+use crate::tool;
 
 /// What one path looks like on disk (symlinks not followed).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,39 +58,26 @@ pub struct Snapshot {
     pub paths: BTreeMap<Vec<u8>, PathInfo>,
 }
 
-fn run(cmd: &mut Command, what: &str, package: &str) -> anyhow::Result<()> {
-    let out = cmd.output().with_context(|| {
-        format!("running {what}: is it installed? (Debian package `{package}`)")
-    })?;
-    if !out.status.success() {
-        bail!(
-            "{what} failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(())
-}
-
 /// `umoci raw unpack --image LAYOUT:TAG DEST` (DEST must not exist).
 pub fn umoci_unpack(layout: &Path, tag: &str, dest: &Path) -> anyhow::Result<()> {
     let mut image = layout.as_os_str().to_owned();
     image.push(":");
     image.push(tag);
-    run(
+    tool::run(
         Command::new("umoci")
             .args(["raw", "unpack", "--image"])
             .arg(image)
             .arg(dest),
         "umoci raw unpack",
         "umoci",
-    )
+    )?;
+    Ok(())
 }
 
 /// `bsdtar -xp --xattrs --numeric-owner -f TAR -C DEST`, as WSL extracts an import.
 pub fn bsdtar_extract(tar: &Path, dest: &Path) -> anyhow::Result<()> {
     fs_err::create_dir_all(dest)?;
-    run(
+    tool::run(
         Command::new("bsdtar")
             .args(["-xp", "--xattrs", "--numeric-owner", "-f"])
             .arg(tar)
@@ -83,13 +85,14 @@ pub fn bsdtar_extract(tar: &Path, dest: &Path) -> anyhow::Result<()> {
             .arg(dest),
         "bsdtar -x",
         "libarchive-tools",
-    )
+    )?;
+    Ok(())
 }
 
 /// GNU `tar -xp` with xattrs (all namespaces) and numeric owners.
 pub fn gnu_tar_extract(tar: &Path, dest: &Path) -> anyhow::Result<()> {
     fs_err::create_dir_all(dest)?;
-    run(
+    tool::run(
         Command::new("tar")
             .args([
                 "-xp",
@@ -103,7 +106,52 @@ pub fn gnu_tar_extract(tar: &Path, dest: &Path) -> anyhow::Result<()> {
             .arg(dest),
         "GNU tar -x",
         "tar",
-    )
+    )?;
+    Ok(())
+}
+
+/// The `squashfs:` oracle: `unsquashfs -d DEST IMAGE` as root (DEST must not exist), with
+/// xattrs of every namespace (`-xattrs`, the default, spelled out) and owners restored, then
+/// the snapshot of DEST. DEST itself gets the image's root inode (mode, owner).
+pub fn unsquashfs_tree(image: &Path, dest: &Path) -> anyhow::Result<Snapshot> {
+    tool::require_root("unsquashfs restores owners, devices and trusted.*/security.* xattrs")?;
+    if dest.exists() {
+        bail!("unsquashfs destination {} already exists", dest.display());
+    }
+    tool::run(
+        Command::new("unsquashfs")
+            .args(["-no-progress", "-quiet", "-xattrs", "-d"])
+            .arg(dest)
+            .arg(image),
+        &format!("unsquashfs {}", image.display()),
+        "squashfs-tools",
+    )?;
+    snapshot(dest)
+}
+
+/// The `tarball:` oracle: GNU `tar -xp --xattrs --xattrs-include=* --numeric-owner
+/// [--strip-components N] -f FILE -C DEST` as root, then the snapshot of DEST. GNU tar
+/// recognises gzip, bzip2, xz, zstd and lzop by their magic bytes (the decompressor programs
+/// must be installed). DEST is created when missing.
+pub fn tar_extract_tree(
+    tarball: &Path,
+    dest: &Path,
+    strip_components: Option<u32>,
+) -> anyhow::Result<Snapshot> {
+    tool::require_root("GNU tar -p restores owners, devices and xattrs only as root")?;
+    fs_err::create_dir_all(dest)?;
+    let mut cmd = Command::new("tar");
+    cmd.args(["-xp", "--xattrs", "--xattrs-include=*", "--numeric-owner"]);
+    if let Some(n) = strip_components {
+        cmd.arg(format!("--strip-components={n}"));
+    }
+    cmd.arg("-f").arg(tarball).arg("-C").arg(dest);
+    tool::run(
+        &mut cmd,
+        &format!("GNU tar -x {}", tarball.display()),
+        "tar",
+    )?;
+    snapshot(dest)
 }
 
 /// Lists a tar's member names in order with `bsdtar -t` (decompressing as needed).
@@ -206,6 +254,20 @@ pub fn snapshot(root: &Path) -> anyhow::Result<Snapshot> {
     Ok(Snapshot { paths })
 }
 
+impl Snapshot {
+    /// The same tree with sub-second mtimes dropped: SquashFS keeps whole seconds only
+    /// (unsigned 32-bit), so a tree from a PAX tarball (GNU tar `--xattrs` writes nanoseconds)
+    /// is compared with one from a SquashFS image of it this way.
+    pub fn with_whole_second_mtimes(mut self) -> Self {
+        for info in self.paths.values_mut() {
+            if let Some((_, nanos)) = &mut info.mtime {
+                *nanos = 0;
+            }
+        }
+        self
+    }
+}
+
 fn kind_of(md: &std::fs::Metadata) -> &'static str {
     use std::os::unix::fs::FileTypeExt;
     let ft = md.file_type();
@@ -263,14 +325,56 @@ pub fn diff(oracle: &Snapshot, ours: &Snapshot) -> Vec<String> {
     out
 }
 
-/// Fails with every difference listed.
+/// Fails with every difference from umoci's tree listed.
+#[track_caller]
 pub fn assert_same(oracle: &Snapshot, ours: &Snapshot, what: &str) {
+    assert_same_as("umoci", oracle, ours, what);
+}
+
+/// Fails with every difference from the named oracle's tree listed.
+#[track_caller]
+pub fn assert_same_as(oracle_name: &str, oracle: &Snapshot, ours: &Snapshot, what: &str) {
     let d = diff(oracle, ours);
     assert!(
         d.is_empty(),
-        "{what}: {} difference(s) from umoci:\n{}",
+        "{what}: {} difference(s) from {oracle_name}:\n{}",
         d.len(),
         d.join("\n")
+    );
+}
+
+/// Our output tar as the comparison sees it: extracted with `bsdtar -xp` into
+/// `scratch/bsdtar` and with GNU `tar -xp` into `scratch/gnutar`. Both trees must be identical
+/// (an error lists the differences); the bsdtar one, what WSL would see, is returned.
+pub fn output_tree(tar: &Path, scratch: &Path) -> anyhow::Result<Snapshot> {
+    let bsd = scratch.join("bsdtar");
+    bsdtar_extract(tar, &bsd)?;
+    let bsd = snapshot(&bsd)?;
+    let gnu = scratch.join("gnutar");
+    gnu_tar_extract(tar, &gnu)?;
+    let gnu = snapshot(&gnu)?;
+    let d = diff(&bsd, &gnu);
+    if !d.is_empty() {
+        bail!(
+            "bsdtar and GNU tar extract {} differently ({} difference(s), bsdtar first):\n{}",
+            tar.display(),
+            d.len(),
+            d.join("\n")
+        );
+    }
+    Ok(bsd)
+}
+
+/// Asserts that our output tar, extracted both ways ([`output_tree`]), is the oracle's tree.
+#[track_caller]
+pub fn assert_output_matches(oracle_name: &str, oracle: &Snapshot, our_tar: &Path, scratch: &Path) {
+    let ours = output_tree(our_tar, scratch)
+        .unwrap_or_else(|e| panic!("extracting our output {}: {e:#}", our_tar.display()));
+    assert_same_as(
+        oracle_name,
+        oracle,
+        &ours,
+        "our output extracted by bsdtar and GNU tar",
     );
 }
 

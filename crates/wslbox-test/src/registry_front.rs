@@ -18,7 +18,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use crate::registry::Registry;
-use crate::registry_http::{HttpServer, Request, Response, find_header, read_headers};
+pub use crate::registry_http::SeenRequest;
+use crate::registry_http::{HttpServer, Request, Response, read_headers};
 
 /// What the front changes.
 #[derive(Debug, Clone, Default)]
@@ -29,20 +30,6 @@ pub struct FrontOptions {
     pub expire_first_token_after: Option<usize>,
     /// Cut the first `GET` of this blob (`sha256:<hex>`) after this many body bytes.
     pub truncate_blob: Option<(String, u64)>,
-}
-
-/// A request as a fixture server saw it.
-#[derive(Debug, Clone)]
-pub struct SeenRequest {
-    pub method: String,
-    pub target: String,
-    pub headers: Vec<(String, String)>,
-}
-
-impl SeenRequest {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        find_header(&self.headers, name)
-    }
 }
 
 /// A running front (and CDN host); stops when dropped.
@@ -255,9 +242,5 @@ fn serve_cdn_blob(blobs: &std::path::Path, request: &Request) -> Response {
 }
 
 fn seen(request: &Request) -> SeenRequest {
-    SeenRequest {
-        method: request.method.clone(),
-        target: request.target.clone(),
-        headers: request.headers.clone(),
-    }
+    SeenRequest::from(request)
 }

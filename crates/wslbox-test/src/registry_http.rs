@@ -104,19 +104,60 @@ impl Response {
 
     /// Writes the response; for `HEAD` the body is left out but its length is still announced.
     pub fn write_to(&self, stream: &mut impl Write, head_only: bool) -> io::Result<()> {
-        let mut head = format!("HTTP/1.1 {} {}\r\n", self.status, reason(self.status));
-        for (name, value) in &self.headers {
-            head.push_str(&format!("{name}: {value}\r\n"));
-        }
-        head.push_str(&format!(
-            "Content-Length: {}\r\nConnection: close\r\n\r\n",
-            self.body.len()
-        ));
-        stream.write_all(head.as_bytes())?;
+        write_head(stream, self.status, &self.headers, self.body.len() as u64)?;
         if !head_only {
             stream.write_all(&self.body)?;
         }
         stream.flush()
+    }
+}
+
+/// Writes a status line, `headers`, `Content-Length` and `Connection: close`; the caller
+/// writes (up to) `content_length` body bytes after it.
+pub(crate) fn write_head(
+    stream: &mut impl Write,
+    status: u16,
+    headers: &[(String, String)],
+    content_length: u64,
+) -> io::Result<()> {
+    let mut head = format!("HTTP/1.1 {status} {}\r\n", reason(status));
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str(&format!(
+        "Content-Length: {content_length}\r\nConnection: close\r\n\r\n"
+    ));
+    stream.write_all(head.as_bytes())
+}
+
+/// A request as a fixture server saw it.
+#[derive(Debug, Clone)]
+pub struct SeenRequest {
+    pub method: String,
+    pub target: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl SeenRequest {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        find_header(&self.headers, name)
+    }
+
+    /// The target without its query string.
+    pub fn path(&self) -> &str {
+        self.target
+            .split_once('?')
+            .map_or(&self.target, |(path, _)| path)
+    }
+}
+
+impl From<&Request> for SeenRequest {
+    fn from(request: &Request) -> Self {
+        Self {
+            method: request.method.clone(),
+            target: request.target.clone(),
+            headers: request.headers.clone(),
+        }
     }
 }
 
@@ -152,11 +193,19 @@ fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
         206 => "Partial Content",
+        301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
         307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
         400 => "Bad Request",
         401 => "Unauthorized",
         403 => "Forbidden",
         404 => "Not Found",
+        405 => "Method Not Allowed",
+        416 => "Range Not Satisfiable",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
         _ => "Status",
     }
 }
