@@ -22,6 +22,15 @@ pub enum SourceError {
         expected: &'static str,
         reason: String,
     },
+    /// `--subdir` names nothing that can be the root.
+    #[error(
+        "{what} has no directory `{subdir}` to use as the root: {reason}; check --subdir (paths are relative to the top of the source)"
+    )]
+    NoSubdir {
+        what: String,
+        subdir: String,
+        reason: String,
+    },
     #[error("{what}: {source}")]
     Io {
         what: String,

@@ -25,6 +25,7 @@ mod local;
 mod registry;
 mod reporter;
 mod spec;
+mod squashfs;
 
 pub use error::SourceError;
 pub use reporter::{NoReporter, Reporter};
@@ -174,10 +175,9 @@ pub fn open(
     match spec {
         SourceSpec::Registry(reference) => registry::open(reference, opts, reporter),
         SourceSpec::Local(spec) => local::open(spec, opts, reporter),
-        SourceSpec::Squashfs(_) | SourceSpec::Tarball(_) | SourceSpec::Engine { .. } => {
-            Err(SourceError::Unsupported {
-                source_spec: spec.to_string(),
-            })
-        }
+        SourceSpec::Squashfs(path) => squashfs::open(path, opts),
+        SourceSpec::Tarball(_) | SourceSpec::Engine { .. } => Err(SourceError::Unsupported {
+            source_spec: spec.to_string(),
+        }),
     }
 }
