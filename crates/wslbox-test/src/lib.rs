@@ -1,15 +1,21 @@
-//! Test support: registry processes, token server, fixture image builder, oracle comparison.
+//! Test support: registry processes, token server, fixture builders, file servers, container
+//! engines, oracle comparison.
 //!
 //! For the non-registry rootfs sources: crafted trees on disk ([`tree_builder`]), SquashFS
 //! images ([`squashfs`]), loopback HTTP file servers for tarball URLs ([`file_server`]), and
 //! isolated container engines ([`podman`], [`dockerd`]); their oracles live in [`oracle`].
 #[cfg(unix)]
 pub mod chroot;
+#[cfg(unix)]
+pub mod dockerd;
 pub mod file_server;
 pub mod layers;
+pub mod layout_reader;
 pub mod oci_layout;
 #[cfg(unix)]
 pub mod oracle;
+#[cfg(unix)]
+pub mod podman;
 pub mod registry;
 pub mod registry_env;
 pub mod registry_fixture;

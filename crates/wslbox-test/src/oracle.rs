@@ -255,9 +255,9 @@ pub fn snapshot(root: &Path) -> anyhow::Result<Snapshot> {
 }
 
 impl Snapshot {
-    /// The same tree with sub-second mtimes dropped: SquashFS keeps whole seconds only
-    /// (unsigned 32-bit), so a tree from a PAX tarball (GNU tar `--xattrs` writes nanoseconds)
-    /// is compared with one from a SquashFS image of it this way.
+    /// The same tree with sub-second mtimes dropped. SquashFS keeps whole seconds only
+    /// (unsigned 32-bit) and `podman export` writes whole seconds, so a tree from a PAX tar
+    /// (GNU tar `--xattrs` and umoci keep nanoseconds) is compared with theirs this way.
     pub fn with_whole_second_mtimes(mut self) -> Self {
         for info in self.paths.values_mut() {
             if let Some((_, nanos)) = &mut info.mtime {

@@ -40,6 +40,22 @@ pub fn copy_layout(
     creds: Option<(String, String)>,
     options: &PushOptions,
 ) {
+    copy(
+        &format!("oci:{}:{tag}", layout.display()),
+        destination,
+        creds,
+        options,
+    );
+}
+
+/// `skopeo copy SOURCE DESTINATION` between any two transports (`oci:`, `docker-archive:`,
+/// `docker://`), with destination credentials when given.
+pub fn copy(
+    source: &str,
+    destination: &str,
+    creds: Option<(String, String)>,
+    options: &PushOptions,
+) {
     let home = tempfile::Builder::new()
         .prefix("wslbox-skopeo-")
         .tempdir()
@@ -69,16 +85,25 @@ pub fn copy_layout(
     if options.all {
         command.arg("--all");
     }
-    command
-        .arg(format!("oci:{}:{tag}", layout.display()))
-        .arg(destination);
+    command.arg(source).arg(destination);
     let output = command.output().unwrap_or_else(|err| {
         panic!("cannot run `skopeo` ({err}); install it with scripts/install-test-deps")
     });
     assert!(
         output.status.success(),
-        "skopeo copy oci:{}:{tag} {destination} failed:\n{}",
-        layout.display(),
+        "skopeo copy {source} {destination} failed:\n{}",
         String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// `oci:LAYOUT:TAG` as a docker-archive file (`docker load` input) naming `reference`
+/// (`name:tag`).
+pub fn docker_archive(layout: &Path, tag: &str, out: &Path, reference: &str) {
+    copy_layout(
+        layout,
+        tag,
+        &format!("docker-archive:{}:{reference}", out.display()),
+        None,
+        &PushOptions::default(),
     );
 }
