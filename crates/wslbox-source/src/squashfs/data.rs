@@ -2,7 +2,6 @@
 //! codecs (and lzokay's, for LZO). A file is whole blocks (compressed, stored, or holes),
 //! then optionally a tail in a fragment block shared with other small files.
 
-use std::collections::VecDeque;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 
 use backhand::compression::{CompressionAction, Compressor, DefaultCompressor};
@@ -103,8 +102,7 @@ pub(crate) struct Data {
     bytes_used: u64,
     fragments: Vec<Fragment>,
     cached_fragment: Option<(u64, Vec<u8>)>,
-    /// How many whole blocks of a file are decompressed at once, on as many threads.
-    ahead: usize,
+    raw: Vec<u8>,
     /// Where `reader` is, when known.
     cursor: Option<u64>,
 }
@@ -122,7 +120,7 @@ impl Data {
             bytes_used: sb.bytes_used,
             fragments,
             cached_fragment: None,
-            ahead: std::thread::available_parallelism().map_or(2, |n| n.get().min(4)),
+            raw: Vec::new(),
             cursor: None,
         }
     }
@@ -135,14 +133,13 @@ impl Data {
             layout,
             next_block: 0,
             done: 0,
-            ready: VecDeque::new(),
             buf: Vec::new(),
             at: 0,
         }
     }
 
-    /// The stored bytes of the block of `stored` bytes at `pos`.
-    fn read_raw(&mut self, pos: u64, stored: u32) -> io::Result<Vec<u8>> {
+    /// Decompresses (or copies) the block of `stored` bytes at `pos` into `out`.
+    fn block(&mut self, pos: u64, stored: u32, out: &mut Vec<u8>) -> io::Result<()> {
         let size = stored & !BLOCK_UNCOMPRESSED;
         if size > self.block_size || pos.saturating_add(u64::from(size)) > self.bytes_used {
             return Err(corrupt(format!(
@@ -155,16 +152,29 @@ impl Data {
             self.reader.seek(SeekFrom::Start(pos))?;
         }
         self.cursor = None;
-        let mut raw = vec![0; size as usize];
-        self.reader.read_exact(&mut raw)?;
+        self.raw.resize(size as usize, 0);
+        self.reader.read_exact(&mut self.raw)?;
         self.cursor = Some(pos + u64::from(size));
-        Ok(raw)
-    }
-
-    /// Decompresses (or copies) the block of `stored` bytes at `pos` into `out`.
-    fn block(&mut self, pos: u64, stored: u32, out: &mut Vec<u8>) -> io::Result<()> {
-        let raw = self.read_raw(pos, stored)?;
-        unpack(&raw, stored, pos, self.compressor, self.block_size, out)
+        out.clear();
+        if stored & BLOCK_UNCOMPRESSED != 0 {
+            out.extend_from_slice(&self.raw);
+            return Ok(());
+        }
+        out.reserve(self.block_size as usize);
+        CODECS
+            .decompress(&self.raw, out, self.compressor)
+            .map_err(|e| {
+                corrupt(format!(
+                    "the data block at offset {pos}: {}",
+                    from_backhand(e)
+                ))
+            })?;
+        if out.len() > self.block_size as usize {
+            return Err(corrupt(format!(
+                "the data block at offset {pos} decompresses to more than a block"
+            )));
+        }
+        Ok(())
     }
 
     /// The `len` bytes at `offset` in fragment block `index`.
@@ -215,121 +225,48 @@ impl Data {
     }
 }
 
-/// Decompresses (or copies) one stored block into `out`, which must not outgrow a block.
-fn unpack(
-    raw: &[u8],
-    stored: u32,
-    pos: u64,
-    compressor: Compressor,
-    block_size: u32,
-    out: &mut Vec<u8>,
-) -> io::Result<()> {
-    out.clear();
-    if stored & BLOCK_UNCOMPRESSED != 0 {
-        out.extend_from_slice(raw);
-        return Ok(());
-    }
-    out.reserve(block_size as usize);
-    CODECS.decompress(raw, out, compressor).map_err(|e| {
-        corrupt(format!(
-            "the data block at offset {pos}: {}",
-            from_backhand(e)
-        ))
-    })?;
-    if out.len() > block_size as usize {
-        return Err(corrupt(format!(
-            "the data block at offset {pos} decompresses to more than a block"
-        )));
-    }
-    Ok(())
-}
-
-/// A file's body: whole blocks decompressed a few at a time in parallel (the image is read
-/// sequentially on this thread), then the tail from its fragment block.
+/// A file's body, decompressed one block at a time.
 pub(crate) struct Body<'a> {
     data: &'a mut Data,
     layout: &'a FileLayout,
     pos: u64,
     next_block: usize,
-    /// Bytes of the file decompressed so far (including `ready` and `buf`).
+    /// Bytes of the file produced so far (including `buf`).
     done: u64,
-    ready: VecDeque<Vec<u8>>,
     buf: Vec<u8>,
     at: usize,
 }
 
 impl Body<'_> {
     fn refill(&mut self) -> io::Result<()> {
-        if self.ready.is_empty() {
-            self.decompress_ahead()?;
-        }
-        self.buf = self.ready.pop_front().expect("refilled");
-        self.at = 0;
-        Ok(())
-    }
-
-    /// Fills `ready` with the next whole blocks (up to `ahead` of them), or the tail.
-    fn decompress_ahead(&mut self) -> io::Result<()> {
         let block_size = u64::from(self.data.block_size);
-        // (stored bytes, where, how many bytes the file needs from it); `None` is a hole.
-        let mut jobs = Vec::new();
-        while jobs.len() < self.data.ahead
-            && let Some(&stored) = self.layout.blocks.get(self.next_block)
-        {
-            let want = (self.layout.size - self.done).min(block_size) as usize;
-            let size = stored & !BLOCK_UNCOMPRESSED;
-            let raw = if size == 0 {
-                None
+        let left = self.layout.size - self.done;
+        let want = left.min(block_size) as usize;
+        let mut buf = std::mem::take(&mut self.buf);
+        if let Some(&stored) = self.layout.blocks.get(self.next_block) {
+            if stored & !BLOCK_UNCOMPRESSED == 0 {
+                buf.clear();
+                buf.resize(want, 0); // a hole
             } else {
-                Some(self.data.read_raw(self.pos, stored)?)
-            };
-            jobs.push((raw, stored, self.pos, want));
-            self.pos += u64::from(size);
+                self.data.block(self.pos, stored, &mut buf)?;
+                self.pos += u64::from(stored & !BLOCK_UNCOMPRESSED);
+            }
             self.next_block += 1;
-            self.done += want as u64;
-        }
-        if jobs.is_empty() {
-            if self.layout.fragment == NO_FRAGMENT {
-                return Err(corrupt("the file is longer than its blocks"));
-            }
-            let want = (self.layout.size - self.done).min(block_size) as usize;
+        } else if self.layout.fragment != NO_FRAGMENT {
             let (index, offset) = (self.layout.fragment, self.layout.fragment_offset);
-            let mut tail = Vec::new();
-            self.data.fragment(index, offset, want, &mut tail)?;
-            self.done += want as u64;
-            self.ready.push_back(tail);
-            return Ok(());
+            self.data.fragment(index, offset, want, &mut buf)?;
+        } else {
+            return Err(corrupt("the file is longer than its blocks"));
         }
-        let (compressor, block_size) = (self.data.compressor, self.data.block_size);
-        let run = |(raw, stored, pos, want): (Option<Vec<u8>>, u32, u64, usize)| {
-            let mut out = Vec::new();
-            match raw {
-                None => out.resize(want, 0), // a hole
-                Some(raw) => unpack(&raw, stored, pos, compressor, block_size, &mut out)?,
-            }
-            if out.len() != want {
-                return Err(corrupt(format!(
-                    "the data block at offset {pos} holds {} bytes where the file needs {want}",
-                    out.len()
-                )));
-            }
-            Ok(out)
-        };
-        let mut jobs = jobs.into_iter();
-        let first = jobs.next().expect("not empty");
-        let blocks: Vec<io::Result<Vec<u8>>> = std::thread::scope(|scope| {
-            let others: Vec<_> = jobs.map(|job| scope.spawn(move || run(job))).collect();
-            let mut blocks = vec![run(first)];
-            blocks.extend(
-                others
-                    .into_iter()
-                    .map(|h| h.join().expect("decompression does not panic")),
-            );
-            blocks
-        });
-        for block in blocks {
-            self.ready.push_back(block?);
+        if buf.len() != want {
+            return Err(corrupt(format!(
+                "a block holds {} bytes where the file needs {want}",
+                buf.len()
+            )));
         }
+        self.done += want as u64;
+        self.buf = buf;
+        self.at = 0;
         Ok(())
     }
 }
@@ -337,7 +274,7 @@ impl Body<'_> {
 impl Read for Body<'_> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         if self.at == self.buf.len() {
-            if (self.ready.is_empty() && self.done == self.layout.size) || out.is_empty() {
+            if self.done == self.layout.size || out.is_empty() {
                 return Ok(0);
             }
             self.refill()?;
