@@ -13,13 +13,20 @@ pub enum SourceError {
         option: &'static str,
         source_spec: String,
     },
-    #[error("{source_spec}: this kind of source is not supported in this build")]
-    Unsupported { source_spec: String },
     /// A file or URL that is not what its prefix says.
     #[error("{what} is not {expected}: {reason}")]
     NotA {
         what: String,
         expected: &'static str,
+        reason: String,
+    },
+    /// `--subdir` names nothing that can be the root.
+    #[error(
+        "{what} has no directory `{subdir}` to use as the root: {reason}; check --subdir (paths are relative to the top of the source)"
+    )]
+    NoSubdir {
+        what: String,
+        subdir: String,
         reason: String,
     },
     #[error("{what}: {source}")]

@@ -31,6 +31,7 @@ mod local;
 mod registry;
 mod reporter;
 mod spec;
+mod squashfs;
 mod tarball;
 
 pub use error::SourceError;
@@ -197,10 +198,8 @@ pub fn open(
             None => registry::open(reference, opts, reporter),
         },
         SourceSpec::Local(spec) => local::open(spec, opts, reporter),
+        SourceSpec::Squashfs(path) => squashfs::open(path, opts),
         SourceSpec::Tarball(location) => tarball::open(location, opts),
         SourceSpec::Engine { engine, image } => engine::open(*engine, image, opts, reporter),
-        SourceSpec::Squashfs(_) => Err(SourceError::Unsupported {
-            source_spec: spec.to_string(),
-        }),
     }
 }

@@ -330,7 +330,12 @@ fn write_entry(out: &mut Vec<u8>, e: &Entry, long: LongNames) {
 pub fn fixtures_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+        .unwrap_or_else(|| {
+            // The workspace's target dir, spelled without `..` (engines print paths resolved).
+            let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+            let workspace = manifest.ancestors().nth(2).expect("crates/wslbox-test");
+            workspace.join("target")
+        });
     target.join("wslbox-fixtures")
 }
 

@@ -21,10 +21,19 @@ pub enum Compressor {
     Zstd,
     Lz4,
     Lzo,
+    /// LZMA1 (`lzma_alone`), still offered by Debian's mksquashfs.
+    Lzma,
 }
 
 impl Compressor {
-    pub const ALL: [Self; 5] = [Self::Gzip, Self::Xz, Self::Zstd, Self::Lz4, Self::Lzo];
+    pub const ALL: [Self; 6] = [
+        Self::Gzip,
+        Self::Xz,
+        Self::Zstd,
+        Self::Lz4,
+        Self::Lzo,
+        Self::Lzma,
+    ];
 
     /// The name `mksquashfs -comp` takes and `unsquashfs -s` prints.
     pub fn name(self) -> &'static str {
@@ -34,6 +43,7 @@ impl Compressor {
             Self::Zstd => "zstd",
             Self::Lz4 => "lz4",
             Self::Lzo => "lzo",
+            Self::Lzma => "lzma",
         }
     }
 }

@@ -128,6 +128,33 @@ impl TreeBuilder {
         Ok(self)
     }
 
+    /// A sparse regular file of `len` bytes (0644 root:root): holes except for `chunks`
+    /// (offset, bytes) of data, so readers meet both hole and data blocks.
+    pub fn sparse_file(
+        &mut self,
+        rel: impl AsRef<[u8]>,
+        len: u64,
+        chunks: &[(u64, &[u8])],
+    ) -> anyhow::Result<&mut Self> {
+        use std::io::{Seek as _, SeekFrom, Write as _};
+        let path = self.path(rel);
+        let mut file = fs_err::File::create(&path)?;
+        file.set_len(len)?;
+        for (offset, bytes) in chunks {
+            file.seek(SeekFrom::Start(*offset))?;
+            file.write_all(bytes)?;
+        }
+        Ok(self)
+    }
+
+    /// A unix socket (bound once, then left behind), which tar archives cannot hold.
+    pub fn socket(&mut self, rel: impl AsRef<[u8]>) -> anyhow::Result<&mut Self> {
+        let path = self.path(rel);
+        std::os::unix::net::UnixListener::bind(&path)
+            .with_context(|| format!("binding a unix socket at {}", path.display()))?;
+        Ok(self)
+    }
+
     /// Sets the recorded directory mtimes (after all their children exist); returns the root.
     pub fn finish(self) -> anyhow::Result<PathBuf> {
         for (path, mtime) in self.dir_mtimes.iter().rev() {

@@ -6,9 +6,10 @@
 
 use std::ffi::OsString;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use wslbox_rootfs::{FlattenOptions, OutputDest, OutputFormat};
+use wslbox_rootfs::{FlattenOptions, OutputDest, OutputFormat, PathMap};
 use wslbox_source::{Flattened, NoReporter, OpenOptions, Reporter, SourceError, SourceSpec};
 use wslbox_test::engine_image::{ENGINE_IMAGE, engine_image_archive};
 use wslbox_test::oracle::{self, Scratch, Snapshot};
@@ -194,20 +195,6 @@ impl FakeEngine {
     }
 }
 
-/// Keeps every warning; reports nothing else.
-#[derive(Default)]
-pub struct Recorder {
-    pub warnings: Mutex<Vec<String>>,
-}
-
-impl wslbox_rootfs::Reporter for Recorder {}
-impl wslbox_registry::Reporter for Recorder {}
-impl Reporter for Recorder {
-    fn warn(&self, message: &str) {
-        self.warnings.lock().unwrap().push(message.to_owned());
-    }
-}
-
 /// Options for file sources, caching (and spooling) under `cache`.
 pub fn file_options(cache: &Path) -> OpenOptions {
     OpenOptions::new(cache.to_owned())
@@ -235,4 +222,66 @@ pub fn export_raw(spec: &str, opts: &OpenOptions, out: &Path) -> Result<Flattene
     )
     .expect("writing our tar");
     Ok(flattened)
+}
+
+/// Records warnings; answers `cancelled()` with true from its `cancel_after`-th poll on.
+#[derive(Default)]
+pub struct Recorder {
+    pub warnings: Mutex<Vec<String>>,
+    pub cancel_after: Option<usize>,
+    polls: AtomicUsize,
+}
+
+impl Recorder {
+    pub fn cancelling_after(polls: usize) -> Self {
+        Self {
+            cancel_after: Some(polls),
+            ..Self::default()
+        }
+    }
+    pub fn polls(&self) -> usize {
+        self.polls.load(Ordering::SeqCst)
+    }
+}
+
+impl wslbox_rootfs::Reporter for Recorder {
+    fn cancelled(&self) -> bool {
+        let n = self.polls.fetch_add(1, Ordering::SeqCst);
+        self.cancel_after.is_some_and(|after| n >= after)
+    }
+}
+impl wslbox_registry::Reporter for Recorder {}
+impl Reporter for Recorder {
+    fn warn(&self, message: &str) {
+        self.warnings.lock().unwrap().push(message.to_owned());
+    }
+}
+
+/// `squashfs:IMAGE` opened and flattened, spooling under `work`.
+pub fn flatten_with(
+    image: &Path,
+    paths: PathMap,
+    work: &Path,
+    reporter: Arc<Recorder>,
+) -> Result<Flattened, SourceError> {
+    let mut opts = OpenOptions::new(work.join("cache"));
+    opts.paths = paths;
+    let reporter: Arc<dyn Reporter> = reporter;
+    let spec = SourceSpec::Squashfs(image.to_owned());
+    flatten_in(&spec, &opts, &work.join("spool"), &reporter)
+}
+
+pub fn flatten_squashfs(image: &Path, work: &Path) -> Result<Flattened, SourceError> {
+    flatten_with(image, PathMap::default(), work, Arc::default())
+}
+
+/// Writes the flattened tree as a plain tar at `out`.
+pub fn write_tar(flattened: &Flattened, out: &Path) {
+    wslbox_rootfs::write_output(
+        &flattened.tree,
+        OutputDest::File(out.to_owned()),
+        OutputFormat::Tar,
+        &wslbox_rootfs::NoReporter,
+    )
+    .expect("writing the output tar");
 }
