@@ -1,5 +1,6 @@
 //! The new sources through the real binary, as the "done when" commands type them:
-//! `tarball:URL --sha256 … -o x.wsl --user me` and `podman:IMAGE -o dev.tar.gz`.
+//! `squashfs:x.sfs -o x.tar`, `tarball:URL --sha256 … -o x.wsl --user me` and
+//! `podman:IMAGE -o dev.tar.gz`.
 
 use std::process::Command;
 
@@ -25,6 +26,44 @@ fn member(archive: &std::path::Path, name: &str) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn squashfs_image_exports_to_tar_and_a_plain_path_is_recognized() {
+    let image =
+        wslbox_test::squashfs::debian_minbase_squashfs(wslbox_test::squashfs::Compressor::Zstd)
+            .expect("mksquashfs of the debootstrap fixture");
+    let env = cli();
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("x.tar");
+    let summary = env
+        .run(&[
+            "export",
+            &format!("squashfs:{}", image.display()),
+            "-o",
+            out.to_str().unwrap(),
+            "--json",
+        ])
+        .success()
+        .json();
+    assert_eq!(summary["source"]["kind"], "squashfs");
+    assert_eq!(summary["os"]["id"], "debian");
+    assert!(
+        summary["source"]["sha256"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
+    // Debian's /etc/os-release is a symlink to this file.
+    assert!(member(&out, "usr/lib/os-release").contains("Debian"));
+
+    // Without the prefix the magic decides.
+    let plain = env
+        .run(&["inspect", image.to_str().unwrap(), "--json"])
+        .success()
+        .json();
+    assert_eq!(plain["source"]["kind"], "squashfs");
+    assert_eq!(plain["platform"]["os"], "linux", "read from /bin/sh");
 }
 
 #[test]
