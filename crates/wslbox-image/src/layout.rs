@@ -9,6 +9,8 @@ mod archive;
 pub mod docker_archive;
 mod oci;
 
+pub use archive::{link_destination, member_path};
+
 use std::collections::HashMap;
 use std::io::{self, Read};
 use std::path::PathBuf;

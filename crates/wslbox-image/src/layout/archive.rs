@@ -32,8 +32,8 @@ pub(super) struct ArchiveStore {
     members: HashMap<String, Member>,
 }
 
-/// `./a//b/` → `a/b`.
-fn normalize(path: &str) -> String {
+/// An archive member's path as stored → the key it is looked up by: `./a//b/` → `a/b`.
+pub fn member_path(path: &str) -> String {
     let mut parts: Vec<&str> = Vec::new();
     for c in path.split('/') {
         match c {
@@ -45,6 +45,17 @@ fn normalize(path: &str) -> String {
         }
     }
     parts.join("/")
+}
+
+/// The member a link at `from` leads to: a hardlink names an archive path, a symlink is
+/// relative to its own directory unless absolute (archives link repeated layers both ways).
+pub fn link_destination(from: &str, target: &str, hard: bool) -> String {
+    if hard || target.starts_with('/') {
+        member_path(target)
+    } else {
+        let dir = from.rsplit_once('/').map_or("", |(d, _)| d);
+        member_path(&format!("{dir}/{target}"))
+    }
 }
 
 impl ArchiveStore {
@@ -78,7 +89,7 @@ impl ArchiveStore {
         let mut members = HashMap::new();
         for entry in archive.entries_with_seek().map_err(bad)? {
             let entry = entry.map_err(bad)?;
-            let name = normalize(&String::from_utf8_lossy(&entry.path_bytes()));
+            let name = member_path(&String::from_utf8_lossy(&entry.path_bytes()));
             let header = entry.header();
             let member = match header.entry_type() {
                 tar::EntryType::Regular | tar::EntryType::Continuous => Member::File {
@@ -91,7 +102,7 @@ impl ArchiveStore {
                     };
                     let target = String::from_utf8_lossy(&target).into_owned();
                     if header.entry_type() == tar::EntryType::Link {
-                        Member::Hardlink(normalize(&target))
+                        Member::Hardlink(member_path(&target))
                     } else {
                         Member::Symlink(target)
                     }
@@ -108,7 +119,7 @@ impl ArchiveStore {
 
     /// Where the data of `path` lies, following links.
     pub(super) fn section(&self, path: &str) -> io::Result<Section> {
-        let mut current = normalize(path);
+        let mut current = member_path(path);
         for _ in 0..MAX_LINK_HOPS {
             match self.members.get(&current) {
                 Some(Member::File { offset, size }) => {
@@ -119,12 +130,7 @@ impl ArchiveStore {
                 }
                 Some(Member::Hardlink(target)) => current = target.clone(),
                 Some(Member::Symlink(target)) => {
-                    let dir = current.rsplit_once('/').map_or("", |(d, _)| d);
-                    current = if target.starts_with('/') {
-                        normalize(target)
-                    } else {
-                        normalize(&format!("{dir}/{target}"))
-                    };
+                    current = link_destination(&current, target, false)
                 }
                 None => {
                     return Err(io::Error::new(
@@ -181,7 +187,7 @@ mod tests {
 
     #[test]
     fn normalize_drops_dots_and_doubled_slashes() {
-        assert_eq!(normalize("./blobs//sha256/abc"), "blobs/sha256/abc");
-        assert_eq!(normalize("a/b/../c/"), "a/c");
+        assert_eq!(member_path("./blobs//sha256/abc"), "blobs/sha256/abc");
+        assert_eq!(member_path("a/b/../c/"), "a/c");
     }
 }

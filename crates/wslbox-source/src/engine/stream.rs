@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 
 use wslbox_image::Compression;
+use wslbox_image::layout::{link_destination, member_path};
 use wslbox_reference::{Algorithm, Digest, Hasher};
 use wslbox_rootfs::{FlattenError, LayerBuilder, LayerOptions, ParsedLayer};
 
@@ -80,7 +81,7 @@ pub(crate) fn collect(
         let mut archive = tar::Archive::new(&mut reader);
         for entry in archive.entries().map_err(StreamError::Archive)? {
             let mut entry = entry.map_err(StreamError::Archive)?;
-            let path = normalize(&String::from_utf8_lossy(&entry.path_bytes()));
+            let path = member_path(&String::from_utf8_lossy(&entry.path_bytes()));
             let kind = entry.header().entry_type();
             match kind {
                 tar::EntryType::Regular | tar::EntryType::Continuous => {}
@@ -245,36 +246,16 @@ impl Read for ChunkReader {
     }
 }
 
-/// `./a//b/` → `a/b` (member paths and link targets).
-pub(crate) fn normalize(path: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for c in path.split('/') {
-        match c {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            c => parts.push(c),
-        }
-    }
-    parts.join("/")
-}
-
 impl Collected {
     /// The member `path` names, following links (legacy archives link repeated layers).
     pub fn resolve(&self, path: &str) -> Option<(&str, &Member)> {
-        let mut current = normalize(path);
+        let mut current = member_path(path);
         for _ in 0..16 {
             if let Some((key, member)) = self.members.get_key_value(&current) {
                 return Some((key.as_str(), member));
             }
             let (hard, target) = self.links.get(&current)?;
-            current = if *hard || target.starts_with('/') {
-                normalize(target)
-            } else {
-                let dir = current.rsplit_once('/').map_or("", |(d, _)| d);
-                normalize(&format!("{dir}/{target}"))
-            };
+            current = link_destination(&current, target, *hard);
         }
         None
     }
