@@ -47,7 +47,7 @@ pub enum Command {
     Pull(PullArgs),
     /// Show an image's digests, platforms, layers and config
     Inspect(InspectArgs),
-    /// Flatten an image into one root-filesystem tar (or .wsl) for `wsl --import`
+    /// Flatten an image, SquashFS image or rootfs tarball into one root-filesystem tar (or .wsl) for `wsl --import`
     Export(ExportArgs),
     /// Verify credentials against a registry and store them
     Login(LoginArgs),
@@ -84,7 +84,7 @@ pub struct ImageArgs {
     /// Tarball: the expected sha256 (hex); verified while reading, and the download cached
     #[arg(long, value_name = "HEX", conflicts_with = "sha256_url")]
     pub sha256: Option<String>,
-    /// Tarball: a SHA256SUMS-style file (`<hex>  <name>` lines) that lists the tarball
+    /// Tarball: a SHA256SUMS-style file (URL or path; GNU or BSD lines) that lists the tarball
     #[arg(long, value_name = "URL")]
     pub sha256_url: Option<String>,
     /// Registry references: let a local engine pull the image (its credentials, mirrors and
