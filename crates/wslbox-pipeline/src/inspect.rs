@@ -1,9 +1,9 @@
 //! `inspect`: what an image is — digests, platforms, layers, config — and, from its flattened
 //! filesystem, which OS it is and how well it will work as a WSL distribution.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use wslbox_image::ImageConfigSummary;
 use wslbox_reference::Platform;
 use wslbox_rootfs::customize::{Warning, suitability};
 use wslbox_rootfs::osrelease::{OsRelease, detect_os};
@@ -22,7 +22,8 @@ pub struct Inspection {
     pub platforms: Vec<Platform>,
     pub config_digest: Option<String>,
     pub layers: Vec<Layer>,
-    pub config: Config,
+    /// Env, User, WorkingDir, Entrypoint, Cmd and Labels, keyed as the README shows.
+    pub config: ImageConfigSummary,
     pub source: SourceSummary,
     pub os: Option<OsRelease>,
     pub warnings: Vec<Warning>,
@@ -33,16 +34,6 @@ pub struct Layer {
     pub digest: String,
     pub size: u64,
     pub media_type: String,
-}
-
-#[derive(Debug, serde::Serialize)]
-pub struct Config {
-    pub env: Vec<String>,
-    pub user: Option<String>,
-    pub working_dir: Option<String>,
-    pub entrypoint: Vec<String>,
-    pub cmd: Vec<String>,
-    pub labels: BTreeMap<String, String>,
 }
 
 /// Opens and flattens `spec`, then reads its OS and suitability from the tree.
@@ -56,7 +47,6 @@ pub fn inspect(
     let (tree, info) = (flattened.tree, flattened.info);
     let os = detect_os(&tree);
     let warnings = suitability(&tree, &info.config);
-    let c = info.config.clone();
     Ok(Inspection {
         reference: info.reference.clone(),
         manifest_digest: info.manifest_digest.as_ref().map(ToString::to_string),
@@ -73,14 +63,7 @@ pub fn inspect(
                 media_type: l.media_type.clone(),
             })
             .collect(),
-        config: Config {
-            env: c.env,
-            user: c.user,
-            working_dir: c.working_dir,
-            entrypoint: c.entrypoint,
-            cmd: c.cmd,
-            labels: c.labels,
-        },
+        config: info.config.clone(),
         source: SourceSummary::new(&info),
         os,
         warnings,

@@ -11,7 +11,7 @@ use wslbox_cache::BlobStore;
 use wslbox_image::{BlobOpener, LayerDescriptor, ResolvedImage};
 use wslbox_reference::{Digest, Platform, Reference};
 use wslbox_registry::{CachedBlobs, Client, ClientOptions, Resolved};
-use wslbox_rootfs::{FlattenError, FlattenOptions};
+use wslbox_rootfs::FlattenOptions;
 
 use crate::{Flattened, OpenOptions, Reporter, Source, SourceError, SourceInfo, SourceKind};
 
@@ -147,12 +147,16 @@ impl Source for RegistrySource {
         self.downloads
             .join()
             .map_err(|_| SourceError::DownloadThread)??;
-        let tree = result.map_err(|err| match drop_corrupt(&self.store, layers) {
-            Ok(dropped) if !dropped.is_empty() => SourceError::CorruptCache {
-                layers: dropped.join(", "),
-                source: err,
-            },
-            _ => SourceError::Flatten(err),
+        let tree = result.map_err(|err| {
+            let dropped = drop_corrupt(&self.store, layers);
+            if dropped.is_empty() {
+                SourceError::Flatten(err)
+            } else {
+                SourceError::CorruptCache {
+                    layers: dropped.join(", "),
+                    source: err,
+                }
+            }
         })?;
         Ok(Flattened {
             tree,
@@ -161,28 +165,17 @@ impl Source for RegistrySource {
     }
 }
 
-/// Re-hashes the cached layers, removing the ones that no longer match their digest.
-fn drop_corrupt(
-    store: &BlobStore,
-    layers: &[LayerDescriptor],
-) -> Result<Vec<String>, FlattenError> {
-    let mut dropped = Vec::new();
-    for layer in layers {
-        let corrupt = store
-            .get(&layer.digest, Some(layer.size))
-            .ok()
-            .flatten()
-            .is_some()
-            && store
-                .verify(&layer.digest, Some(layer.size))
-                .ok()
-                .flatten()
-                .is_none();
-        if corrupt {
-            dropped.push(layer.digest.to_string());
-        }
-    }
-    Ok(dropped)
+/// Re-hashes the cached layers, removing (and naming) the ones that no longer match their
+/// digest. A cache that cannot even be read drops nothing: the flatten error then stands.
+fn drop_corrupt(store: &BlobStore, layers: &[LayerDescriptor]) -> Vec<String> {
+    layers
+        .iter()
+        .filter(|l| {
+            matches!(store.get(&l.digest, Some(l.size)), Ok(Some(_)))
+                && matches!(store.verify(&l.digest, Some(l.size)), Ok(None))
+        })
+        .map(|l| l.digest.to_string())
+        .collect()
 }
 
 fn fetch(
