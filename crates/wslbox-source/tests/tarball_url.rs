@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use wslbox_reference::Digest;
 use wslbox_rootfs::TreeView;
-use wslbox_source::{Checksum, SourceError};
+use wslbox_source::{Checksum, Flattened, SourceError};
 use wslbox_test::file_server::{Cut, FileServer, Serve};
 use wslbox_test::oracle::Scratch;
 
@@ -46,7 +46,15 @@ fn sha256(bytes: &[u8]) -> Digest {
     wslbox_reference::Hasher::digest(wslbox_reference::Algorithm::Sha256, bytes)
 }
 
-fn has_os_release(f: &wslbox_source::Flattened) -> bool {
+/// Flattens `tarball:` of `path` on `server` with a fresh cache and no checksum.
+fn fetch(server: &FileServer, path: &str) -> Result<Flattened, SourceError> {
+    let scratch = Scratch::new().unwrap();
+    let spec = format!("tarball:{}", server.url(path));
+    let opts = common::file_options(&scratch.path("cache"));
+    common::flatten_spec(&spec, &opts, &Default::default())
+}
+
+fn has_os_release(f: &Flattened) -> bool {
     f.tree.read(b"etc/os-release").unwrap().is_some()
 }
 
@@ -85,14 +93,7 @@ fn a_cut_connection_resumes_with_range_from_the_last_byte() {
         body.clone(),
         Serve::ranges().cut(Cut::once(300_000)),
     );
-    let scratch = Scratch::new().unwrap();
-    let spec = format!("tarball:{}", server.url("/r.tar.gz"));
-    let f = common::flatten_spec(
-        &spec,
-        &common::file_options(&scratch.path("cache")),
-        &Default::default(),
-    )
-    .unwrap();
+    let f = fetch(&server, "/r.tar.gz").unwrap();
     assert_eq!(
         f.info.sha256,
         Some(sha256(&body)),
@@ -115,14 +116,7 @@ fn a_server_without_ranges_is_read_again_skipping_what_was_delivered() {
         body.clone(),
         Serve::plain().cut(Cut::once(250_000)),
     );
-    let scratch = Scratch::new().unwrap();
-    let spec = format!("tarball:{}", server.url("/r.tar.gz"));
-    let f = common::flatten_spec(
-        &spec,
-        &common::file_options(&scratch.path("cache")),
-        &Default::default(),
-    )
-    .unwrap();
+    let f = fetch(&server, "/r.tar.gz").unwrap();
     assert_eq!(f.info.sha256, Some(sha256(&body)));
     assert_eq!(server.requests_for("/r.tar.gz").len(), 2);
 }
@@ -132,16 +126,10 @@ fn a_connection_cut_every_time_gives_up_with_the_url() {
     let body = rootfs();
     let server = FileServer::start();
     server.serve("/r.tar.gz", body, Serve::plain().cut(Cut::always(100_000)));
-    let scratch = Scratch::new().unwrap();
-    let spec = format!("tarball:{}", server.url("/r.tar.gz"));
-    let err = common::flatten_spec(
-        &spec,
-        &common::file_options(&scratch.path("cache")),
-        &Default::default(),
-    )
-    .err()
-    .expect("never completes")
-    .to_string();
+    let err = fetch(&server, "/r.tar.gz")
+        .err()
+        .expect("never completes")
+        .to_string();
     assert!(
         err.contains("rootfs tarball") && err.contains("/r.tar.gz"),
         "{err}"
@@ -155,14 +143,7 @@ fn redirects_are_followed() {
     let other = FileServer::start();
     other.serve("/real.tar.gz", body.clone(), Serve::plain());
     server.redirect("/latest.tar.gz", other.localhost_url("/real.tar.gz"));
-    let scratch = Scratch::new().unwrap();
-    let spec = format!("tarball:{}", server.url("/latest.tar.gz"));
-    let f = common::flatten_spec(
-        &spec,
-        &common::file_options(&scratch.path("cache")),
-        &Default::default(),
-    )
-    .unwrap();
+    let f = fetch(&server, "/latest.tar.gz").unwrap();
     assert_eq!(f.info.sha256, Some(sha256(&body)));
     for r in server.requests().iter().chain(other.requests().iter()) {
         assert!(r.header("authorization").is_none(), "no credentials: {r:?}");
@@ -173,16 +154,10 @@ fn redirects_are_followed() {
 fn a_missing_url_names_the_status() {
     let server = FileServer::start();
     server.respond("/gone.tar.xz", 404);
-    let scratch = Scratch::new().unwrap();
-    let spec = format!("tarball:{}", server.url("/gone.tar.xz"));
-    let err = common::flatten_spec(
-        &spec,
-        &common::file_options(&scratch.path("cache")),
-        &Default::default(),
-    )
-    .err()
-    .expect("404")
-    .to_string();
+    let err = fetch(&server, "/gone.tar.xz")
+        .err()
+        .expect("404")
+        .to_string();
     assert!(err.contains("/gone.tar.xz") && err.contains("404"), "{err}");
 }
 
