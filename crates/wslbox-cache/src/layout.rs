@@ -39,6 +39,18 @@ impl Layout {
         self.root.join(TMP_DIR)
     }
 
+    /// `<root>/spool`: file bodies a flatten keeps until the output is written. Spool files
+    /// are unnamed where the OS allows, so only a killed process on a filesystem without
+    /// unnamed files leaves one behind.
+    pub(crate) fn spool_dir(&self) -> PathBuf {
+        self.root.join("spool")
+    }
+
+    /// `<root>/tmp-v1/gc.lock`: the collection lock (see `gc`).
+    pub(crate) fn gc_lock_path(&self) -> PathBuf {
+        self.tmp_dir().join("gc.lock")
+    }
+
     pub(crate) fn partial_path(&self, digest: &Digest) -> PathBuf {
         self.tmp_file(digest, "partial")
     }

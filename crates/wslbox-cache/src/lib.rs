@@ -17,6 +17,10 @@
 //!
 //! [`BlobStore::prune`] removes blobs and abandoned partials that a caller no longer needs.
 //!
+//! [`BlobStore::lease`] and [`BlobStore::collect`] are the two sides of the cache-wide
+//! collection lock: processes that rely on blobs they have not recorded yet hold a lease;
+//! whatever removes unrecorded blobs waits for them.
+//!
 //! [`default_root`] gives the platform's cache location; callers apply `--cache-dir` and
 //! `WSLBOX_CACHE_DIR` before falling back to it.
 //!
@@ -24,6 +28,7 @@
 //! future wslbox never misreads an old cache.
 
 mod error;
+mod gc;
 mod layout;
 mod location;
 mod lock;
@@ -32,7 +37,8 @@ mod store;
 mod writer;
 
 pub use error::CacheError;
+pub use gc::{GcLock, SpoolFile};
 pub use location::default_root;
-pub use prune::PruneReport;
+pub use prune::{PruneReport, Pruned};
 pub use store::{Acquired, BlobStore};
 pub use writer::BlobWriter;

@@ -1,4 +1,6 @@
-//! Per-digest file locks, so several processes can share one cache.
+//! File locks, so several processes can share one cache: per-digest exclusive locks for
+//! writers, and the cache-wide collection lock ([`GcLock`]) that keeps prune away from the
+//! blobs a running pull or export is about to use.
 
 use std::io::ErrorKind;
 use std::path::PathBuf;
@@ -11,20 +13,43 @@ pub(crate) struct Lock {
     _file: fs_err::File,
 }
 
+/// How [`Lock::take_mode`] locks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    Shared,
+    Exclusive,
+}
+
 impl Lock {
-    /// Opens and locks `path`. `None` only when `wait` is false and the lock is held
+    /// Opens and locks `path` exclusively. `None` only when `wait` is false and the lock is held
     /// elsewhere. Lock files are never deleted: deleting one while another process waits on
     /// it would let a third process lock a fresh file and race the second.
     pub(crate) fn take(path: PathBuf, wait: bool) -> Result<Option<Lock>, CacheError> {
+        Self::take_mode(path, Mode::Exclusive, wait)
+    }
+
+    pub(crate) fn take_mode(
+        path: PathBuf,
+        mode: Mode,
+        wait: bool,
+    ) -> Result<Option<Lock>, CacheError> {
         let file = fs_err::OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .open(&path)?;
+        let f = file.file();
         let result = if wait {
-            file.file().lock()
+            match mode {
+                Mode::Shared => f.lock_shared(),
+                Mode::Exclusive => f.lock(),
+            }
         } else {
-            match file.file().try_lock() {
+            let attempt = match mode {
+                Mode::Shared => f.try_lock_shared(),
+                Mode::Exclusive => f.try_lock(),
+            };
+            match attempt {
                 Ok(()) => Ok(()),
                 Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
                 Err(std::fs::TryLockError::Error(e)) => Err(e),

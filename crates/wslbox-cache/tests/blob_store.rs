@@ -355,15 +355,23 @@ fn prune_removes_unkept_blobs_and_idle_partials_but_not_ones_being_written() {
     )
     .unwrap();
 
-    let report = store.prune(|d| *d == kept).unwrap();
-    assert_eq!(
-        report,
-        wslbox_cache::PruneReport {
-            blobs: 1,
-            partials: 1,
-            bytes: 8 + 5
-        }
+    let dry = store.prune(|d| *d == kept, true).unwrap();
+    assert_eq!((dry.blobs(), dry.partials(), dry.bytes()), (1, 1, 8 + 5));
+    assert!(
+        store.get(&dropped, None).unwrap().is_some(),
+        "a dry run removes nothing"
     );
+    let report = store.prune(|d| *d == kept, false).unwrap();
+    assert_eq!(report, dry, "the dry run named exactly what the real run removed");
+    let mut removed: Vec<_> = report
+        .removed
+        .iter()
+        .map(|p| (p.digest.clone(), p.partial, p.bytes))
+        .collect();
+    removed.sort();
+    let mut expected = vec![(dropped.clone(), false, 8), (abandoned.clone(), true, 5)];
+    expected.sort();
+    assert_eq!(removed, expected);
     assert!(store.get(&kept, Some(4)).unwrap().is_some());
     assert_eq!(store.get(&dropped, None).unwrap(), None);
     assert_eq!(
@@ -381,4 +389,31 @@ fn prune_removes_unkept_blobs_and_idle_partials_but_not_ones_being_written() {
     );
     busy_writer.write_chunk(b" download").unwrap();
     busy_writer.commit().unwrap();
+}
+
+#[test]
+fn collection_waits_for_leases_and_leases_wait_for_a_collection() {
+    let (_dir, store) = store();
+    let lease = store.lease().unwrap();
+    let second = store.lease().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let collector = {
+        let store = store.clone();
+        std::thread::spawn(move || {
+            let mut waited = false;
+            let guard = store.collect(|| waited = true).unwrap();
+            tx.send(waited).unwrap();
+            drop(guard);
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(rx.try_recv().is_err(), "collect must wait while leases are held");
+    drop(lease);
+    drop(second);
+    assert!(rx.recv().unwrap(), "collect said it was waiting");
+    collector.join().unwrap();
+    let mut waited = false;
+    let guard = store.collect(|| waited = true).unwrap();
+    assert!(!waited, "nothing held a lease");
+    drop(guard);
 }

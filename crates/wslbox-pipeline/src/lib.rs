@@ -42,11 +42,7 @@ fn flatten(
 ) -> Result<Flattened, PipelineError> {
     let source_reporter: Arc<dyn wslbox_source::Reporter> = reporter.clone();
     let source = wslbox_source::open(spec, open, &source_reporter)?;
-    let spool_dir: PathBuf = open.cache_dir.join("spool");
-    fs_err::create_dir_all(&spool_dir).map_err(|source| PipelineError::Io {
-        what: "creating the spool directory".into(),
-        source,
-    })?;
+    let spool_dir = wslbox_cache::BlobStore::open(&open.cache_dir)?.spool_dir()?;
     let mut flattened = source.flatten(&FlattenOptions::new(spool_dir), &source_reporter)?;
     if flattened.info.platform.is_none() {
         flattened.info.platform = detect_platform(&flattened.tree);
