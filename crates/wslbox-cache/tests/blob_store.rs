@@ -362,7 +362,10 @@ fn prune_removes_unkept_blobs_and_idle_partials_but_not_ones_being_written() {
         "a dry run removes nothing"
     );
     let report = store.prune(|d| *d == kept, false).unwrap();
-    assert_eq!(report, dry, "the dry run named exactly what the real run removed");
+    assert_eq!(
+        report, dry,
+        "the dry run named exactly what the real run removed"
+    );
     let mut removed: Vec<_> = report
         .removed
         .iter()
@@ -407,7 +410,10 @@ fn collection_waits_for_leases_and_leases_wait_for_a_collection() {
         })
     };
     std::thread::sleep(std::time::Duration::from_millis(200));
-    assert!(rx.try_recv().is_err(), "collect must wait while leases are held");
+    assert!(
+        rx.try_recv().is_err(),
+        "collect must wait while leases are held"
+    );
     drop(lease);
     drop(second);
     assert!(rx.recv().unwrap(), "collect said it was waiting");

@@ -11,6 +11,8 @@ pub enum PipelineError {
     Flatten(#[from] wslbox_rootfs::FlattenError),
     #[error(transparent)]
     Output(#[from] wslbox_rootfs::OutputError),
+    #[error(transparent)]
+    Cache(#[from] wslbox_cache::CacheError),
     #[error("{what}: {source}")]
     Io {
         what: String,

@@ -1,9 +1,9 @@
 //! `export`: source → flattened, WSL-ready rootfs → file, stdout or a writer (`wsl --import`).
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
-use wslbox_rootfs::customize::{self, ImageFacts, WslOptions};
+use wslbox_rootfs::customize::{self, ImageFacts, WslOptions, suitability};
 use wslbox_rootfs::osrelease::{OsRelease, detect_os};
 use wslbox_rootfs::{OutputDest, OutputFormat};
 use wslbox_source::{Engine, OpenOptions, SourceInfo, SourceKind, SourceSpec};
@@ -19,6 +19,8 @@ pub struct ExportRequest {
     pub format: OutputFormat,
     /// The destination as the user should read it (`alpine.tar`, `standard output`).
     pub label: String,
+    /// The source as the user typed it (the image store keeps it).
+    pub typed: String,
 }
 
 /// Where the rootfs came from, as `export --json` and the WSL registry record it.
@@ -78,8 +80,11 @@ pub fn export(
     reporter: &Arc<dyn Reporter>,
 ) -> Result<ExportSummary, PipelineError> {
     let started = Instant::now();
-    let flattened = crate::flatten(spec, open, reporter)?;
-    let (mut tree, info) = (flattened.tree, flattened.info);
+    let leased = crate::flatten(spec, open, reporter)?;
+    let (mut tree, info) = (leased.flattened.tree, leased.flattened.info);
+    // What the image itself is like, before customization changes it; for the store.
+    let image_warnings = suitability(&tree, &info.config);
+    let rootfs_size = tree.content_bytes();
 
     let custom = if request.raw {
         customize::Customization {
@@ -87,9 +92,7 @@ pub fn export(
             ..Default::default()
         }
     } else {
-        let exported_at = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
+        let exported_at = crate::record::now();
         let digest = info
             .digest()
             .cloned()
@@ -115,6 +118,18 @@ pub fn export(
     reporter.output_started(&request.label);
     let stats =
         wslbox_rootfs::write_output(&tree, request.dest, request.format, reporter.as_ref())?;
+    let learned = crate::record::Learned {
+        os: custom.os.as_ref(),
+        rootfs_size,
+        warnings: &image_warnings,
+    };
+    crate::record::save(
+        open,
+        &request.typed,
+        &info,
+        Some(&learned),
+        reporter.as_ref(),
+    );
     reporter.finish();
     Ok(ExportSummary {
         reference: info.reference.clone(),

@@ -4,23 +4,34 @@
 //!
 //! - [`export`] runs all of it and returns an [`ExportSummary`]; `wslbox export` writes a file
 //!   or stdout, `wslbox import` a pipe into `wsl.exe --import` — the same function.
-//! - [`inspect`] stops after flattening and reports what the image is ([`Inspection`]).
+//! - [`inspect`] reads the manifest and config only and reports what the image is
+//!   ([`Inspection`]), with the OS and warnings an earlier export recorded; `deep` flattens
+//!   it to learn them.
+//! - [`pull`] downloads a registry image into the cache.
+//!
+//! Each records what it learned in the image store ([`wslbox_store`]); from the first
+//! download until then it holds a lease on the cache, so `rmi`/`prune` in another process
+//! wait instead of removing blobs that are not recorded yet.
 //!
 //! Progress goes to one [`Reporter`], which extends the source reporter with the output stage.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use wslbox_rootfs::{FlattenOptions, detect_platform};
 use wslbox_source::{Flattened, OpenOptions, SourceSpec};
 
+mod check;
 mod error;
 mod export;
 mod inspect;
+mod pull;
+mod record;
 
+pub use check::{Check, CheckStatus, check};
 pub use error::PipelineError;
 pub use export::{ExportRequest, ExportSummary, SourceSummary, export};
 pub use inspect::{Inspection, inspect};
+pub use pull::pull;
 
 /// Progress of a whole export; the binary draws it.
 pub trait Reporter: wslbox_source::Reporter {
@@ -33,16 +44,24 @@ pub trait Reporter: wslbox_source::Reporter {
     fn finish(&self) {}
 }
 
+/// A flattened source, and the cache lease that keeps its blobs until they are recorded.
+struct Leased {
+    flattened: Flattened,
+    _lease: wslbox_cache::GcLock,
+}
+
 /// Opens and flattens `spec`, spooling under `<cache>/spool`; learns the platform from the
 /// tree when the source records none.
 fn flatten(
     spec: &SourceSpec,
     open: &OpenOptions,
     reporter: &Arc<dyn Reporter>,
-) -> Result<Flattened, PipelineError> {
+) -> Result<Leased, PipelineError> {
+    let blobs = wslbox_cache::BlobStore::open(&open.cache_dir)?;
+    let lease = blobs.lease()?;
     let source_reporter: Arc<dyn wslbox_source::Reporter> = reporter.clone();
     let source = wslbox_source::open(spec, open, &source_reporter)?;
-    let spool_dir = wslbox_cache::BlobStore::open(&open.cache_dir)?.spool_dir()?;
+    let spool_dir = blobs.spool_dir()?;
     let mut flattened = source.flatten(&FlattenOptions::new(spool_dir), &source_reporter)?;
     if flattened.info.platform.is_none() {
         flattened.info.platform = detect_platform(&flattened.tree);
@@ -56,5 +75,8 @@ fn flatten(
             }
         }
     }
-    Ok(flattened)
+    Ok(Leased {
+        flattened,
+        _lease: lease,
+    })
 }

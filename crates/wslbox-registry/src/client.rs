@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
-use reqwest::{Response, StatusCode};
+use reqwest::{Method, Response, StatusCode};
 use wslbox_cache::BlobStore;
 use wslbox_image::ResolvedImage;
 use wslbox_image::manifest::{self, BlobRef, ImageManifest, Parsed};
@@ -178,14 +178,13 @@ impl Client {
             })
     }
 
-    async fn fetch_manifest(
-        &self,
+    /// A manifest request for `selector` (a tag or digest), accepting every type we read.
+    pub(crate) fn manifest_request(
         reg: &RegistryHost,
         repo: &str,
         selector: &str,
-        expected: Option<&Digest>,
-        image: &str,
-    ) -> Result<RawManifest, RegistryError> {
+        method: Method,
+    ) -> Result<Request, RegistryError> {
         let url = reg
             .base
             .join(&format!("v2/{repo}/manifests/{selector}"))
@@ -193,7 +192,8 @@ impl Client {
                 registry: reg.name.clone(),
                 reason: e.to_string(),
             })?;
-        let mut request = Request::get(url.clone());
+        let mut request = Request::get(url);
+        request.method = method;
         let accept = manifest::ACCEPT
             .iter()
             .copied()
@@ -204,6 +204,19 @@ impl Client {
             ACCEPT,
             HeaderValue::from_str(&accept).expect("static media types"),
         );
+        Ok(request)
+    }
+
+    pub(crate) async fn fetch_manifest(
+        &self,
+        reg: &RegistryHost,
+        repo: &str,
+        selector: &str,
+        expected: Option<&Digest>,
+        image: &str,
+    ) -> Result<RawManifest, RegistryError> {
+        let request = Self::manifest_request(reg, repo, selector, Method::GET)?;
+        let url = request.url.clone();
         let response = self
             .inner
             .registry_request(reg, repo, &request, &format!("manifest {image}"))

@@ -38,6 +38,7 @@
 
 mod auth;
 pub mod challenge;
+mod check;
 mod client;
 pub mod credentials;
 mod download;

@@ -89,6 +89,30 @@ impl FlatTree {
         }
     }
 
+    /// Bytes of file content reachable from the root, each hard-linked body counted once:
+    /// the size the image store records for a root filesystem.
+    pub fn content_bytes(&self) -> u64 {
+        let mut seen = vec![false; self.inodes.len()];
+        let mut stack = vec![ROOT];
+        let mut total = 0;
+        while let Some(node) = stack.pop() {
+            let node = &self.nodes[node as usize];
+            if let Some(children) = &node.children {
+                stack.extend(children.values().copied());
+            }
+            let inode = node.inode as usize;
+            if std::mem::replace(&mut seen[inode], true) {
+                continue;
+            }
+            total += match &self.inodes[inode].kind {
+                InodeKind::File(Data::Spool(body)) => body.len,
+                InodeKind::File(Data::Mem(i)) => self.mem[*i as usize].len() as u64,
+                _ => 0,
+            };
+        }
+        total
+    }
+
     pub(crate) fn inode_of(&self, node: NodeId) -> &Inode {
         &self.inodes[self.nodes[node as usize].inode as usize]
     }

@@ -35,13 +35,31 @@ mod squashfs;
 mod tarball;
 
 pub use error::SourceError;
-pub use registry::{client, pull, runtime};
+pub use registry::{client, client_options, pull, runtime};
+
+/// What is known about `spec` without reading its layers: a registry image's manifest and
+/// config (one round trip per document, nothing else downloaded), a local layout's or an
+/// engine image's metadata. `None` for tarballs and SquashFS images, which say nothing about
+/// themselves until they are read.
+pub fn describe(
+    spec: &SourceSpec,
+    opts: &OpenOptions,
+    reporter: &Arc<dyn Reporter>,
+) -> Result<Option<SourceInfo>, SourceError> {
+    spec.check_options(opts)?;
+    match spec {
+        SourceSpec::Registry(reference) if opts.via.is_none() => {
+            registry::describe(reference, opts, reporter.as_ref()).map(Some)
+        }
+        SourceSpec::Squashfs(_) | SourceSpec::Tarball(_) => Ok(None),
+        _ => Ok(Some(open(spec, opts, reporter)?.info().clone())),
+    }
+}
 pub use reporter::{NoReporter, Reporter};
 pub use spec::{Engine, SourceSpec, TarballLocation};
 
 /// Which kind of input a source is; kebab-case in JSON (`registry`, `squashfs`, …).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SourceKind {
     Registry,
     Oci,
@@ -70,6 +88,8 @@ pub struct SourceInfo {
     pub sha256: Option<Digest>,
     /// Whether `sha256` matched a checksum the user gave (`--sha256`, `--sha256-url`).
     pub checksum_verified: bool,
+    /// Bytes of the file or download as read (tarball, SquashFS).
+    pub size: Option<u64>,
     /// The image's platform; for file sources `None` (nothing records one).
     pub platform: Option<Platform>,
     /// Platforms an image index offers.
@@ -95,6 +115,7 @@ impl SourceInfo {
             config_digest: None,
             sha256: None,
             checksum_verified: false,
+            size: None,
             platform: None,
             platforms: Vec::new(),
             config: ImageConfigSummary::default(),
@@ -112,6 +133,28 @@ impl SourceInfo {
             .as_ref()
             .or(self.config_digest.as_ref())
             .or(self.sha256.as_ref())
+    }
+}
+
+impl SourceKind {
+    /// The kebab-case name JSON output and the image store use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::Registry => "registry",
+            SourceKind::Oci => "oci",
+            SourceKind::OciArchive => "oci-archive",
+            SourceKind::DockerArchive => "docker-archive",
+            SourceKind::Squashfs => "squashfs",
+            SourceKind::Tarball => "tarball",
+            SourceKind::Podman => "podman",
+            SourceKind::DockerDaemon => "docker-daemon",
+        }
+    }
+}
+
+impl serde::Serialize for SourceKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use wslbox_image::BlobOpener;
 use wslbox_rootfs::FlattenOptions;
 
-use crate::registry::{check_platform, image_info};
+use crate::registry::check_platform;
 use crate::{Flattened, OpenOptions, Reporter, Source, SourceError, SourceInfo, SourceKind};
 
 pub(crate) fn open(
@@ -24,7 +24,7 @@ pub(crate) fn open(
         _ => SourceKind::DockerArchive,
     };
     Ok(Box::new(LayersSource {
-        info: image_info(kind, &image),
+        info: SourceInfo::from_image(kind, &image),
         opener,
     }))
 }

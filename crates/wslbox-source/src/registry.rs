@@ -17,13 +17,17 @@ use crate::{Flattened, OpenOptions, Reporter, Source, SourceError, SourceInfo, S
 
 /// A registry client for `opts` (`--jobs`, foreign layers, insecure registries).
 pub fn client(opts: &OpenOptions) -> Result<Client, SourceError> {
-    let options = ClientOptions {
+    Ok(Client::new(client_options(opts))?)
+}
+
+/// The registry client options `opts` stand for.
+pub fn client_options(opts: &OpenOptions) -> ClientOptions {
+    ClientOptions {
         insecure_registries: opts.insecure_registries.clone(),
         jobs: opts.jobs.max(1),
         allow_foreign_layers: opts.allow_foreign_layers,
         ..ClientOptions::default()
-    };
-    Ok(Client::new(options)?)
+    }
 }
 
 /// A runtime for the registry client's async calls.
@@ -37,17 +41,19 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, SourceError> {
         })
 }
 
-/// Info for a resolved image, from any image source.
-pub(crate) fn image_info(kind: SourceKind, image: &ResolvedImage) -> SourceInfo {
-    SourceInfo {
-        manifest_digest: Some(image.manifest_digest.clone()),
-        index_digest: image.index_digest.clone(),
-        config_digest: Some(image.config_digest.clone()),
-        platform: Some(image.platform.clone()),
-        platforms: image.platforms.clone(),
-        config: image.config.clone(),
-        layers: image.layers.clone(),
-        ..SourceInfo::new(kind, image.reference.clone())
+impl SourceInfo {
+    /// Info for a resolved image, from any image source.
+    pub fn from_image(kind: SourceKind, image: &ResolvedImage) -> SourceInfo {
+        SourceInfo {
+            manifest_digest: Some(image.manifest_digest.clone()),
+            index_digest: image.index_digest.clone(),
+            config_digest: Some(image.config_digest.clone()),
+            platform: Some(image.platform.clone()),
+            platforms: image.platforms.clone(),
+            config: image.config.clone(),
+            layers: image.layers.clone(),
+            ..SourceInfo::new(kind, image.reference.clone())
+        }
     }
 }
 
@@ -85,6 +91,23 @@ pub(crate) fn check_image_platform(
     Ok(())
 }
 
+/// Resolves `reference` (manifest, index, config) without downloading any layer.
+pub(crate) fn describe(
+    reference: &Reference,
+    opts: &OpenOptions,
+    reporter: &dyn Reporter,
+) -> Result<SourceInfo, SourceError> {
+    let store = BlobStore::open(&opts.cache_dir)?;
+    let client = client(opts)?;
+    let resolved =
+        runtime()?.block_on(client.resolve(reference, &opts.wanted_platform(), &store))?;
+    check_platform(opts, &resolved.image, reporter)?;
+    Ok(SourceInfo::from_image(
+        SourceKind::Registry,
+        &resolved.image,
+    ))
+}
+
 /// Resolves `reference` and starts downloading its blobs into the cache.
 pub(crate) fn open(
     reference: &Reference,
@@ -96,7 +119,7 @@ pub(crate) fn open(
     let rt = runtime()?;
     let resolved = rt.block_on(client.resolve(reference, &opts.wanted_platform(), &store))?;
     check_platform(opts, &resolved.image, reporter.as_ref())?;
-    let info = image_info(SourceKind::Registry, &resolved.image);
+    let info = SourceInfo::from_image(SourceKind::Registry, &resolved.image);
 
     let arrivals = Arc::new(Arrivals::default());
     let image = &resolved.image;

@@ -144,6 +144,7 @@ impl Source for SquashfsSource {
         let tree = FlatTree::from_layers([layer])?;
         let mut info = self.info;
         info.sha256 = Some(digest);
+        info.size = fs_err::metadata(&self.path).ok().map(|m| m.len());
         Ok(Flattened { tree, info })
     }
 }

@@ -54,7 +54,7 @@ pub(crate) fn open(
 type Raw = (Box<dyn Read + Send>, Option<Box<BlobWriter>>, bool);
 
 /// The digest of everything read, and the cache writer, once the stream ended.
-type HashResult = Arc<Mutex<Option<(Digest, Option<Box<BlobWriter>>)>>>;
+type HashResult = Arc<Mutex<Option<(Digest, u64, Option<Box<BlobWriter>>)>>>;
 
 struct TarballSource {
     info: SourceInfo,
@@ -128,6 +128,7 @@ impl Source for TarballSource {
         let hashing = Hashing {
             inner: raw,
             hasher: Some(Hasher::new(Algorithm::Sha256)),
+            bytes: 0,
             cache,
             result: Arc::clone(&result),
         };
@@ -143,7 +144,7 @@ impl Source for TarballSource {
         let cancel = AtomicBool::new(false);
         let read = wslbox_rootfs::read_tar(stream, compression, builder, &progress, &cancel);
         let outcome = result.lock().expect("hash result").take();
-        let (actual, cache) = match outcome {
+        let (actual, size, cache) = match outcome {
             Some(done) => done,
             // The stream failed before its end: the read error says why.
             None => return Err(read.err().map_or(SourceError::DownloadThread, Into::into)),
@@ -173,16 +174,18 @@ impl Source for TarballSource {
         let tree = FlatTree::from_layers([layer])?;
         let mut info = self.info;
         info.sha256 = Some(actual);
+        info.size = Some(size);
         info.checksum_verified = expected.is_some();
         Ok(Flattened { tree, info })
     }
 }
 
-/// Hashes (and optionally caches) the bytes as they stream by; at EOF leaves the digest and
-/// the cache writer in `result`.
+/// Hashes, counts (and optionally caches) the bytes as they stream by; at EOF leaves the
+/// digest, the size and the cache writer in `result`.
 struct Hashing {
     inner: Box<dyn Read + Send>,
     hasher: Option<Hasher>,
+    bytes: u64,
     cache: Option<Box<BlobWriter>>,
     result: HashResult,
 }
@@ -195,13 +198,14 @@ impl Read for Hashing {
         };
         if n > 0 {
             hasher.update(&buf[..n]);
+            self.bytes += n as u64;
             if let Some(writer) = self.cache.as_mut() {
                 writer.write_chunk(&buf[..n]).map_err(io::Error::other)?;
             }
             return Ok(n);
         }
         let digest = self.hasher.take().expect("present").finish();
-        *self.result.lock().expect("hash result") = Some((digest, self.cache.take()));
+        *self.result.lock().expect("hash result") = Some((digest, self.bytes, self.cache.take()));
         Ok(0)
     }
 }

@@ -48,6 +48,8 @@ pub struct Record {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OsFacts {
     pub id: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub id_like: Vec<String>,
     pub name: String,
     pub version_id: Option<String>,
     pub pretty_name: String,
@@ -188,6 +190,7 @@ mod tests {
         exported.manifest_digest = Some(digest("m"));
         exported.os = Some(OsFacts {
             id: "alpine".into(),
+            id_like: Vec::new(),
             name: "Alpine Linux".into(),
             version_id: Some("3.20.3".into()),
             pretty_name: "Alpine Linux v3.20".into(),

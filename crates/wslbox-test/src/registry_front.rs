@@ -10,6 +10,9 @@
 //!   the front then forwards the request *without* its `Authorization`, so the registry answers
 //!   with its genuine 401 challenge and the client must fetch a new token.
 //!
+//! - **Slow blobs**: blob bodies trickle at a fixed rate, so a test can act (kill the client,
+//!   start another process) while a download is in flight.
+//!
 //! Everything else is forwarded byte for byte.
 
 use std::io::{self, BufRead as _, BufReader, Read as _, Write as _};
@@ -30,6 +33,8 @@ pub struct FrontOptions {
     pub expire_first_token_after: Option<usize>,
     /// Cut the first `GET` of this blob (`sha256:<hex>`) after this many body bytes.
     pub truncate_blob: Option<(String, u64)>,
+    /// Send blob bodies at this many bytes per second.
+    pub blob_bytes_per_second: Option<u64>,
 }
 
 /// A running front (and CDN host); stops when dropped.
@@ -171,10 +176,17 @@ impl State {
         head.push_str("Connection: close\r\n\r\n");
         client.write_all(head.as_bytes())?;
         // The upstream closes after its response, so EOF ends the body whatever its framing.
-        match self.truncation(&request) {
-            Some(limit) => io::copy(&mut reader.take(limit), &mut client)?,
-            None => io::copy(&mut reader, &mut client)?,
-        };
+        let limit = self.truncation(&request).unwrap_or(u64::MAX);
+        let rate = self
+            .options
+            .blob_bytes_per_second
+            .filter(|_| blob_hex(request.path()).is_some());
+        match rate {
+            Some(rate) => trickle(&mut reader.take(limit), &mut client, rate)?,
+            None => {
+                io::copy(&mut reader.take(limit), &mut client)?;
+            }
+        }
         client.flush()
     }
 
@@ -214,6 +226,19 @@ impl State {
             *self.rejected.lock().expect("front counter") += 1;
         }
         expired
+    }
+}
+
+/// Copies at about `rate` bytes per second, in 20 steps a second.
+fn trickle(from: &mut impl io::Read, to: &mut TcpStream, rate: u64) -> io::Result<()> {
+    let mut chunk = vec![0u8; (rate / 20).max(1) as usize];
+    loop {
+        let n = from.read(&mut chunk)?;
+        if n == 0 {
+            return Ok(());
+        }
+        to.write_all(&chunk[..n])?;
+        std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
 

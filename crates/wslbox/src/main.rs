@@ -11,6 +11,7 @@ mod commands;
 mod interrupt;
 mod printer;
 mod reporters;
+mod table;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();

@@ -49,6 +49,12 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Flatten an image, SquashFS image or rootfs tarball into one root-filesystem tar (or .wsl) for `wsl --import`
     Export(ExportArgs),
+    /// List the images wslbox pulled, exported or imported
+    Images(ImagesArgs),
+    /// Forget images and remove the cached blobs nothing else needs
+    Rmi(RmiArgs),
+    /// Remove cached blobs no image needs, interrupted downloads and what killed processes left
+    Prune(PruneArgs),
     /// Verify credentials against a registry and store them
     Login(LoginArgs),
     /// Remove stored credentials for a registry
@@ -110,6 +116,53 @@ pub struct InspectArgs {
     #[command(flatten)]
     pub image: ImageArgs,
     /// Print one JSON object (stable keys, see README)
+    #[arg(long)]
+    pub json: bool,
+    /// Download and read the layers to learn the OS and suitability now (by default they come
+    /// from the image store, known once the image was exported or imported)
+    #[arg(long)]
+    pub deep: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImagesArgs {
+    /// Only images matching this: a name (`alpine`, every tag), `NAME:TAG`, a digest prefix
+    /// (`sha256:ab12…`), or a source such as `tarball:/srv/rootfs.tar.xz`
+    #[arg(value_name = "FILTER")]
+    pub filter: Option<String>,
+    /// Print a JSON array (stable keys, see README)
+    #[arg(long)]
+    pub json: bool,
+    /// Ask each registry whether the tag now points at another digest (one HEAD request per
+    /// image; no layers are downloaded)
+    #[arg(long)]
+    pub check: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RmiArgs {
+    /// Images to forget: `NAME[:TAG]` (`:latest` when no tag is given), a digest prefix, or a
+    /// source as `wslbox images` shows it
+    #[arg(value_name = "IMAGE", required = true)]
+    pub images: Vec<String>,
+    /// Forget images a WSL distribution was made from too (the distribution keeps working;
+    /// only the cached copy is lost)
+    #[arg(short, long)]
+    pub force: bool,
+    /// Print what was removed as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Forget every image too, and remove all their blobs
+    #[arg(short, long)]
+    pub all: bool,
+    /// Only say what would be removed
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print what was removed as JSON
     #[arg(long)]
     pub json: bool,
 }

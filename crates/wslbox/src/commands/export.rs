@@ -36,6 +36,7 @@ pub fn run(ctx: &Context, args: ExportArgs) -> anyhow::Result<()> {
         dest,
         format,
         label,
+        typed: args.image.image.clone(),
     };
     let summary = export(ctx, &args.image, request)?;
     if args.json {
@@ -60,6 +61,7 @@ pub fn write_rootfs(
         dest: OutputDest::Writer(out),
         format: OutputFormat::Tar,
         label: "wsl.exe --import".into(),
+        typed: image.image.clone(),
     };
     export(ctx, image, request)
 }

@@ -10,7 +10,8 @@ pub fn run(ctx: &Context, args: InspectArgs) -> anyhow::Result<()> {
     let (spec, opts) = source::parse(ctx, &args.image)?;
     let progress: Arc<dyn wslbox_pipeline::Reporter> =
         Arc::new(Progress::new(ctx.quiet || args.json));
-    let inspection = wslbox_pipeline::inspect(&spec, &opts, &progress)?;
+    let inspection =
+        wslbox_pipeline::inspect(&spec, &opts, args.deep, &args.image.image, &progress)?;
     if args.json {
         printer::json(&inspection)
     } else {
@@ -78,8 +79,11 @@ fn print_text(i: &wslbox_pipeline::Inspection) -> anyhow::Result<()> {
             l.media_type
         ));
     }
-    for w in &i.warnings {
-        printer::warn(&w.message);
+    match &i.warnings {
+        Some(warnings) => warnings.iter().for_each(|w| printer::warn(&w.message)),
+        None => printer::note(
+            "OS and suitability unknown until the image is exported or imported; `inspect --deep` reads its layers now",
+        ),
     }
     Ok(())
 }

@@ -8,8 +8,10 @@ use anyhow::Context as _;
 use crate::cli::{Cli, Command, GlobalArgs};
 
 mod export;
+mod images;
 mod inspect;
 mod login;
+mod prune;
 mod pull;
 mod source;
 pub mod wsl;
@@ -55,6 +57,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Pull(args) => pull::run(&ctx, args),
         Command::Inspect(args) => inspect::run(&ctx, args),
         Command::Export(args) => export::run(&ctx, args),
+        Command::Images(args) => images::run(&ctx, args),
+        Command::Rmi(args) => prune::rmi(&ctx, args),
+        Command::Prune(args) => prune::prune(&ctx, args),
         Command::Login(args) => login::login(&ctx, args),
         Command::Logout(args) => login::logout(&ctx, args),
         Command::Wsl(cmd) => wsl::run(cmd, &ctx),

@@ -17,7 +17,7 @@ pub fn run(ctx: &Context, args: PullArgs) -> anyhow::Result<()> {
         );
     };
     let progress = Arc::new(Progress::new(ctx.quiet));
-    let image = wslbox_source::pull(&reference, &opts, progress.as_ref())?;
+    let image = wslbox_pipeline::pull(&reference, &opts, &args.image.image, progress.as_ref())?;
     progress.finish();
     printer::line(format!("Pulled {}", image.reference));
     printer::line(format!("Digest: {}", image.manifest_digest));

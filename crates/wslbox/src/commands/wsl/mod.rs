@@ -19,6 +19,18 @@ pub fn run(cmd: WslCommand, _ctx: &Context) -> anyhow::Result<()> {
     Err(needs_windows(cmd.verb()))
 }
 
+/// The WSL distributions wslbox made, each with the digest of the image it was made from
+/// (`WslboxDigest`). Only the registry is read; off Windows there are none.
+#[cfg(windows)]
+pub fn distributions_by_image() -> anyhow::Result<Vec<(String, String)>> {
+    windows::distributions_by_image()
+}
+
+#[cfg(not(windows))]
+pub fn distributions_by_image() -> anyhow::Result<Vec<(String, String)>> {
+    Ok(Vec::new())
+}
+
 #[cfg_attr(windows, allow(dead_code))]
 fn needs_windows(verb: &str) -> anyhow::Error {
     anyhow::anyhow!(

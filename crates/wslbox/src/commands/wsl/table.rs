@@ -4,10 +4,12 @@
 
 use wslbox_wsl::Distribution;
 
+use crate::table::short_digest;
+
 /// Columns sized to their widest cell; the default distribution is marked with `*`.
 pub fn render(distros: &[Distribution]) -> String {
-    let header = ["NAME", "STATE", "WSL", "OS", "IMAGE", "LOCATION"];
-    let rows: Vec<[String; 6]> = distros
+    let header = ["  NAME", "STATE", "WSL", "OS", "IMAGE", "LOCATION"];
+    let rows: Vec<Vec<String>> = distros
         .iter()
         .map(|d| {
             let image = match (&d.image, &d.image_digest) {
@@ -15,7 +17,7 @@ pub fn render(distros: &[Distribution]) -> String {
                 (Some(i), None) => i.clone(),
                 _ => "-".into(),
             };
-            [
+            vec![
                 format!("{}{}", if d.default { "* " } else { "  " }, d.name),
                 d.state.to_string(),
                 d.version.to_string(),
@@ -25,36 +27,7 @@ pub fn render(distros: &[Distribution]) -> String {
             ]
         })
         .collect();
-    let mut widths = header.map(str::len);
-    widths[0] += 2;
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    let mut push_row = |cells: Vec<&str>| {
-        let line: Vec<String> = cells
-            .iter()
-            .zip(widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        out.push_str(line.join("  ").trim_end());
-        out.push('\n');
-    };
-    let mut first = vec!["  NAME"];
-    first.extend(&header[1..]);
-    push_row(first);
-    for row in &rows {
-        push_row(row.iter().map(String::as_str).collect());
-    }
-    out
-}
-
-/// `sha256:0123456789ab` (12 hex digits, like docker).
-fn short_digest(digest: &str) -> &str {
-    let cut = digest.find(':').map_or(0, |i| i + 1) + 12;
-    &digest[..cut.min(digest.len())]
+    crate::table::render(&header, &rows)
 }
 
 #[cfg(test)]

@@ -62,6 +62,15 @@ pub fn run(cmd: WslCommand, ctx: &Context) -> anyhow::Result<()> {
     print_report(ctx, &report, json)
 }
 
+/// See `super::distributions_by_image`.
+pub fn distributions_by_image() -> anyhow::Result<Vec<(String, String)>> {
+    let distros = host::Lxss::open()?.list(&[])?;
+    Ok(distros
+        .into_iter()
+        .filter_map(|d| Some((d.name, d.image_digest?)))
+        .collect())
+}
+
 fn import(ctx: &Context, wsl: &WslExe, args: &ImportArgs) -> anyhow::Result<Report> {
     // Refuse a bad or taken name before downloading anything.
     host::check_new_distribution(&args.name)?;
