@@ -240,3 +240,60 @@ fn cli_rename_of_running_distribution() {
     assert!(guid_of(&new).is_some());
     ok(wslbox(&dir, &["remove", &new, "--yes"], &[]));
 }
+
+#[test]
+fn cli_images_name_the_distributions_made_from_them_and_rmi_refuses_those() {
+    let name = name("clirmi");
+    let dir = scratch("clirmi");
+    let digest = oci_layout(&dir.join("layout"));
+    let image = format!("oci:{}:latest", dir.join("layout").display());
+    ok(wslbox(
+        &dir,
+        &[
+            "import",
+            &image,
+            "--name",
+            &name,
+            "--location",
+            path_str(&dir.join("install")),
+        ],
+        &[],
+    ));
+
+    let listed: serde_json::Value =
+        serde_json::from_str(&ok(wslbox(&dir, &["images", "--json"], &[]))).unwrap();
+    let records = listed.as_array().expect("an array");
+    assert_eq!(records.len(), 1, "{listed}");
+    assert_eq!(records[0]["kind"], "oci");
+    assert_eq!(records[0]["digest"], digest.as_str());
+    assert_eq!(records[0]["os"]["id"], "alpine");
+    let users: Vec<&str> = records[0]["distributions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap())
+        .collect();
+    // Other tests import the same fixture image into the shared Wine registry.
+    assert!(users.contains(&name.as_str()), "{listed}");
+    let table = ok(wslbox(&dir, &["images"], &[]));
+    assert!(
+        table.lines().next().unwrap().ends_with("DISTRIBUTIONS") && table.contains(&name),
+        "{table}"
+    );
+
+    let refused = err(wslbox(&dir, &["rmi", &digest], &[]));
+    assert!(
+        refused.contains(&name) && refused.contains("rmi --force"),
+        "{refused}"
+    );
+    let still: serde_json::Value =
+        serde_json::from_str(&ok(wslbox(&dir, &["images", "--json"], &[]))).unwrap();
+    assert_eq!(still.as_array().unwrap().len(), 1, "nothing was forgotten");
+
+    ok(wslbox(&dir, &["rmi", "--force", &digest], &[]));
+    let gone: serde_json::Value =
+        serde_json::from_str(&ok(wslbox(&dir, &["images", "--json"], &[]))).unwrap();
+    assert_eq!(gone, serde_json::json!([]));
+    assert!(guid_of(&name).is_some(), "the distribution is untouched");
+    ok(wslbox(&dir, &["remove", &name, "--yes"], &[]));
+}
