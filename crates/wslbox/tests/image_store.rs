@@ -388,7 +388,7 @@ fn prune_waits_for_a_concurrent_pull_and_keeps_what_it_recorded() {
     fs_err::create_dir_all(&blobs).unwrap();
     fs_err::write(blobs.join(&stray_digest["sha256:".len()..]), &stray).unwrap();
 
-    let mut pull = spawn(&env, &["pull", &front.image("slow:1")]);
+    let pull = spawn(&env, &["pull", &front.image("slow:1")]);
     wait_for("the pull to start a layer download", || {
         !partials(&env).is_empty()
     });
@@ -429,7 +429,7 @@ fn rmi_waits_for_a_concurrent_export_of_another_image() {
     env.run(&["pull", &front.image("quick:1")]).success();
     let work = tempfile::tempdir().unwrap();
     let tar = work.path().join("slow.tar");
-    let mut export = spawn(
+    let export = spawn(
         &env,
         &[
             "export",
