@@ -88,6 +88,9 @@ pub struct WslOptions {
     pub profile_template: Option<Vec<u8>>,
     /// `--force`: turns the no-shell error into a warning.
     pub force: bool,
+    /// The group a new `--user` joins (the catalog's `admin_group` for the image's OS); when
+    /// unset or missing from the image's `/etc/group`, `sudo`, else `wheel`.
+    pub admin_group: Option<String>,
 }
 
 impl std::fmt::Debug for WslOptions {
@@ -113,6 +116,7 @@ impl std::fmt::Debug for WslOptions {
                     .map(|t| format!("{} bytes", t.len())),
             )
             .field("force", &self.force)
+            .field("admin_group", &self.admin_group)
             .finish()
     }
 }
@@ -197,7 +201,7 @@ pub struct Warning {
 }
 
 impl Warning {
-    pub(crate) fn new(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),

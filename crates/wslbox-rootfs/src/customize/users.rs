@@ -134,7 +134,7 @@ fn add_or_reuse(
             }
             uid
         }
-        None => create(staged, db, facts, spec, hash.as_deref(), out)?,
+        None => create(staged, db, facts, opts, spec, hash.as_deref(), out)?,
     };
     if opts.sudo_nopasswd {
         sudoers_dropin(staged, name, out)?;
@@ -153,6 +153,7 @@ fn create(
     staged: &mut Staged,
     db: &mut Db,
     facts: &ImageFacts,
+    opts: &WslOptions,
     spec: &UserSpec,
     hash: Option<&str>,
     out: &mut Customization,
@@ -219,7 +220,7 @@ fn create(
         gshadow.append(format!("{name}:!::").as_bytes());
     }
 
-    match admin_group(&db.group)? {
+    match admin_group(&db.group, opts.admin_group.as_deref(), name, out)? {
         Some(admin) => {
             let admin_name = String::from_utf8_lossy(admin.name()).into_owned();
             db.group.add_member(&admin, 3, name);
@@ -269,12 +270,32 @@ fn subordinate_ids(
     Ok(())
 }
 
-/// `sudo` (Debian, Ubuntu) if present, else `wheel` (Fedora, Arch, Alpine, RHEL).
-fn admin_group(group: &DbFile) -> Result<Option<Entry>, CustomizeError> {
-    match group.find("sudo")? {
-        Some(sudo) => Ok(Some(sudo)),
-        None => group.find("wheel"),
+/// The `wanted` group (the catalog's choice for this OS) if the image has it; else `sudo`
+/// (Debian, Ubuntu) if present, else `wheel` (Fedora, Arch, Alpine, RHEL), with a warning
+/// when that overrules `wanted`.
+fn admin_group(
+    group: &DbFile,
+    wanted: Option<&str>,
+    user: &str,
+    out: &mut Customization,
+) -> Result<Option<Entry>, CustomizeError> {
+    if let Some(wanted) = wanted
+        && let Some(entry) = group.find(wanted)?
+    {
+        return Ok(Some(entry));
     }
+    let fallback = match group.find("sudo")? {
+        Some(sudo) => Some(sudo),
+        None => group.find("wheel")?,
+    };
+    if let (Some(wanted), Some(found)) = (wanted, &fallback) {
+        let found = String::from_utf8_lossy(found.name());
+        out.warnings.push(Warning::new(
+            "admin-group-missing",
+            format!("the catalog says this OS's admin group is `{wanted}`, but the image's /etc/group has none; `{user}` joins `{found}` instead"),
+        ));
+    }
+    Ok(fallback)
 }
 
 fn set_password(

@@ -176,6 +176,7 @@ pub fn wsl_options(
             .map(|p| read_small(p, "terminal profile template"))
             .transpose()?,
         force: args.force,
+        admin_group: None,
     })
 }
 
