@@ -21,6 +21,9 @@ pub struct ExportRequest {
     pub label: String,
     /// The source as the user typed it (the image store keeps it).
     pub typed: String,
+    /// What wslbox knows about the image's OS (admin group, systemd, caveats); see
+    /// `crate::catalog`.
+    pub catalog: Option<Arc<wslbox_catalog::Catalog>>,
 }
 
 /// Where the rootfs came from, as `export --json` and the WSL registry record it.
@@ -76,7 +79,7 @@ pub struct ExportSummary {
 pub fn export(
     spec: &SourceSpec,
     open: &OpenOptions,
-    request: ExportRequest,
+    mut request: ExportRequest,
     reporter: &Arc<dyn Reporter>,
 ) -> Result<ExportSummary, PipelineError> {
     let started = Instant::now();
@@ -108,7 +111,10 @@ pub fn export(
             config: &info.config,
             exported_at,
         };
-        customize::customize(&tree, &facts, &request.wsl)?
+        let advice = crate::catalog::advise(request.catalog.as_deref(), &tree, &mut request.wsl);
+        let mut custom = customize::customize(&tree, &facts, &request.wsl)?;
+        advice.apply(&mut custom);
+        custom
     };
     for w in &custom.warnings {
         reporter.warn(&w.message);

@@ -13,6 +13,9 @@
 //! download until then it holds a lease on the cache, so `rmi`/`prune` in another process
 //! wait instead of removing blobs that are not recorded yet.
 //!
+//! Export consults the image catalog ([`wslbox_catalog`], passed in [`ExportRequest`]) for the
+//! OS it finds: the admin group of `--user`, and warnings or notes about what will not work.
+//!
 //! Progress goes to one [`Reporter`], which extends the source reporter with the output stage.
 
 use std::sync::Arc;
@@ -20,6 +23,7 @@ use std::sync::Arc;
 use wslbox_rootfs::{FlattenOptions, detect_platform};
 use wslbox_source::{Flattened, OpenOptions, SourceSpec};
 
+mod catalog;
 mod check;
 mod error;
 mod export;
@@ -27,6 +31,7 @@ mod inspect;
 mod pull;
 mod record;
 
+pub use catalog::SYSTEMD_UNSUPPORTED;
 pub use check::{Check, CheckStatus, check};
 pub use error::PipelineError;
 pub use export::{ExportRequest, ExportSummary, SourceSummary, export};

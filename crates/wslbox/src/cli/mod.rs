@@ -39,6 +39,10 @@ pub struct GlobalArgs {
     /// Print only the result
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// An extra image catalog (a team's list), merged over the built-in one; the user's own
+    /// catalog.toml is merged over both
+    #[arg(long, global = true, env = "WSLBOX_CATALOG", value_name = "FILE|URL")]
+    pub catalog: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -59,6 +63,8 @@ pub enum Command {
     Login(LoginArgs),
     /// Remove stored credentials for a registry
     Logout(LogoutArgs),
+    /// List the catalog: images that make good WSL distributions, and what to know about each
+    Catalog(CatalogArgs),
     #[command(flatten)]
     Wsl(WslCommand),
 }
@@ -235,6 +241,13 @@ pub struct LoginArgs {
     /// Read the password (or token) from stdin
     #[arg(long, required = true)]
     pub password_stdin: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CatalogArgs {
+    /// Print a JSON array (stable keys, see README)
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

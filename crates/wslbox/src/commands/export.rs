@@ -10,7 +10,7 @@ use wslbox_pipeline::{ExportRequest, ExportSummary};
 use wslbox_rootfs::customize::{UserSpec, WslOptions};
 use wslbox_rootfs::{OutputDest, OutputFormat};
 
-use super::{Context, source};
+use super::{Context, catalog, source};
 use crate::cli::{ExportArgs, FormatArg, ImageArgs, WslOptionArgs};
 use crate::{printer, reporters::Progress};
 
@@ -37,6 +37,7 @@ pub fn run(ctx: &Context, args: ExportArgs) -> anyhow::Result<()> {
         format,
         label,
         typed: args.image.image.clone(),
+        catalog: Some(catalog::load(ctx)?),
     };
     let summary = export(ctx, &args.image, request)?;
     if args.json {
@@ -62,6 +63,7 @@ pub fn write_rootfs(
         format: OutputFormat::Tar,
         label: "wsl.exe --import".into(),
         typed: image.image.clone(),
+        catalog: Some(catalog::load(ctx)?),
     };
     export(ctx, image, request)
 }

@@ -7,6 +7,7 @@ use anyhow::Context as _;
 
 use crate::cli::{Cli, Command, GlobalArgs};
 
+mod catalog;
 mod export;
 mod images;
 mod inspect;
@@ -21,6 +22,8 @@ pub struct Context {
     pub cache_dir: PathBuf,
     pub insecure_registries: Vec<String>,
     pub quiet: bool,
+    /// `--catalog FILE|URL`; read only by the commands that use the catalog.
+    pub catalog: Option<String>,
 }
 
 impl Context {
@@ -47,6 +50,7 @@ impl Context {
             cache_dir,
             insecure_registries,
             quiet: global.quiet,
+            catalog: global.catalog.filter(|c| !c.trim().is_empty()),
         })
     }
 }
@@ -62,6 +66,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Prune(args) => prune::prune(&ctx, args),
         Command::Login(args) => login::login(&ctx, args),
         Command::Logout(args) => login::logout(&ctx, args),
+        Command::Catalog(args) => catalog::run(&ctx, args),
         Command::Wsl(cmd) => wsl::run(cmd, &ctx),
     }
 }
