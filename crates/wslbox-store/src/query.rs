@@ -48,6 +48,8 @@ impl Query {
         if input.len() >= MIN_BARE_HEX && is_hex(input) {
             return Query::DigestPrefix(format!("sha256:{input}"));
         }
+        // `docker://` is skopeo's name for a registry reference.
+        let input = input.strip_prefix("docker://").unwrap_or(input);
         if !has_source_prefix(input)
             && let Ok(reference) = input.parse::<Reference>()
         {
@@ -133,7 +135,7 @@ fn is_hex(s: &str) -> bool {
 
 /// `oci:`, `tarball:` and the like: never a registry reference, though some parse as one.
 fn has_source_prefix(input: &str) -> bool {
-    const PREFIXES: [&str; 8] = [
+    const PREFIXES: [&str; 7] = [
         "oci:",
         "oci-archive:",
         "docker-archive:",
@@ -141,7 +143,6 @@ fn has_source_prefix(input: &str) -> bool {
         "tarball:",
         "podman:",
         "docker-daemon:",
-        "docker://",
     ];
     PREFIXES.iter().any(|p| input.starts_with(p))
         || input.starts_with('/')
@@ -178,7 +179,7 @@ mod tests {
         let latest = q.select("alpine", &records, false).unwrap();
         assert_eq!(latest.len(), 1);
         assert_eq!(latest[0].tag.as_deref(), Some("latest"));
-        let pinned = Query::parse("docker.io/library/alpine:3.20");
+        let pinned = Query::parse("docker://docker.io/library/alpine:3.20");
         assert_eq!(
             pinned.select("", &records, true).unwrap()[0].tag.as_deref(),
             Some("3.20")
