@@ -1,9 +1,9 @@
 //! The local image store: what wslbox knows about every image it pulled, exported or
 //! imported, on top of the blob cache ([`wslbox_cache`]).
 //!
-//! - One [`Record`] per image: registry and engine images and local layouts are keyed by
-//!   their canonical reference and platform (a re-pull of a moved tag replaces the record);
-//!   tarballs and SquashFS images by their sha256. A record names the cache blobs it keeps
+//! - One [`Record`] per image: registry images and local layouts are keyed by their
+//!   canonical reference and platform (a re-pull of a moved tag replaces the record);
+//!   tarballs and SquashFS images by their sha256, engine images by their image ID. A record names the cache blobs it keeps
 //!   alive ([`Record::blobs`]) and what flattening learned (OS, rootfs size, warnings).
 //! - Records live under `<cache>/images-v1/records/`, one JSON file each, written atomically
 //!   (temp file, then rename). The version is in the path, like the blob cache's. A record

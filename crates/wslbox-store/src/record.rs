@@ -6,8 +6,10 @@ use wslbox_reference::{Digest, Hasher};
 /// The record format this wslbox writes; a record with another version is skipped.
 pub const RECORD_VERSION: u32 = 1;
 
-/// Source kinds keyed by their content (a file's sha256) rather than by their name.
-const CONTENT_KEYED: [&str; 2] = ["tarball", "squashfs"];
+/// Source kinds keyed by their content (a file's sha256, an engine image's ID) rather than by
+/// their name: the same file under another path, or the same engine image under another tag,
+/// is one record.
+const CONTENT_KEYED: [&str; 4] = ["tarball", "squashfs", "podman", "docker-daemon"];
 
 /// What the store knows about one image. Keys are stable (`images --json` prints them).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,9 +111,9 @@ impl Record {
     /// What the record is keyed by: the content for files, else the name and platform.
     fn key(&self) -> String {
         if CONTENT_KEYED.contains(&self.kind.as_str())
-            && let Some(sha256) = &self.sha256
+            && let Some(digest) = self.digest()
         {
-            return format!("{}\n{sha256}", self.kind);
+            return format!("{}\n{digest}", self.kind);
         }
         format!(
             "{}\n{}\n{}",
@@ -169,6 +171,12 @@ mod tests {
         let mut moved = a.clone();
         moved.reference = "tarball:/b.tar".into();
         assert_eq!(a.file_name(), moved.file_name());
+
+        let mut engine = Record::new("podman", "podman:localhost/dev:1", 1);
+        engine.config_digest = Some(digest("image id"));
+        let mut retagged = engine.clone();
+        retagged.reference = "podman:localhost/dev:2".into();
+        assert_eq!(engine.file_name(), retagged.file_name(), "keyed by the image ID");
 
         let mut amd = Record::new("registry", "docker.io/library/alpine:3", 1);
         amd.platform = Some("linux/amd64".into());
