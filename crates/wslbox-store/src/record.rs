@@ -176,7 +176,11 @@ mod tests {
         engine.config_digest = Some(digest("image id"));
         let mut retagged = engine.clone();
         retagged.reference = "podman:localhost/dev:2".into();
-        assert_eq!(engine.file_name(), retagged.file_name(), "keyed by the image ID");
+        assert_eq!(
+            engine.file_name(),
+            retagged.file_name(),
+            "keyed by the image ID"
+        );
 
         let mut amd = Record::new("registry", "docker.io/library/alpine:3", 1);
         amd.platform = Some("linux/amd64".into());

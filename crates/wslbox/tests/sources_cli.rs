@@ -155,6 +155,14 @@ fn podman_image_exports_to_tar_gz() {
     );
     // The image's Env reaches the distribution.
     assert!(member(&out, "etc/profile.d/wslbox-image.sh").contains("WSLBOX_TEST"));
+    // The image store keeps it under its image ID.
+    let listed = env.run(&["images", "--json"]).success().json();
+    let records = listed.as_array().unwrap();
+    assert_eq!(records.len(), 1, "{listed}");
+    assert_eq!(records[0]["kind"], "podman");
+    assert_eq!(records[0]["digest"], format!("sha256:{id}"));
+    assert_eq!(records[0]["reference"], format!("podman:{ENGINE_IMAGE}"));
+    assert!(records[0]["os"].is_object(), "{listed}");
 
     let missing = env.run(&["export", "podman:localhost/no-such-image:1", "-o", "x.tar"]);
     missing.failure();
