@@ -24,6 +24,7 @@ pub mod jsonc;
 pub mod names;
 pub mod output;
 pub mod report;
+pub mod terminal_ids;
 pub mod terminal_profiles;
 pub mod transaction;
 pub mod wsl_error;

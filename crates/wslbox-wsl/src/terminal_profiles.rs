@@ -4,10 +4,15 @@
 //! `commandline` mentions that GUID (`wsl.exe --distribution-id {GUID}`, what WSL writes) or
 //! `-d OLD`, or it is a Terminal-generated WSL profile (`source: Windows.Terminal.Wsl`) named
 //! OLD. Its `name` is changed only when it is still OLD, so a name the user chose survives.
+//!
+//! WSL's fragment also hides the profile Terminal generates for the distribution's name with
+//! `{"updates": H(name), "hidden": true}` ([`generated_profile_guid`]); that entry is pointed
+//! at H(NEW), or Terminal would show a generated profile for the new name next to ours.
 
 use crate::args::rewrite_distribution_args;
 use crate::jsonc::{self, JsoncError, Node};
 use crate::names::same_name;
+use crate::terminal_ids::generated_profile_guid;
 
 /// Rewrites the profiles of distribution `guid` from `old` to `new`; `None` when nothing
 /// refers to it.
@@ -19,7 +24,15 @@ pub fn rename_in_terminal_json(
 ) -> Result<Option<String>, JsoncError> {
     let root = jsonc::parse(src)?;
     let mut edits = Vec::new();
+    let (hidden_old, hidden_new) = (generated_profile_guid(old), generated_profile_guid(new));
     root.visit_objects(&mut |object: &Node| {
+        if let Some(updates) = object.get("updates")
+            && updates.as_str().is_some_and(|g| same_guid(g, &hidden_old))
+            && hidden_old != hidden_new
+        {
+            edits.push((updates.span.clone(), jsonc::quote(&hidden_new)));
+            return;
+        }
         let name = object.get("name").and_then(|n| n.as_str().map(|s| (n, s)));
         let commandline = object
             .get("commandline")
@@ -103,6 +116,24 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(out, src.replace(r#""name":"Old""#, r#""name":"New""#));
+    }
+
+    #[test]
+    fn the_hide_entry_follows_the_new_name() {
+        // As WSL writes a fragment for `Ubuntu` (the published vector).
+        let src = format!(
+            r#"{{"profiles":[{{"updates":"{{2c4de342-38b7-51cf-b940-2309a097f518}}","hidden":true}},{{"guid":"{{p}}","name":"Ubuntu","commandline":"wsl.exe --distribution-id {GUID}"}}]}}"#
+        );
+        let out = rename_in_terminal_json(&src, GUID, "Ubuntu", "Work")
+            .unwrap()
+            .unwrap();
+        let expected = src
+            .replace(
+                "{2c4de342-38b7-51cf-b940-2309a097f518}",
+                &generated_profile_guid("Work"),
+            )
+            .replace(r#""name":"Ubuntu""#, r#""name":"Work""#);
+        assert_eq!(out, expected);
     }
 
     #[test]

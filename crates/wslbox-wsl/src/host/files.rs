@@ -41,6 +41,23 @@ pub fn write_atomically(path: &Path, text: &str) -> Result<()> {
     Ok(())
 }
 
+/// Which Terminal JSON file an edit is for; they are written differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TerminalFile {
+    /// `settings.json`, the user's own: a backup is kept and the edit lands atomically.
+    Settings,
+    /// WSL's fragment: rewritten in place, as WSL writes it (WSL-FACTS.md): a file moved into
+    /// place by an elevated process would belong to Administrators, and Terminal, running as
+    /// the user, could no longer read it.
+    Fragment,
+}
+
+/// Truncates and rewrites `path` itself, keeping its owner and ACL.
+fn write_in_place(path: &Path, text: &str) -> Result<()> {
+    fs_err::write(path, text)?;
+    Ok(())
+}
+
 /// Renames distribution `guid` from `old` to `new` in one Terminal JSON file, recording an undo.
 /// Returns whether the file changed.
 pub fn rename_in_json_file<'a>(
@@ -49,7 +66,7 @@ pub fn rename_in_json_file<'a>(
     guid: &str,
     old: &str,
     new: &str,
-    keep_backup: bool,
+    file: TerminalFile,
 ) -> Result<bool> {
     let original = fs_err::read_to_string(path)?;
     let edited =
@@ -64,14 +81,18 @@ pub fn rename_in_json_file<'a>(
         "Windows Terminal: renamed the profile in {}",
         path.display()
     );
-    if keep_backup {
-        let backup = PathBuf::from(format!("{}{BACKUP_SUFFIX}", path.display()));
-        fs_err::write(&backup, &original)?;
-        what.push_str(&format!(" (backup: {})", backup.display()));
-    }
-    write_atomically(path, &edited)?;
+    let write: fn(&Path, &str) -> Result<()> = match file {
+        TerminalFile::Settings => {
+            let backup = PathBuf::from(format!("{}{BACKUP_SUFFIX}", path.display()));
+            fs_err::write(&backup, &original)?;
+            what.push_str(&format!(" (backup: {})", backup.display()));
+            write_atomically
+        }
+        TerminalFile::Fragment => write_in_place,
+    };
+    write(path, &edited)?;
     let path = path.to_owned();
-    tx.done(what, move || write_atomically(&path, &original));
+    tx.done(what, move || write(&path, &original));
     Ok(true)
 }
 

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::files::{rename_file, rename_in_json_file, terminal_settings_files};
+use super::files::{TerminalFile, rename_file, rename_in_json_file, terminal_settings_files};
 use super::lxss::Lxss;
 use super::shortcut;
 use super::wsl_exe::WslExe;
@@ -69,10 +69,24 @@ pub fn rename(wsl: &WslExe, old: &str, new: &str, opts: &RenameOptions) -> Resul
         if let Some(fragment) = distro.terminal_profile_path.as_deref().map(Path::new)
             && fragment.is_file()
         {
-            rename_in_json_file(&mut tx, fragment, &distro.guid, &old, new, false)?;
+            rename_in_json_file(
+                &mut tx,
+                fragment,
+                &distro.guid,
+                &old,
+                new,
+                TerminalFile::Fragment,
+            )?;
         }
         for settings in terminal_settings_files() {
-            rename_in_json_file(&mut tx, &settings, &distro.guid, &old, new, true)?;
+            rename_in_json_file(
+                &mut tx,
+                &settings,
+                &distro.guid,
+                &old,
+                new,
+                TerminalFile::Settings,
+            )?;
         }
     }
 

@@ -4,6 +4,7 @@ use std::path::Path;
 
 use wslbox_wsl::State;
 use wslbox_wsl::host::{self, RenameOptions};
+use wslbox_wsl::terminal_ids::{fragment_profile_guid, generated_profile_guid};
 
 use crate::support::*;
 
@@ -38,12 +39,15 @@ fn import_list_rename_clone_move_backup_remove() {
     assert!(install.join("ext4.vhdx").is_file());
     let shortcut = value_str(&guid, "ShortcutPath").expect("ShortcutPath");
     assert!(Path::new(&shortcut).is_file(), "{shortcut}");
+    assert_in_start_menu_root(&shortcut, &name);
     let fragment = value_str(&guid, "TerminalProfilePath").expect("TerminalProfilePath");
-    assert!(
-        fs_err::read_to_string(&fragment)
-            .unwrap()
-            .contains(&format!("\"name\": \"{name}\""))
+    // What _CreateTerminalProfile writes: {P}.json, the hide entry for the name, profile P.
+    let profile = fragment_profile_guid(&guid);
+    assert_eq!(
+        Path::new(&fragment).file_name().unwrap().to_str().unwrap(),
+        format!("{profile}.json")
     );
+    assert_fragment(&fragment, &profile, &name);
 
     // list: one entry with the documented fields.
     let entry = host::list(&wsl)
@@ -84,12 +88,15 @@ fn import_list_rename_clone_move_backup_remove() {
     let report = host::rename(&wsl, &name, &new, &RenameOptions::default()).unwrap();
     assert_eq!(guid_of(&new).as_deref(), Some(guid.as_str()));
     assert_eq!(guid_of(&name), None);
-    assert!(
-        fs_err::read_to_string(&fragment)
-            .unwrap()
-            .contains(&format!("\"name\": \"{new}\""))
+    // Same file and profile GUID (they derive from the distribution GUID); the hide entry
+    // now names the profile Terminal would generate for the new name.
+    assert_eq!(
+        value_str(&guid, "TerminalProfilePath").as_deref(),
+        Some(fragment.as_str())
     );
+    assert_fragment(&fragment, &profile, &new);
     let new_shortcut = value_str(&guid, "ShortcutPath").unwrap();
+    assert_in_start_menu_root(&new_shortcut, &new);
     assert!(
         new_shortcut.ends_with(&format!("{new}.lnk")),
         "{new_shortcut}"
@@ -242,4 +249,28 @@ fn utf16_output_of_a_wsl_that_ignores_wsl_utf8_is_decoded() {
     );
     wsl.terminate(&name).unwrap();
     host::remove(&wsl, &name).unwrap();
+}
+
+/// The fragment holds WSL's two entries: the hide entry for `name`, then profile `profile`.
+fn assert_fragment(path: &str, profile: &str, name: &str) {
+    let json: serde_json::Value =
+        serde_json::from_str(&fs_err::read_to_string(path).unwrap()).unwrap();
+    let profiles = json["profiles"].as_array().expect("profiles");
+    assert_eq!(profiles.len(), 2, "{json}");
+    assert_eq!(
+        profiles[0],
+        serde_json::json!({"updates": generated_profile_guid(name), "hidden": true}),
+        "{json}"
+    );
+    assert_eq!(profiles[1]["guid"], profile, "{json}");
+    assert_eq!(profiles[1]["name"], name, "{json}");
+}
+
+/// `%APPDATA%\Microsoft\Windows\Start Menu\<name>.lnk`, not under `Programs`.
+fn assert_in_start_menu_root(link: &str, name: &str) {
+    let appdata = std::env::var_os("APPDATA").expect("APPDATA under Wine");
+    let expected = Path::new(&appdata)
+        .join(r"Microsoft\Windows\Start Menu")
+        .join(format!("{name}.lnk"));
+    assert_eq!(Path::new(link), expected.as_path());
 }
