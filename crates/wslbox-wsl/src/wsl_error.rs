@@ -46,6 +46,11 @@ impl WslFailure {
                 "the distribution is in use; stop it with `wsl --terminate NAME` and retry"
             }
             "WSL_E_USER_NOT_FOUND" => "that user does not exist inside the distribution",
+            // microsoft/WSL src/linux/init/main.cpp refuses a root filesystem with neither
+            // /etc nor /bin/sh.
+            "WSL_E_NOT_A_LINUX_DISTRO" => {
+                "WSL found neither /etc nor /bin/sh in the root filesystem, so it is not a Linux distribution; check the image, or the archive's layout (--subdir / --strip-components)"
+            }
             "WSL_E_IMPORT_FAILED" | "WSL_E_EXPORT_FAILED" => {
                 "WSL could not read or write the root filesystem archive"
             }
@@ -107,6 +112,18 @@ mod tests {
             "{shown}"
         );
         assert!(shown.contains("pick another name"), "{shown}");
+    }
+
+    #[test]
+    fn not_a_linux_distro_says_what_wsl_looked_for() {
+        let f = WslFailure::parse(
+            "The imported file is not a valid Linux distribution.\nError code: Wsl/Service/RegisterDistro/WSL_E_NOT_A_LINUX_DISTRO\n",
+        );
+        let shown = f.to_string();
+        assert!(
+            shown.contains("neither /etc nor /bin/sh") && shown.contains("--subdir"),
+            "{shown}"
+        );
     }
 
     #[test]

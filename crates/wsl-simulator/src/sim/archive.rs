@@ -5,7 +5,9 @@ use std::io::Read;
 
 use super::{Result, fail};
 
-/// Decompresses gzip (WSL accepts gzip tars) and checks the tar has entries.
+/// Decompresses gzip (WSL accepts gzip tars) and checks the tar has entries, and that it
+/// holds `/etc` or `/bin/sh`: microsoft/WSL `src/linux/init/main.cpp` refuses any other root
+/// filesystem with `WSL_E_NOT_A_LINUX_DISTRO`.
 pub fn load(mut bytes: Vec<u8>) -> Result<Vec<u8>> {
     if bytes.starts_with(&[0x1f, 0x8b]) {
         let mut plain = Vec::new();
@@ -19,6 +21,7 @@ pub fn load(mut bytes: Vec<u8>) -> Result<Vec<u8>> {
     }
     let mut archive = tar::Archive::new(&bytes[..]);
     let mut count = 0usize;
+    let mut linux = false;
     let entries = match archive.entries() {
         Ok(e) => e,
         Err(e) => return import_failed(&e.to_string()),
@@ -27,6 +30,11 @@ pub fn load(mut bytes: Vec<u8>) -> Result<Vec<u8>> {
         match entry {
             Ok(mut e) => {
                 count += 1;
+                if let Ok(path) = e.path() {
+                    let path = path.to_string_lossy();
+                    let path = path.trim_start_matches("./").trim_start_matches('/');
+                    linux |= path == "etc" || path.starts_with("etc/") || path == "bin/sh";
+                }
                 // Reading the data catches truncated archives.
                 if let Err(err) = std::io::copy(&mut e, &mut std::io::sink()) {
                     return import_failed(&err.to_string());
@@ -37,6 +45,12 @@ pub fn load(mut bytes: Vec<u8>) -> Result<Vec<u8>> {
     }
     if count == 0 {
         return import_failed("the archive is empty");
+    }
+    if !linux {
+        return fail(
+            "The root filesystem is not a Linux distribution: it has neither /etc nor /bin/sh.",
+            "Wsl/Service/RegisterDistro/WSL_E_NOT_A_LINUX_DISTRO",
+        );
     }
     Ok(bytes)
 }

@@ -74,6 +74,23 @@ impl WslExe {
         cmd
     }
 
+    /// Starts `cmd`. CreateProcess may fail with ERROR_INTERNAL_ERROR (1359) before the
+    /// program ran (Wine does when several processes start at once); nothing ran, so a
+    /// second or third attempt is safe.
+    fn spawn(&self, cmd: &mut Command) -> Result<std::process::Child> {
+        const ERROR_INTERNAL_ERROR: i32 = 1359;
+        let mut attempt = 1;
+        loop {
+            match cmd.spawn() {
+                Err(e) if e.raw_os_error() == Some(ERROR_INTERNAL_ERROR) && attempt < 3 => {
+                    attempt += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                result => return result.map_err(|e| self.spawn_error(e)),
+            }
+        }
+    }
+
     fn spawn_error(&self, source: std::io::Error) -> Error {
         Error::WslSpawn {
             path: self.path.clone(),
@@ -83,11 +100,13 @@ impl WslExe {
 
     /// Runs wsl.exe to completion and returns its decoded stdout.
     pub fn run<S: AsRef<OsStr>>(&self, args: &[S]) -> Result<String> {
-        let out = self
-            .command(args)
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| self.spawn_error(e))?;
+        let child = self.spawn(
+            self.command(args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped()),
+        )?;
+        let out = child.wait_with_output().map_err(|e| self.spawn_error(e))?;
         let stdout = decode_output(&out.stdout);
         if out.status.success() {
             return Ok(stdout);
@@ -154,13 +173,12 @@ impl WslExe {
         producer: impl FnOnce(Box<dyn Write + Send>) -> anyhow::Result<T>,
     ) -> Result<T> {
         let args = import_args(name, dir, OsStr::new("-"), version);
-        let mut child = self
-            .command(&args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| self.spawn_error(e))?;
+        let mut child = self.spawn(
+            self.command(&args)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped()),
+        )?;
         let readers = Readers::start(&mut child);
         let stdin = SharedPipe(Arc::new(Mutex::new(child.stdin.take())));
         let produced = producer(Box::new(stdin.clone()));
@@ -199,28 +217,27 @@ impl WslExe {
     /// `--export OLD - | --import NEW DIR - --version N`: a clone without a temp file.
     pub fn export_into_import(&self, from: &str, to: &str, dir: &Path, version: u8) -> Result<()> {
         let export_args = ["--export", from, "-", "--format", "tar"];
-        let mut export = self
-            .command(&export_args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| self.spawn_error(e))?;
+        let mut export = self.spawn(
+            self.command(&export_args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped()),
+        )?;
         let pipe = export.stdout.take().expect("stdout is piped");
         let export_err = spawn_reader(export.stderr.take());
         let import_args = import_args(to, dir, OsStr::new("-"), version);
-        let import = self
-            .command(&import_args)
-            .stdin(Stdio::from(pipe))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn();
+        let import = self.spawn(
+            self.command(&import_args)
+                .stdin(Stdio::from(pipe))
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped()),
+        );
         let mut import = match import {
             Ok(child) => child,
             Err(e) => {
                 let _ = export.kill();
                 let _ = export.wait();
-                return Err(self.spawn_error(e));
+                return Err(e);
             }
         };
         let readers = Readers::start(&mut import);

@@ -161,3 +161,32 @@ fn missing_wsl_exe_reported_before_the_producer_runs() {
     assert!(err.to_string().contains("is WSL installed?"), "{err}");
     assert_nothing_left(&name, &dir);
 }
+
+#[test]
+fn a_rootfs_without_etc_or_sh_is_refused_as_wsl_does_and_explained() {
+    let wsl = wsl();
+    let name = name("notlinux");
+    let dir = scratch("notlinux").join("d");
+    let opts = ImportOptions {
+        name: name.clone(),
+        location: Some(dir.clone()),
+        version: 2,
+    };
+    let err = host::import(&wsl, &opts, |mut out| {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(4);
+        h.set_mode(0o755);
+        h.set_cksum();
+        b.append_data(&mut h, "app/server", &b"ELF!"[..])?;
+        out.write_all(&b.into_inner()?)?;
+        Ok(produced())
+    })
+    .unwrap_err();
+    let shown = err.to_string();
+    assert!(
+        shown.contains("WSL_E_NOT_A_LINUX_DISTRO") && shown.contains("neither /etc nor /bin/sh"),
+        "{shown}"
+    );
+    assert_nothing_left(&name, &dir);
+}
