@@ -32,6 +32,27 @@ pub enum Error {
     },
     #[error("the install folder {} already exists and is not empty; choose a new or empty folder", path.display())]
     FolderNotEmpty { path: PathBuf },
+    #[error(
+        "after `wsl --manage {name} --move`, the disk {disk} is neither in the folder the registry names ({base_path}) nor in {}; WSL did not finish the move. Find the file and run `wslbox move {name} FOLDER` again, or restore it from a backup", dir.display()
+    )]
+    DiskLostAfterMove {
+        name: String,
+        disk: String,
+        base_path: String,
+        dir: PathBuf,
+    },
+    #[error(
+        "`wsl --manage {name} --move` reported success, but the disk is still {}; the distribution is unchanged there. Run `wslbox move` again, or update WSL (`wsl --update`)", disk.display()
+    )]
+    DiskNotMoved { name: String, disk: PathBuf },
+    #[error(
+        "after `wsl --manage {name} --move`, {} cannot be opened ({source}); WSL 2.7 has left moved disks owned by Administrators (WSL#40159): give your user access to the file (icacls), then start the distribution", path.display()
+    )]
+    DiskInaccessible {
+        name: String,
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("producing the root filesystem failed: {0:#}")]
     Producer(anyhow::Error),
     #[error("{0}")]

@@ -252,14 +252,23 @@ fn manage(args: &[String]) -> Result {
                     "Wsl/Service/MoveDistro/ERROR_FILE_EXISTS",
                 );
             }
+            // `WSL_SIM_FAIL=move-no-op`: claims success and moves nothing.
+            if fault("move-no-op", &d.name) {
+                say("The operation completed successfully.");
+                return Ok(());
+            }
             let moved =
                 fs_err::create_dir_all(&target).and_then(|()| fs_err::rename(&disk, &new_disk));
             if moved.is_err() {
                 return fail("Access is denied.", "Wsl/Service/MoveDistro/E_ACCESSDENIED");
             }
-            let _ = d
-                .key
-                .set_string("BasePath", format!(r"\\?\{}", target.display()));
+            // WSL 2.7.x has moved the disk and left BasePath at the old folder (WSL#40716);
+            // `WSL_SIM_FAIL=move-stale-basepath` stages that.
+            if !fault("move-stale-basepath", &d.name) {
+                let _ = d
+                    .key
+                    .set_string("BasePath", format!(r"\\?\{}", target.display()));
+            }
             say("The operation completed successfully.");
             Ok(())
         }

@@ -57,6 +57,12 @@ pub fn move_to(wsl: &WslExe, name: &str, dir: &Path) -> Result<Report> {
             distro.name,
             dir.display()
         ));
+        // From here the new folder holds the disk: nothing may be rolled back.
+        report.changes.extend(tx.commit());
+        tx = Transaction::new();
+        report
+            .changes
+            .extend(verify_moved_disk(&lxss, &distro.name, dir)?);
     } else {
         move_by_reimport(wsl, &lxss, &distro, dir, &mut tx)?;
     }
@@ -66,6 +72,57 @@ pub fn move_to(wsl: &WslExe, name: &str, dir: &Path) -> Result<Report> {
     report.changes.extend(tx.commit());
     remove_created_folder(&distro, &mut report);
     Ok(report)
+}
+
+/// WSL 2.7's `--manage --move` has moved the disk but left `BasePath` at the old folder
+/// (WSL#40716), or left the disk owned by Administrators (WSL#40159). Checks that the disk
+/// is in `dir` and that `BasePath` says so, repairing `BasePath` when it does not; reports a
+/// disk that did not move, is nowhere, or cannot be opened, rather than claiming success.
+/// Returns what it changed.
+fn verify_moved_disk(lxss: &Lxss, name: &str, dir: &Path) -> Result<Vec<String>> {
+    let moved = lxss.get(name)?;
+    let Some(vhd) = moved.vhd.clone() else {
+        return Ok(Vec::new()); // WSL 1: no disk file to check.
+    };
+    let dir = std::path::absolute(dir)?;
+    let disk = dir.join(&vhd);
+    let recorded = PathBuf::from(&moved.base_path);
+    if !disk.is_file() {
+        if recorded.join(&vhd).is_file() {
+            return Err(Error::DiskNotMoved {
+                name: name.to_owned(),
+                disk: recorded.join(&vhd),
+            });
+        }
+        return Err(Error::DiskLostAfterMove {
+            name: name.to_owned(),
+            disk: vhd,
+            base_path: moved.base_path,
+            dir,
+        });
+    }
+    let mut changes = Vec::new();
+    let same = |a: &Path, b: &Path| {
+        a.to_string_lossy().trim_end_matches('\\').to_lowercase()
+            == b.to_string_lossy().trim_end_matches('\\').to_lowercase()
+    };
+    if !same(&recorded, &dir) {
+        lxss.key(&moved.guid)?
+            .set_string("BasePath", &format!(r"\\?\{}", dir.display()))?;
+        changes.push(format!(
+            "repaired BasePath: WSL moved the disk to {} but left BasePath at {} (WSL#40716)",
+            dir.display(),
+            moved.base_path
+        ));
+    }
+    if let Err(source) = fs_err::File::open(&disk) {
+        return Err(Error::DiskInaccessible {
+            name: name.to_owned(),
+            path: disk,
+            source,
+        });
+    }
+    Ok(changes)
 }
 
 /// Settings that belong to the distribution rather than to its GUID; re-import loses them.

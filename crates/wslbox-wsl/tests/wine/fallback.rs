@@ -82,3 +82,58 @@ fn wsl_failing_import() -> host::WslExe {
         .with_env("WSL_SIM_VERSION", "inbox")
         .with_env("WSL_SIM_FAIL", r"import-after-register@moveback\b")
 }
+
+#[test]
+fn move_repairs_the_base_path_wsl_left_stale() {
+    // WSL 2.7.x moved the disk but left BasePath at the old folder (WSL#40716).
+    let wsl = wsl().with_env("WSL_SIM_FAIL", "move-stale-basepath");
+    let name = name("movestale");
+    let dir = scratch("movestale");
+    import(&wsl, &name, &dir.join("a"));
+    let report = host::move_to(&wsl, &name, &dir.join("b")).unwrap();
+    assert!(
+        report
+            .changes
+            .iter()
+            .any(|c| c.starts_with("repaired BasePath") && c.contains("WSL#40716")),
+        "{:?}",
+        report.changes
+    );
+    let guid = guid_of(&name).unwrap();
+    let base = value_str(&guid, "BasePath").unwrap();
+    assert!(
+        base.starts_with(r"\\?\") && base.ends_with(r"movestale\b"),
+        "{base}"
+    );
+    assert!(dir.join("b").join("ext4.vhdx").is_file());
+    // The distribution works from its new place.
+    let backup = dir.join("after-move.tar");
+    host::backup(&wsl, &name, &backup).unwrap();
+    assert!(!tar_entries(&backup).is_empty());
+    host::remove(&wsl, &name).unwrap();
+}
+
+#[test]
+fn move_that_left_the_disk_behind_is_reported_and_loses_nothing() {
+    let wsl = wsl().with_env("WSL_SIM_FAIL", "move-no-op");
+    let name = name("movenoop");
+    let dir = scratch("movenoop");
+    import(&wsl, &name, &dir.join("a"));
+    let err = host::move_to(&wsl, &name, &dir.join("b")).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("reported success, but the disk is still"),
+        "{err}"
+    );
+    assert!(
+        dir.join("a").join("ext4.vhdx").is_file(),
+        "the disk is where it was"
+    );
+    let guid = guid_of(&name).unwrap();
+    assert!(
+        value_str(&guid, "BasePath")
+            .unwrap()
+            .ends_with(r"movenoop\a")
+    );
+    host::remove(&wsl, &name).unwrap();
+}
