@@ -29,6 +29,8 @@ pub fn create_shortcut(name: &str, guid: &str) -> Option<PathBuf> {
         .map(PathBuf::from)
         .unwrap_or_else(|| r"C:\Windows".into());
     let exe = root.join(r"System32\wsl.exe");
+    // SAFETY: COM is initialized on this thread first; CoCreateInstance returns an owned
+    // interface or an error; every string argument is an HSTRING that outlives its call.
     let saved = unsafe {
         let _ = CoInitializeEx(None, COINIT_APARTMENTTHREADED);
         let link: windows::core::Result<IShellLinkW> =

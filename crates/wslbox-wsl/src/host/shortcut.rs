@@ -20,6 +20,9 @@ fn shortcut_error(path: &Path, e: windows::core::Error) -> Error {
 
 #[allow(unsafe_code)] // COM calls; each is a plain call on an interface we own.
 fn load(path: &Path) -> windows::core::Result<(IShellLinkW, IPersistFile)> {
+    // SAFETY: COM is initialized on this thread first; CoCreateInstance returns an owned
+    // interface (released on drop) or an error; `cast` is QueryInterface on it; Load gets a
+    // valid, NUL-terminated HSTRING that outlives the call.
     unsafe {
         // S_FALSE (already initialized) is fine; a different apartment model is too, since the
         // ShellLink object is free to be used from either.
@@ -36,6 +39,7 @@ fn load(path: &Path) -> windows::core::Result<(IShellLinkW, IPersistFile)> {
 pub fn arguments(path: &Path) -> Result<String> {
     let (link, _) = load(path).map_err(|e| shortcut_error(path, e))?;
     let mut buf = vec![0u16; 4096];
+    // SAFETY: GetArguments writes at most `buf.len()` UTF-16 units into the buffer we own.
     unsafe { link.GetArguments(&mut buf) }.map_err(|e| shortcut_error(path, e))?;
     let len = buf.iter().position(|c| *c == 0).unwrap_or(buf.len());
     Ok(String::from_utf16_lossy(&buf[..len]))
@@ -45,6 +49,8 @@ pub fn arguments(path: &Path) -> Result<String> {
 #[allow(unsafe_code)]
 pub fn set_arguments(path: &Path, args: &str) -> Result<()> {
     let (link, file) = load(path).map_err(|e| shortcut_error(path, e))?;
+    // SAFETY: both interfaces come from `load` and are alive; SetArguments gets a valid
+    // HSTRING that outlives the call; Save with a null name saves to the loaded file.
     unsafe {
         link.SetArguments(&HSTRING::from(args))
             .and_then(|()| file.Save(PCWSTR::null(), true))
