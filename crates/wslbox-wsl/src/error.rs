@@ -55,8 +55,14 @@ pub enum Error {
     },
     #[error("producing the root filesystem failed: {0:#}")]
     Producer(anyhow::Error),
-    #[error("{0}")]
-    Refused(String),
+    #[error("cannot tell the backup format of {}; name it .tar, .tar.gz, .tar.xz or .vhdx", path.display())]
+    UnknownBackupFormat { path: PathBuf },
+    #[error("`{name}` is a WSL 1 distribution and has no .vhdx; use .tar")]
+    NoVhdForWsl1 { name: String },
+    #[error(
+        "this WSL cannot look up user `{user}` (no `wsl --manage --set-default-user`); pass the numeric uid, e.g. `wslbox set-user {name} 1000`, or run `wsl --update`"
+    )]
+    UserLookupUnsupported { name: String, user: String },
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }

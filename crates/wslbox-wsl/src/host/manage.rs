@@ -200,17 +200,11 @@ fn move_by_reimport<'a>(
 /// `wslbox backup NAME -o FILE`: `wsl --export` in the format the extension names.
 pub fn backup(wsl: &WslExe, name: &str, file: &Path) -> Result<Report> {
     let distro = Lxss::open()?.get(name)?;
-    let format = ExportFormat::from_path(file).ok_or_else(|| {
-        Error::Refused(format!(
-            "cannot tell the backup format of {}; name it .tar, .tar.gz, .tar.xz or .vhdx",
-            file.display()
-        ))
+    let format = ExportFormat::from_path(file).ok_or_else(|| Error::UnknownBackupFormat {
+        path: file.to_owned(),
     })?;
     if format == ExportFormat::Vhd && distro.version != 2 {
-        return Err(Error::Refused(format!(
-            "`{}` is a WSL 1 distribution and has no .vhdx; use .tar",
-            distro.name
-        )));
+        return Err(Error::NoVhdForWsl1 { name: distro.name });
     }
     let existed = file.exists();
     if let Err(e) = wsl.export_file(&distro.name, file, format) {
@@ -260,10 +254,10 @@ pub fn set_user(wsl: &WslExe, name: &str, user: &str) -> Result<Report> {
     } else if let Ok(uid) = user.parse::<u32>() {
         lxss.key(&distro.guid)?.set_u32("DefaultUid", uid)?;
     } else {
-        return Err(Error::Refused(format!(
-            "this WSL cannot look up user `{user}` (no `wsl --manage --set-default-user`); pass the numeric uid, e.g. `wslbox set-user {} 1000`, or run `wsl --update`",
-            distro.name
-        )));
+        return Err(Error::UserLookupUnsupported {
+            name: distro.name,
+            user: user.to_owned(),
+        });
     }
     Ok(Report {
         changes: vec![format!("default user of `{}`: {user}", distro.name)],
