@@ -44,14 +44,14 @@ impl Check {
 
 /// Checks every record, a few registries' answers at a time; the result is in `records`'
 /// order.
-pub fn check(records: &[Record], open: &OpenOptions) -> Result<Vec<Check>, PipelineError> {
+pub fn check(records: &[&Record], open: &OpenOptions) -> Result<Vec<Check>, PipelineError> {
     // A status query: one retry, not the download budget, so an offline registry answers
     // `unknown` in seconds.
     let mut options = wslbox_source::client_options(open);
     options.retry.max_attempts = 2;
     let client = wslbox_registry::Client::new(options).map_err(wslbox_source::SourceError::from)?;
     let rt = wslbox_source::runtime()?;
-    let checks = records.iter().map(|record| {
+    let checks = records.iter().map(|&record| {
         let client = client.clone();
         async move { check_one(&client, record).await }
     });

@@ -95,7 +95,7 @@ pub fn export(
             ..Default::default()
         }
     } else {
-        let exported_at = crate::record::now();
+        let exported_at = wslbox_store::unix_now();
         let digest = info
             .digest()
             .cloned()

@@ -1,12 +1,10 @@
 //! What every pull, export and import tells the image store ([`wslbox_store`]).
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use wslbox_reference::Reference;
 use wslbox_rootfs::customize::Warning;
 use wslbox_rootfs::osrelease::OsRelease;
 use wslbox_source::{OpenOptions, SourceInfo, SourceKind};
-use wslbox_store::{ImageStore, OsFacts, Record, StoredWarning};
+use wslbox_store::{ImageStore, OsFacts, Record, StoredWarning, unix_now};
 
 use crate::Reporter;
 
@@ -17,15 +15,9 @@ pub(crate) struct Learned<'a> {
     pub warnings: &'a [Warning],
 }
 
-pub(crate) fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
 /// The record for `info`, typed as `typed`.
 pub(crate) fn record_of(typed: &str, info: &SourceInfo, learned: Option<&Learned>) -> Record {
-    let mut record = Record::new(info.kind.as_str(), info.reference.clone(), now());
+    let mut record = Record::new(info.kind.as_str(), info.reference.clone(), unix_now());
     record.typed = typed.to_owned();
     if info.kind == SourceKind::Registry
         && let Ok(reference) = info.reference.parse::<Reference>()

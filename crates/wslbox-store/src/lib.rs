@@ -23,5 +23,5 @@ mod store;
 pub use error::StoreError;
 pub use gc::{PruneSummary, RemoveSummary};
 pub use query::{Query, QueryError};
-pub use record::{OsFacts, RECORD_VERSION, Record, StoredWarning};
+pub use record::{OsFacts, RECORD_VERSION, Record, StoredWarning, unix_now};
 pub use store::{ImageStore, Listing, Skipped};

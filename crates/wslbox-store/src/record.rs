@@ -63,6 +63,13 @@ pub struct StoredWarning {
     pub message: String,
 }
 
+/// Now, in the Unix seconds records keep.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
 impl Record {
     /// A record for `kind` at `reference`, pulled now; callers fill in what they know.
     pub fn new(kind: impl Into<String>, reference: impl Into<String>, now: i64) -> Self {

@@ -1,7 +1,7 @@
 //! `wslbox images`: the image store as a table or the documented JSON, optionally with each
 //! registry's answer to "did the tag move?" (`--check`).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use wslbox_pipeline::{Check, CheckStatus};
 use wslbox_store::{ImageStore, OsFacts, Query, Record, StoredWarning};
@@ -31,7 +31,7 @@ struct ImageJson<'a> {
     used: String,
     os: Option<&'a OsFacts>,
     warnings: &'a [StoredWarning],
-    distributions: Vec<String>,
+    distributions: Vec<&'a str>,
     check: Option<&'a Check>,
 }
 
@@ -50,17 +50,8 @@ pub fn run(ctx: &Context, args: ImagesArgs) -> anyhow::Result<()> {
         None => listing.records.iter().collect(),
     };
     let distros = wsl::distributions_by_image()?;
-    let made_from = |r: &Record| -> Vec<String> {
-        let digest = r.digest().map(ToString::to_string);
-        distros
-            .iter()
-            .filter(|(_, d)| Some(d) == digest.as_ref())
-            .map(|(name, _)| name.clone())
-            .collect()
-    };
     let checks = if args.check {
-        let owned: Vec<Record> = records.iter().map(|r| (*r).clone()).collect();
-        wslbox_pipeline::check(&owned, &ctx.open_options())?
+        wslbox_pipeline::check(&records, &ctx.open_options())?
     } else {
         Vec::new()
     };
@@ -87,7 +78,7 @@ pub fn run(ctx: &Context, args: ImagesArgs) -> anyhow::Result<()> {
                 used: rfc3339(r.used_at),
                 os: r.os.as_ref(),
                 warnings: &r.warnings,
-                distributions: made_from(r),
+                distributions: wsl::made_from(&distros, r),
                 check: checks.get(i),
             })
             .collect();
@@ -119,7 +110,7 @@ pub fn run(ctx: &Context, args: ImagesArgs) -> anyhow::Result<()> {
     if cfg!(windows) {
         header.push("DISTRIBUTIONS");
     }
-    let now = now();
+    let now = wslbox_store::unix_now();
     let rows: Vec<Vec<String>> = records
         .iter()
         .enumerate()
@@ -146,7 +137,7 @@ pub fn run(ctx: &Context, args: ImagesArgs) -> anyhow::Result<()> {
                 row.push(status(check));
             }
             if cfg!(windows) {
-                let names = made_from(r);
+                let names = wsl::made_from(&distros, r);
                 row.push(if names.is_empty() {
                     dash()
                 } else {
@@ -175,12 +166,6 @@ fn none() -> String {
 
 fn dash() -> String {
     "-".into()
-}
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 fn rfc3339(unix: i64) -> String {

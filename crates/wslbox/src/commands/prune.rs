@@ -79,12 +79,7 @@ pub fn rmi(ctx: &Context, args: RmiArgs) -> anyhow::Result<()> {
     let chosen = select(&args, &store.list()?.records)?;
     if !args.force {
         for r in &chosen {
-            let digest = r.digest().map(ToString::to_string);
-            let users: Vec<&str> = distros
-                .iter()
-                .filter(|(_, d)| Some(d) == digest.as_ref())
-                .map(|(n, _)| n.as_str())
-                .collect();
+            let users = wsl::made_from(&distros, r);
             if !users.is_empty() {
                 bail!(
                     "{} is the image the WSL distribution{} {} {} made from; `wslbox rmi --force` forgets it anyway (the distribution keeps working, only the cached copy is lost). Nothing was removed",

@@ -31,6 +31,21 @@ pub fn distributions_by_image() -> anyhow::Result<Vec<(String, String)>> {
     Ok(Vec::new())
 }
 
+/// The names in `distros` (from [`distributions_by_image`]) made from `record`'s content.
+pub fn made_from<'a>(
+    distros: &'a [(String, String)],
+    record: &wslbox_store::Record,
+) -> Vec<&'a str> {
+    let Some(digest) = record.digest().map(ToString::to_string) else {
+        return Vec::new();
+    };
+    distros
+        .iter()
+        .filter(|(_, d)| *d == digest)
+        .map(|(name, _)| name.as_str())
+        .collect()
+}
+
 #[cfg_attr(windows, allow(dead_code))]
 fn needs_windows(verb: &str) -> anyhow::Error {
     anyhow::anyhow!(
