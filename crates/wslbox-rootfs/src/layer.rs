@@ -57,6 +57,10 @@ pub struct LayerOptions {
     pub whiteouts: bool,
     /// Which part of the archive becomes the root.
     pub paths: PathMap,
+    /// Only these paths (of the root) and what is below them; empty keeps everything. Bodies
+    /// of other files are skipped, not spooled. `wslbox upgrade` reads the kept paths out of
+    /// a whole distribution's export this way.
+    pub only: Vec<Vec<u8>>,
 }
 
 impl LayerOptions {
@@ -65,6 +69,7 @@ impl LayerOptions {
         Self {
             whiteouts: true,
             paths: PathMap::default(),
+            only: Vec::new(),
         }
     }
 
@@ -73,7 +78,23 @@ impl LayerOptions {
         Self {
             whiteouts: false,
             paths,
+            only: Vec::new(),
         }
+    }
+
+    /// Whether the root path `path` is selected by [`LayerOptions::only`].
+    fn selects(&self, path: &[u8]) -> bool {
+        self.only.is_empty()
+            || self.only.iter().any(|keep| {
+                path.strip_prefix(keep.as_slice())
+                    .is_some_and(|rest| rest.is_empty() || rest[0] == b'/' || keep.is_empty())
+            })
+    }
+
+    /// The entry's path in the root, or `None` when it is dropped (outside the subtree or
+    /// not selected).
+    fn place(&self, raw: &[u8], path: &[u8]) -> Option<Vec<u8>> {
+        self.paths.map(raw, path).filter(|p| self.selects(p))
     }
 }
 
@@ -236,21 +257,25 @@ impl LayerBuilder {
                 let target = normalize(&raw_target).map_err(|_| {
                     self.unsafe_path(raw_path, "the hardlink target escapes the root")
                 })?;
-                match self.opts.paths.map(&raw_target, &target) {
+                match self.opts.place(&raw_target, &target) {
                     Some(mapped) => EntryKind::Hardlink(mapped),
                     None if self
                         .opts
-                        .paths
-                        .map(raw_path, &self.normalized(raw_path)?)
+                        .place(raw_path, &self.normalized(raw_path)?)
                         .is_none() =>
                     {
                         return Ok(()); // both outside the chosen subtree
                     }
                     None => {
+                        let outside = if self.opts.only.is_empty() {
+                            "the chosen subtree"
+                        } else {
+                            "the kept paths (keep it too: --keep /TARGET)"
+                        };
                         return Err(self.invalid(
                             raw_path,
                             format!(
-                                "its hardlink target `{}` is outside the chosen subtree",
+                                "its hardlink target `{}` is outside {outside}",
                                 String::from_utf8_lossy(&target)
                             ),
                         ));
@@ -276,7 +301,7 @@ impl LayerBuilder {
         if self.opts.whiteouts && is_whiteout(&path) {
             return self.push(raw_path, EntryKind::File { offset: 0, len: 0 }, meta);
         }
-        if self.opts.paths.map(raw_path, &path).is_none() {
+        if self.opts.place(raw_path, &path).is_none() {
             return Ok(());
         }
         let (offset, len) = append(&mut self.spool).map_err(|e| match e {
@@ -300,7 +325,7 @@ impl LayerBuilder {
         meta: EntryMeta,
     ) -> Result<(), FlattenError> {
         let normalized = self.normalized(raw_path)?;
-        if let Some(path) = self.opts.paths.map(raw_path, &normalized) {
+        if let Some(path) = self.opts.place(raw_path, &normalized) {
             self.entries.push(LayerEntry { path, kind, meta });
         }
         Ok(())

@@ -100,6 +100,18 @@ impl DbFile {
         })
     }
 
+    /// A database read from bytes that are not in the tree (the old distribution's, for
+    /// `wslbox upgrade`); it is only read, never stored.
+    pub fn from_bytes(schema: Schema, content: Vec<u8>) -> Self {
+        Self {
+            schema,
+            path: schema.path.as_bytes().to_vec(),
+            existing: None,
+            content,
+            changed: false,
+        }
+    }
+
     pub fn exists(&self) -> bool {
         self.existing.is_some()
     }
@@ -197,6 +209,11 @@ impl DbFile {
     pub fn set_field(&mut self, entry: &Entry, field: usize, value: &[u8]) {
         let mut fields = entry.fields.clone();
         fields[field] = value.to_vec();
+        self.set_fields(entry, &fields);
+    }
+
+    /// Replaces the entry's line with `fields`, keeping the rest of the file byte-for-byte.
+    pub fn set_fields(&mut self, entry: &Entry, fields: &[Vec<u8>]) {
         let mut new_line = fields.join(&b':');
         let start: usize = self.lines().take(entry.index).map(|l| l.len() + 1).sum();
         let Some(old) = self.lines().nth(entry.index) else {

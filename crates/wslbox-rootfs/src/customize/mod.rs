@@ -37,6 +37,7 @@
 //! ```
 
 mod accounts;
+mod carry;
 mod distro_name;
 mod ini;
 mod password;
@@ -54,6 +55,7 @@ use wslbox_image::ImageConfigSummary;
 use wslbox_reference::{Digest, Platform};
 
 pub use crate::resolve::{read_resolved, resolve};
+pub use carry::PreviousAccounts;
 pub use distro_name::{DistroNameError, MAX_DISTRO_NAME_LEN, validate_distro_name};
 pub use provenance::{PROVENANCE_PATH, Provenance};
 pub use suitability::suitability;
@@ -91,6 +93,9 @@ pub struct WslOptions {
     /// The group a new `--user` joins (the catalog's `admin_group` for the image's OS); when
     /// unset or missing from the image's `/etc/group`, `sudo`, else `wheel`.
     pub admin_group: Option<String>,
+    /// `wslbox upgrade`: the old distribution's accounts; its default user is carried over
+    /// (same uid, gid, password hash and groups) instead of `user` being created.
+    pub previous: Option<PreviousAccounts>,
 }
 
 impl std::fmt::Debug for WslOptions {
@@ -117,6 +122,10 @@ impl std::fmt::Debug for WslOptions {
             )
             .field("force", &self.force)
             .field("admin_group", &self.admin_group)
+            .field(
+                "previous",
+                &self.previous.as_ref().map(|_| "<old account databases>"),
+            )
             .finish()
     }
 }
@@ -289,6 +298,17 @@ pub enum CustomizeError {
     PasswordHash { reason: String },
     #[error("{path} in the image is not a directory, but wslbox needs to write under it")]
     NotADirectory { path: String },
+    #[error(
+        "the new image's /{path} gives {what} id {id} to `{owner}`, but the kept {what} `{name}` of `{user}` has that id in the old distribution and owns the kept files; choose an image without `{owner}` (--to), or renumber `{owner}` in the image"
+    )]
+    KeptIdTaken {
+        what: &'static str,
+        id: u32,
+        name: String,
+        owner: String,
+        path: &'static str,
+        user: String,
+    },
     #[error("{path}: {reason}")]
     Unsupported { path: String, reason: String },
     #[error("reading {path} from the flattened image: {source}")]

@@ -1,10 +1,10 @@
 //! Accounts: the root entry WSL needs, `--user` (created the way useradd would, or reused),
 //! the image's `User` as default, sudo rights and the home directory from `/etc/skel`.
 
-use super::accounts;
 use super::accounts::{DbFile, Entry, GROUP, GSHADOW, PASSWD, SHADOW, SUBGID, SUBUID};
 use super::staged::{Staged, display};
 use super::{Customization, CustomizeError, ImageFacts, UserSpec, Warning, WslOptions, password};
+use super::{accounts, carry};
 use crate::{NodeKind, Overlay, OverlayContent};
 
 /// Regular users get ids from here, as `UID_MIN`/`GID_MIN` in login.defs default to.
@@ -32,9 +32,13 @@ pub(crate) fn apply(
         group: DbFile::load(staged, GROUP)?,
     };
     ensure_root(staged, &mut db, out)?;
-    let default_user = match &opts.user {
-        Some(spec) => Some(add_or_reuse(staged, &mut db, facts, opts, spec, out)?),
-        None => image_user(&db, facts, out)?,
+    let default_user = match (&opts.previous, &opts.user) {
+        (Some(prev), _) => {
+            let admin = opts.admin_group.as_deref();
+            carry::apply(staged, &mut db.passwd, &mut db.group, prev, admin, out)?
+        }
+        (None, Some(spec)) => Some(add_or_reuse(staged, &mut db, facts, opts, spec, out)?),
+        (None, None) => image_user(&db, facts, out)?,
     };
     db.passwd.store(staged, 0o644, 0, 0);
     db.group.store(staged, 0o644, 0, 0);
