@@ -24,6 +24,25 @@ pub struct ExportRequest {
     /// What wslbox knows about the image's OS (admin group, systemd, caveats); see
     /// `crate::catalog`.
     pub catalog: Option<Arc<wslbox_catalog::Catalog>>,
+    /// `wslbox upgrade`: paths and the default user to carry over from the old distribution.
+    pub keep: Option<KeepRequest>,
+}
+
+/// What an upgrade keeps, and the old distribution's export to read it from.
+pub struct KeepRequest {
+    /// `wsl --export NAME - --format tar`, read once, to the end.
+    pub export: Box<dyn std::io::Read + Send>,
+    pub paths: wslbox_rootfs::KeepPaths,
+    /// The old distribution's `DefaultUid`.
+    pub default_uid: Option<u32>,
+}
+
+/// What an upgrade kept (`found`) and looked for in vain (`missing`), with the bytes kept.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct KeptSummary {
+    pub found: Vec<String>,
+    pub missing: Vec<String>,
+    pub bytes: u64,
 }
 
 /// Where the rootfs came from, as `export --json` and the WSL registry record it.
@@ -73,6 +92,9 @@ pub struct ExportSummary {
     pub default_user: Option<customize::DefaultUser>,
     pub warnings: Vec<customize::Warning>,
     pub notes: Vec<String>,
+    /// Set by `wslbox upgrade` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kept: Option<KeptSummary>,
 }
 
 /// Opens `spec`, flattens it, makes it WSL-ready (unless `raw`) and writes it.
@@ -88,6 +110,15 @@ pub fn export(
     // What the image itself is like, before customization changes it; for the store.
     let image_warnings = suitability(&tree, &info.config);
     let rootfs_size = tree.content_bytes();
+    let kept = match request.keep.take() {
+        Some(keep) => Some(keep_old(
+            &mut tree,
+            keep,
+            &leased.spool_dir,
+            &mut request.wsl,
+        )?),
+        None => None,
+    };
 
     let custom = if request.raw {
         customize::Customization {
@@ -152,5 +183,27 @@ pub fn export(
         default_user: custom.default_user,
         warnings: custom.warnings,
         notes: custom.notes,
+        kept,
     })
+}
+
+/// Reads the kept paths out of the old distribution's export and puts them into `tree`; the
+/// old accounts go to customization.
+fn keep_old(
+    tree: &mut wslbox_rootfs::FlatTree,
+    keep: KeepRequest,
+    spool_dir: &std::path::Path,
+    wsl: &mut WslOptions,
+) -> Result<KeptSummary, PipelineError> {
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let kept = wslbox_rootfs::read_kept(keep.export, &keep.paths, spool_dir, &cancel)?;
+    let summary = KeptSummary {
+        found: kept.found.clone(),
+        missing: kept.missing.clone(),
+        bytes: kept.bytes,
+    };
+    let mut accounts = tree.keep(kept)?;
+    accounts.default_uid = keep.default_uid;
+    wsl.previous = Some(accounts);
+    Ok(summary)
 }

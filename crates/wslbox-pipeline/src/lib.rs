@@ -34,7 +34,7 @@ mod record;
 pub use catalog::SYSTEMD_UNSUPPORTED;
 pub use check::{Check, CheckStatus, check};
 pub use error::PipelineError;
-pub use export::{ExportRequest, ExportSummary, SourceSummary, export};
+pub use export::{ExportRequest, ExportSummary, KeepRequest, KeptSummary, SourceSummary, export};
 pub use inspect::{Inspection, inspect};
 pub use pull::pull;
 
@@ -52,6 +52,8 @@ pub trait Reporter: wslbox_source::Reporter {
 /// A flattened source, and the cache lease that keeps its blobs until they are recorded.
 struct Leased {
     flattened: Flattened,
+    /// Where file bodies are spooled (also the kept paths of an upgrade).
+    spool_dir: std::path::PathBuf,
     _lease: wslbox_cache::GcLock,
 }
 
@@ -67,7 +69,8 @@ fn flatten(
     let source_reporter: Arc<dyn wslbox_source::Reporter> = reporter.clone();
     let source = wslbox_source::open(spec, open, &source_reporter)?;
     let spool_dir = blobs.spool_dir()?;
-    let mut flattened = source.flatten(&FlattenOptions::new(spool_dir), &source_reporter)?;
+    let mut flattened =
+        source.flatten(&FlattenOptions::new(spool_dir.clone()), &source_reporter)?;
     if flattened.info.platform.is_none() {
         flattened.info.platform = detect_platform(&flattened.tree);
         if let Some(found) = &flattened.info.platform {
@@ -82,6 +85,7 @@ fn flatten(
     }
     Ok(Leased {
         flattened,
+        spool_dir,
         _lease: lease,
     })
 }

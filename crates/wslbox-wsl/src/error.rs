@@ -53,8 +53,25 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("producing the root filesystem failed: {0:#}")]
-    Producer(anyhow::Error),
+    #[error("producing the root filesystem failed: {}", chain(.0.as_ref()))]
+    Producer(ProducerError),
+    #[error(
+        "`wslbox upgrade` streams the old distribution out of `wsl --export NAME -`, which this WSL lacks; install WSL from the Store (`wsl --update`)"
+    )]
+    UpgradeNeedsStdio,
+    #[error(
+        "`{name}` is registered: an earlier `wslbox upgrade` of `{of}` was interrupted. Check it (`wsl -d {name}`), then remove it (`wslbox remove {name}`) and upgrade again"
+    )]
+    UpgradeLeftover { name: String, of: String },
+    #[error(
+        "upgrading `{name}` failed while swapping the names ({error}), and giving the old distribution its name back failed too ({restore}): it is registered as `{old_name}`; rename it back with `wslbox rename {old_name} {name}`"
+    )]
+    UpgradeSwapFailed {
+        name: String,
+        old_name: String,
+        error: Box<Error>,
+        restore: Box<Error>,
+    },
     #[error("cannot tell the backup format of {}; name it .tar, .tar.gz, .tar.xz or .vhdx", path.display())]
     UnknownBackupFormat { path: PathBuf },
     #[error("`{name}` is a WSL 1 distribution and has no .vhdx; use .tar")]
@@ -68,3 +85,18 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What a root-filesystem producer (the export pipeline, in the binary) fails with.
+pub type ProducerError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// `error: cause: cause`, as anyhow's `{:#}` prints a chain.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -33,5 +33,5 @@ pub mod wsl_error;
 pub mod host;
 
 pub use distribution::{Distribution, State};
-pub use error::{Error, Result};
+pub use error::{Error, ProducerError, Result};
 pub use report::Report;

@@ -2,7 +2,7 @@
 //! ([`validate_distro_name`], WSL-FACTS.md "Name rules"), because `.wsl` output needs it too;
 //! here is what only the host knows, the names already registered.
 
-use wslbox_rootfs::customize::{DistroNameError, validate_distro_name};
+use wslbox_rootfs::customize::{DistroNameError, MAX_DISTRO_NAME_LEN, validate_distro_name};
 
 /// Why a distribution name was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -36,6 +36,22 @@ pub fn check_new_name<'a>(
     }
 }
 
+/// The temporary names of an upgrade of `name` (GUID `guid`): the new distribution's until
+/// the swap, and the old one's during it. They say what they are in `wsl -l`; a name too long
+/// for the suffix uses the GUID instead.
+pub fn temporary_names(name: &str, guid: &str) -> (String, String) {
+    let suffixed = |s: &str| format!("{name}.wslbox-{s}");
+    if suffixed("new").len() <= MAX_DISTRO_NAME_LEN {
+        return (suffixed("new"), suffixed("old"));
+    }
+    let short: String = guid
+        .chars()
+        .filter(char::is_ascii_hexdigit)
+        .take(8)
+        .collect();
+    (format!("wslbox-new-{short}"), format!("wslbox-old-{short}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,5 +81,23 @@ mod tests {
             })
         );
         assert!(err.to_string().contains("contains ` `"), "{err}");
+    }
+
+    #[test]
+    fn upgrade_names_are_valid_and_say_what_they_are() {
+        let guid = "{2c4de342-38b7-51cf-b940-2309a097f518}";
+        assert_eq!(
+            temporary_names("dev", guid),
+            ("dev.wslbox-new".to_owned(), "dev.wslbox-old".to_owned())
+        );
+        let long = "a".repeat(60);
+        let (new, old) = temporary_names(&long, guid);
+        assert_eq!(
+            (new.as_str(), old.as_str()),
+            ("wslbox-new-2c4de342", "wslbox-old-2c4de342")
+        );
+        for n in [new, old, temporary_names(&"b".repeat(53), guid).0] {
+            validate_distro_name(&n).unwrap();
+        }
     }
 }

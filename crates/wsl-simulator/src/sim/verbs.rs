@@ -47,6 +47,13 @@ pub fn dispatch(args: &[String]) -> Result {
         "--unregister" => unregister(need(args, 1, "name")?),
         "--terminate" | "-t" => {
             let d = registry::get(need(args, 1, "name")?)?;
+            // `WSL_SIM_FAIL=stuck@NAME`: a distribution that will not stop.
+            if fault("stuck", &d.name) {
+                return fail(
+                    "The operation timed out because a response was not received from the virtual machine or container.",
+                    "Wsl/Service/TerminateDistro/HCS_E_CONNECTION_TIMEOUT",
+                );
+            }
             registry::set_running(&d.guid, false);
             say("The operation completed successfully.");
             Ok(())
@@ -81,6 +88,12 @@ fn print_version() -> Result {
 
 fn unregister(name: &str) -> Result {
     let d = registry::get(name)?;
+    if fault("unregister", &d.name) {
+        return fail(
+            "Simulated unregister failure (WSL_SIM_FAIL).",
+            "Wsl/Service/UnregisterDistro/E_FAIL",
+        );
+    }
     say("Unregistering.");
     let _ = fs_err::remove_file(d.disk());
     for value in ["ShortcutPath", "TerminalProfilePath"] {
@@ -127,7 +140,7 @@ fn list(flags: &[String]) -> Result {
     let default = registry::default_guid();
     let shown: Vec<&Distro> = all
         .iter()
-        .filter(|d| !running_only || registry::is_running(&d.guid))
+        .filter(|d| !running_only || registry::is_running(&d.guid) || fault("stuck", &d.name))
         .collect();
     if quiet {
         let text: String = shown.iter().map(|d| format!("{}\n", d.name)).collect();
@@ -180,7 +193,8 @@ fn export(args: &[String]) -> Result {
     if file == "-" && version().is_none() {
         return Err(invalid_option("-"));
     }
-    if fault("export", file) {
+    let context = format!("{}|{file}", d.name);
+    if fault("export", &context) {
         return fail(
             "Simulated export failure (WSL_SIM_FAIL).",
             "Wsl/Service/WSL_E_EXPORT_FAILED",
@@ -212,6 +226,17 @@ fn export(args: &[String]) -> Result {
         }
         other => return fail(format!("Invalid format: {other}"), "Wsl/E_INVALIDARG"),
     };
+    // `WSL_SIM_FAIL=export-cut@TEXT`: half of the archive, then a failure.
+    if fault("export-cut", &context) {
+        let mut out = std::io::stdout();
+        let _ = out
+            .write_all(&bytes[..bytes.len() / 2])
+            .and_then(|()| out.flush());
+        return fail(
+            "Simulated export failure after half of the archive (WSL_SIM_FAIL).",
+            "Wsl/Service/WSL_E_EXPORT_FAILED",
+        );
+    }
     let written = if file == "-" {
         let mut out = std::io::stdout();
         out.write_all(&bytes).and_then(|()| out.flush())

@@ -12,7 +12,7 @@ use wslbox_rootfs::customize::DefaultUser;
 use super::lxss::{Lxss, VALUE_CREATED_FOLDER, VALUE_DIGEST, VALUE_IMAGE};
 use super::wsl_exe::WslExe;
 use crate::capabilities::ExportFormat;
-use crate::error::{Error, Result};
+use crate::error::{Error, ProducerError, Result};
 use crate::names::check_new_name;
 use crate::report::Report;
 use crate::transaction::Transaction;
@@ -89,7 +89,7 @@ pub(super) fn guard_registration<'a>(
 pub fn import(
     wsl: &WslExe,
     opts: &ImportOptions,
-    producer: impl FnOnce(Box<dyn Write + Send>) -> anyhow::Result<Produced>,
+    producer: impl FnOnce(Box<dyn Write + Send>) -> std::result::Result<Produced, ProducerError>,
 ) -> Result<Report> {
     let name = opts.name.as_str();
     wsl.ensure_present()?;
@@ -111,6 +111,29 @@ pub fn import(
 
     let lxss = Lxss::open()?;
     let distro = lxss.get(name)?;
+    let warnings = record_produced(wsl, &lxss, &distro, &produced, &mut tx)?;
+    lxss.key(&distro.guid)?
+        .set_u32(VALUE_CREATED_FOLDER, u32::from(created))?;
+    let mut changes = vec![format!(
+        "imported `{name}` ({}) into {}",
+        distro.guid,
+        dir.display()
+    )];
+    changes.extend(tx.commit());
+    Ok(Report { changes, warnings })
+}
+
+/// Writes what the producer learned onto a fresh registration: the default user (through
+/// `wsl --manage --set-default-user`, else `DefaultUid`) and the provenance values. Returns
+/// warnings for the report.
+pub(super) fn record_produced(
+    wsl: &WslExe,
+    lxss: &Lxss,
+    distro: &crate::Distribution,
+    produced: &Produced,
+    tx: &mut Transaction<'_>,
+) -> Result<Vec<String>> {
+    let name = distro.name.as_str();
     let key = lxss.key(&distro.guid)?;
     let mut warnings = Vec::new();
     if let Some(user) = &produced.default_user {
@@ -137,14 +160,7 @@ pub fn import(
     if let Some(digest) = &produced.digest {
         key.set_string(VALUE_DIGEST, digest)?;
     }
-    key.set_u32(VALUE_CREATED_FOLDER, u32::from(created))?;
-    let mut changes = vec![format!(
-        "imported `{name}` ({}) into {}",
-        distro.guid,
-        dir.display()
-    )];
-    changes.extend(tx.commit());
-    Ok(Report { changes, warnings })
+    Ok(warnings)
 }
 
 /// For WSL without `--import -`: the tar goes through a temp file, deleted afterwards.
@@ -153,7 +169,7 @@ fn import_via_temp_file(
     name: &str,
     dir: &Path,
     version: u8,
-    producer: impl FnOnce(Box<dyn Write + Send>) -> anyhow::Result<Produced>,
+    producer: impl FnOnce(Box<dyn Write + Send>) -> std::result::Result<Produced, ProducerError>,
 ) -> Result<Produced> {
     let tmp = tempfile::Builder::new()
         .prefix("wslbox-import-")

@@ -8,6 +8,7 @@ mod lxss;
 mod manage;
 mod rename;
 mod shortcut;
+mod upgrade;
 mod wsl_exe;
 
 pub use crate::report::Report;
@@ -19,6 +20,7 @@ pub use lxss::{LXSS_KEY, Lxss, VALUE_CREATED_FOLDER, VALUE_DIGEST, VALUE_IMAGE};
 pub use manage::{backup, list, move_to, remove, set_default, set_user};
 pub use rename::{RenameOptions, rename};
 pub use shortcut::{arguments as shortcut_arguments, set_arguments as set_shortcut_arguments};
+pub use upgrade::{UpgradeOptions, upgrade};
 pub use wsl_exe::{WSL_EXE_ENV, WslExe};
 /// The type of [`Produced::default_user`], defined by wslbox-rootfs's customization.
 pub use wslbox_rootfs::customize::DefaultUser;

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 
 use crate::capabilities::{ExportFormat, WslVersion};
-use crate::error::{Error, Result};
+use crate::error::{Error, ProducerError, Result};
 use crate::output::decode_output;
 use crate::wsl_error::WslFailure;
 
@@ -170,7 +170,7 @@ impl WslExe {
         name: &str,
         dir: &Path,
         version: u8,
-        producer: impl FnOnce(Box<dyn Write + Send>) -> anyhow::Result<T>,
+        producer: impl FnOnce(Box<dyn Write + Send>) -> std::result::Result<T, ProducerError>,
     ) -> Result<T> {
         let args = import_args(name, dir, OsStr::new("-"), version);
         let mut child = self.spawn(
@@ -262,6 +262,32 @@ impl WslExe {
         }
     }
 
+    /// `--export NAME - --format tar` started; read the tar from the returned stdout, then
+    /// [`ExportStream::finish`].
+    pub fn export_stream(&self, name: &str) -> Result<(ExportStream, std::process::ChildStdout)> {
+        let args: Vec<String> = ["--export", name, "-", "--format", "tar"]
+            .map(String::from)
+            .to_vec();
+        let mut child = self.spawn(
+            self.command(&args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped()),
+        )?;
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let stderr = spawn_reader(child.stderr.take());
+        let path = self.path.clone();
+        Ok((
+            ExportStream {
+                child,
+                path,
+                args,
+                stderr,
+            },
+            stdout,
+        ))
+    }
+
     pub fn unregister(&self, name: &str) -> Result<()> {
         self.run(&["--unregister", name]).map(drop)
     }
@@ -310,6 +336,33 @@ fn failure<S: AsRef<OsStr>>(args: &[S], output: &str) -> Error {
     Error::Wsl {
         args,
         failure: WslFailure::parse(output),
+    }
+}
+
+/// A running `wsl --export NAME -`.
+pub struct ExportStream {
+    child: Child,
+    path: PathBuf,
+    args: Vec<String>,
+    stderr: Reader,
+}
+
+impl ExportStream {
+    /// Waits for the export to end. `abandon` (the reader failed and stopped reading) kills
+    /// it first, since it would otherwise block on a full pipe forever.
+    pub fn finish(mut self, abandon: bool) -> Result<()> {
+        if abandon {
+            let _ = self.child.kill();
+        }
+        let status = self.child.wait().map_err(|source| Error::WslSpawn {
+            path: self.path.clone(),
+            source,
+        })?;
+        let output = join_reader(self.stderr);
+        if status.success() || abandon {
+            return Ok(());
+        }
+        Err(failure(&self.args, &output))
     }
 }
 

@@ -49,11 +49,21 @@ fn producer_failure_midway_leaves_nothing_behind() {
     let err = host::import(&wsl, &opts, |mut out| {
         let tar = rootfs_tar();
         out.write_all(&tar[..tar.len() / 2])?;
-        anyhow::bail!("registry connection reset while reading layer sha256:0123")
+        Err(
+            anyhow::anyhow!("registry connection reset while reading layer sha256:0123")
+                .context("pulling docker.io/library/alpine:3.20")
+                .into(),
+        )
     })
     .unwrap_err();
     assert!(matches!(err, Error::Producer(_)), "{err}");
-    assert!(err.to_string().contains("connection reset"), "{err}");
+    // The whole chain is shown, outermost first.
+    assert!(
+        err.to_string().contains(
+            "pulling docker.io/library/alpine:3.20: registry connection reset while reading"
+        ),
+        "{err}"
+    );
     assert_nothing_left(&name, &dir);
 }
 

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use wslbox_wsl::State;
 use wslbox_wsl::host::{self, RenameOptions};
-use wslbox_wsl::terminal_ids::{fragment_profile_guid, generated_profile_guid};
+use wslbox_wsl::terminal_ids::fragment_profile_guid;
 
 use crate::support::*;
 
@@ -249,28 +249,4 @@ fn utf16_output_of_a_wsl_that_ignores_wsl_utf8_is_decoded() {
     );
     wsl.terminate(&name).unwrap();
     host::remove(&wsl, &name).unwrap();
-}
-
-/// The fragment holds WSL's two entries: the hide entry for `name`, then profile `profile`.
-fn assert_fragment(path: &str, profile: &str, name: &str) {
-    let json: serde_json::Value =
-        serde_json::from_str(&fs_err::read_to_string(path).unwrap()).unwrap();
-    let profiles = json["profiles"].as_array().expect("profiles");
-    assert_eq!(profiles.len(), 2, "{json}");
-    assert_eq!(
-        profiles[0],
-        serde_json::json!({"updates": generated_profile_guid(name), "hidden": true}),
-        "{json}"
-    );
-    assert_eq!(profiles[1]["guid"], profile, "{json}");
-    assert_eq!(profiles[1]["name"], name, "{json}");
-}
-
-/// `%APPDATA%\Microsoft\Windows\Start Menu\<name>.lnk`, not under `Programs`.
-fn assert_in_start_menu_root(link: &str, name: &str) {
-    let appdata = std::env::var_os("APPDATA").expect("APPDATA under Wine");
-    let expected = Path::new(&appdata)
-        .join(r"Microsoft\Windows\Start Menu")
-        .join(format!("{name}.lnk"));
-    assert_eq!(Path::new(link), expected.as_path());
 }

@@ -11,3 +11,4 @@ mod failures;
 mod fallback;
 mod lifecycle;
 mod rename;
+mod upgrade;

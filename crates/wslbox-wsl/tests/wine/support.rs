@@ -2,9 +2,11 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
 
 use windows_registry::CURRENT_USER;
 use wslbox_wsl::host::{self, DefaultUser, ImportOptions, LXSS_KEY, Produced, WslExe};
+use wslbox_wsl::terminal_ids::generated_profile_guid;
 
 /// A cross-built executable: `$env_var`, else `file` next to the test's `deps` folder.
 pub fn built_exe(env_var: &str, file: &str, package: &str) -> PathBuf {
@@ -138,6 +140,11 @@ pub fn value_u32(guid: &str, value: &str) -> Option<u32> {
 
 /// Entry names of a (plain or gzip) tar file.
 pub fn tar_entries(path: &Path) -> Vec<String> {
+    tar_files(path).into_iter().map(|(p, _)| p).collect()
+}
+
+/// Entries of a (plain or gzip) tar file with their bodies, names without `./`.
+pub fn tar_files(path: &Path) -> Vec<(String, Vec<u8>)> {
     let bytes = fs_err::read(path).unwrap();
     let plain = if bytes.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
@@ -150,7 +157,13 @@ pub fn tar_entries(path: &Path) -> Vec<String> {
     tar::Archive::new(&plain[..])
         .entries()
         .unwrap()
-        .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+        .map(|e| {
+            let mut e = e.unwrap();
+            let path = e.path().unwrap().to_string_lossy().into_owned();
+            let mut body = Vec::new();
+            std::io::Read::read_to_end(&mut e, &mut body).unwrap();
+            (path.trim_start_matches("./").to_owned(), body)
+        })
         .collect()
 }
 
@@ -162,6 +175,12 @@ fn sha256_hex(bytes: &[u8]) -> String {
 /// Writes a one-layer OCI image layout (image-spec `image-layout.md`) holding [`rootfs_tar`],
 /// tagged `latest`, for `wslbox import oci:DIR:latest`. Returns the manifest digest.
 pub fn oci_layout(dir: &Path) -> String {
+    oci_layout_of(dir, &rootfs_tar())
+}
+
+/// [`oci_layout`] of `layer`; in an existing layout the blobs stay and `latest` moves to the
+/// new manifest, as a push of a new version to the same tag does.
+pub fn oci_layout_of(dir: &Path, layer: &[u8]) -> String {
     let blobs = dir.join("blobs").join("sha256");
     fs_err::create_dir_all(&blobs).unwrap();
     let put = |bytes: &[u8]| {
@@ -169,8 +188,7 @@ pub fn oci_layout(dir: &Path) -> String {
         fs_err::write(blobs.join(&hex), bytes).unwrap();
         (format!("sha256:{hex}"), bytes.len())
     };
-    let layer = rootfs_tar();
-    let (layer_digest, layer_size) = put(&layer);
+    let (layer_digest, layer_size) = put(layer);
     let config = serde_json::json!({
         "architecture": "amd64",
         "os": "linux",
@@ -197,4 +215,81 @@ pub fn oci_layout(dir: &Path) -> String {
     fs_err::write(dir.join("index.json"), index.to_string()).unwrap();
     fs_err::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
     manifest_digest
+}
+
+/// The real `wslbox.exe`: `WSLBOX_EXE`, else next to the test's `deps` folder.
+pub fn wslbox_exe() -> PathBuf {
+    built_exe("WSLBOX_EXE", "wslbox.exe", "wslbox")
+}
+
+/// Runs wslbox.exe against the simulator with a per-test cache; stdin is not a terminal.
+pub fn wslbox(scratch: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(wslbox_exe());
+    cmd.args(args)
+        .env("WSLBOX_WSL_EXE", simulator())
+        .env("WSLBOX_CACHE_DIR", scratch.join("cache"))
+        .stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    // Wine's CreateProcess sometimes fails with ERROR_INTERNAL_ERROR (1359) when several tests
+    // start the big debug wslbox.exe at once. The program has not run yet, so retrying hides
+    // nothing about wslbox.
+    for _ in 0..3 {
+        match cmd.output() {
+            Err(e) if e.raw_os_error() == Some(1359) => continue,
+            result => return result.expect("run wslbox.exe"),
+        }
+    }
+    panic!(
+        "Wine failed to start {} three times (ERROR_INTERNAL_ERROR)",
+        wslbox_exe().display()
+    )
+}
+
+pub fn ok(out: Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "wslbox failed: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+pub fn err(out: Output) -> String {
+    assert!(
+        !out.status.success(),
+        "wslbox should have failed: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub fn path_str(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// The fragment holds WSL's two entries: the hide entry for `name`, then profile `profile`.
+pub fn assert_fragment(path: &str, profile: &str, name: &str) {
+    let json: serde_json::Value =
+        serde_json::from_str(&fs_err::read_to_string(path).unwrap()).unwrap();
+    let profiles = json["profiles"].as_array().expect("profiles");
+    assert_eq!(profiles.len(), 2, "{json}");
+    assert_eq!(
+        profiles[0],
+        serde_json::json!({"updates": generated_profile_guid(name), "hidden": true}),
+        "{json}"
+    );
+    assert_eq!(profiles[1]["guid"], profile, "{json}");
+    assert_eq!(profiles[1]["name"], name, "{json}");
+}
+
+/// `%APPDATA%\Microsoft\Windows\Start Menu\<name>.lnk`, not under `Programs`.
+pub fn assert_in_start_menu_root(link: &str, name: &str) {
+    let appdata = std::env::var_os("APPDATA").expect("APPDATA under Wine");
+    let expected = Path::new(&appdata)
+        .join(r"Microsoft\Windows\Start Menu")
+        .join(format!("{name}.lnk"));
+    assert_eq!(Path::new(link), expected.as_path());
 }

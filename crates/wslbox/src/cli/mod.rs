@@ -78,6 +78,13 @@ pub struct ImageArgs {
     /// `docker-daemon:IMAGE`). A SquashFS or tar file may also be given as a plain path.
     #[arg(value_name = "SOURCE")]
     pub image: String,
+    #[command(flatten)]
+    pub source: SourceArgs,
+}
+
+/// How to read a source: platform, parallelism, tarball paths and checksums, engines.
+#[derive(Debug, Args, Clone)]
+pub struct SourceArgs {
     /// Platform to select from a multi-platform image [default: linux/<host arch>]
     #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
     pub platform: Option<String>,

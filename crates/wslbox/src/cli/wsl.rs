@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{ImageArgs, WslOptionArgs};
+use super::{ImageArgs, SourceArgs, WslOptionArgs};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum WslCommand {
@@ -26,6 +26,9 @@ pub enum WslCommand {
     SetUser(SetUserArgs),
     /// Make a WSL distribution the default for `wsl` (Windows)
     SetDefault(SetDefaultArgs),
+    /// Rebuild a WSL distribution from a newer image, keeping /home, /root, the default user
+    /// and /etc/wsl.conf (Windows)
+    Upgrade(Box<UpgradeArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -129,6 +132,35 @@ pub struct SetDefaultArgs {
     pub json: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct UpgradeArgs {
+    pub name: String,
+    /// The image to rebuild from [default: the one the distribution was made from (`list`
+    /// shows it), at its current digest]; any SOURCE `import` takes
+    #[arg(long, value_name = "SOURCE")]
+    pub to: Option<String>,
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Also keep this path from the old distribution (repeatable); /home, /root and
+    /// /etc/wsl.conf are always kept
+    #[arg(long, value_name = "PATH")]
+    pub keep: Vec<String>,
+    /// Export the old distribution to FILE (.tar, .tar.gz, .tar.xz, .vhdx) before removing it
+    #[arg(long, value_name = "FILE")]
+    pub backup: Option<PathBuf>,
+    /// Rebuild even when the image's digest is unchanged
+    #[arg(long)]
+    pub force: bool,
+    /// Print the plan (digests, what is kept, sizes) and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation (required when stdin is not a terminal)
+    #[arg(short, long)]
+    pub yes: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
 impl WslCommand {
     /// The verb as typed, for messages.
     #[cfg_attr(windows, allow(dead_code))]
@@ -143,6 +175,7 @@ impl WslCommand {
             WslCommand::Remove(_) => "remove",
             WslCommand::SetUser(_) => "set-user",
             WslCommand::SetDefault(_) => "set-default",
+            WslCommand::Upgrade(_) => "upgrade",
         }
     }
 }
@@ -164,7 +197,7 @@ mod tests {
 
     #[test]
     fn every_verb_parses_with_its_options() {
-        let cases: [(&[&str], &str); 9] = [
+        let cases: [(&[&str], &str); 10] = [
             (
                 &[
                     "import",
@@ -196,6 +229,26 @@ mod tests {
             (&["remove", "a", "--yes"], "remove"),
             (&["set-user", "a", "me"], "set-user"),
             (&["set-default", "a"], "set-default"),
+            (
+                &[
+                    "upgrade",
+                    "a",
+                    "--to",
+                    "debian:13",
+                    "--platform",
+                    "linux/arm64",
+                    "--keep",
+                    "/opt/x",
+                    "--keep",
+                    "/srv",
+                    "--backup",
+                    "a.tar",
+                    "--yes",
+                    "--dry-run",
+                    "--force",
+                ],
+                "upgrade",
+            ),
         ];
         for (args, verb) in cases {
             assert_eq!(parse(args).verb(), verb, "{args:?}");
@@ -204,6 +257,16 @@ mod tests {
             unreachable!()
         };
         assert_eq!(import.wsl_version, 2, "WSL 2 by default");
+        let WslCommand::Upgrade(upgrade) =
+            parse(&["upgrade", "dev", "--keep", "/a", "--keep", "/b"])
+        else {
+            unreachable!()
+        };
+        assert_eq!(
+            (upgrade.to.as_deref(), upgrade.keep.as_slice()),
+            (None, &["/a".to_owned(), "/b".to_owned()][..])
+        );
+        assert!(!upgrade.yes && !upgrade.dry_run && !upgrade.force);
         assert!(
             Cli::try_parse_from([
                 "wslbox",

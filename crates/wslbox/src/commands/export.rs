@@ -38,6 +38,7 @@ pub fn run(ctx: &Context, args: ExportArgs) -> anyhow::Result<()> {
         label,
         typed: args.image.image.clone(),
         catalog: Some(catalog::load(ctx)?),
+        keep: None,
     };
     let summary = export(ctx, &args.image, request)?;
     if args.json {
@@ -48,13 +49,15 @@ pub fn run(ctx: &Context, args: ExportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Streams the WSL-ready rootfs tar of `image` into `out` (for `wslbox import`).
+/// Streams the WSL-ready rootfs tar of `image` into `out` (for `wslbox import`, and with
+/// `keep` for `wslbox upgrade`).
 #[cfg_attr(not(windows), allow(dead_code))]
 pub fn write_rootfs(
     ctx: &Context,
     image: &ImageArgs,
     wsl: WslOptions,
     out: Box<dyn Write + Send>,
+    keep: Option<wslbox_pipeline::KeepRequest>,
 ) -> anyhow::Result<ExportSummary> {
     let request = ExportRequest {
         wsl,
@@ -64,6 +67,7 @@ pub fn write_rootfs(
         label: "wsl.exe --import".into(),
         typed: image.image.clone(),
         catalog: Some(catalog::load(ctx)?),
+        keep,
     };
     export(ctx, image, request)
 }
@@ -179,6 +183,7 @@ pub fn wsl_options(
             .transpose()?,
         force: args.force,
         admin_group: None,
+        previous: None,
     })
 }
 

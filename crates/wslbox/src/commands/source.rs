@@ -6,11 +6,20 @@ use wslbox_rootfs::PathMap;
 use wslbox_source::{Checksum, Engine, OpenOptions, SourceSpec};
 
 use super::Context;
-use crate::cli::{ImageArgs, ViaArg};
+use crate::cli::{ImageArgs, SourceArgs, ViaArg};
 
 /// The source as typed and the options to open it with.
 pub fn parse(ctx: &Context, args: &ImageArgs) -> anyhow::Result<(SourceSpec, OpenOptions)> {
-    let spec = SourceSpec::parse(&args.image)?;
+    parse_source(ctx, &args.image, &args.source)
+}
+
+/// `image` as typed, read the way `args` say.
+pub fn parse_source(
+    ctx: &Context,
+    image: &str,
+    args: &SourceArgs,
+) -> anyhow::Result<(SourceSpec, OpenOptions)> {
+    let spec = SourceSpec::parse(image)?;
     let mut opts = ctx.open_options();
     opts.platform = args.platform.as_deref().map(str::parse).transpose()?;
     opts.jobs = usize::from(args.jobs);

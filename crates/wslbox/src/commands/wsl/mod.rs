@@ -1,11 +1,13 @@
 //! The Windows verbs: `import`, `list`, `rename`, `move`, `clone`, `backup`, `remove`,
-//! `set-user`, `set-default`. They drive `wslbox_wsl::host` on Windows; elsewhere each one
+//! `set-user`, `set-default`, `upgrade`. They drive `wslbox_wsl::host` on Windows; elsewhere each one
 //! stops with a "needs Windows" error.
 
 use super::Context;
 use crate::cli::WslCommand;
 
 mod table;
+#[cfg(windows)]
+mod upgrade;
 #[cfg(windows)]
 mod windows;
 

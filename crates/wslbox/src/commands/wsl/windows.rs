@@ -7,7 +7,7 @@ use anyhow::bail;
 use wslbox_wsl::host::{self, ImportOptions, Produced, RenameOptions, Report, WslExe};
 
 use super::table;
-use crate::cli::{ImportArgs, RemoveArgs, WslCommand};
+use crate::cli::{ImportArgs, WslCommand};
 use crate::commands::{Context, export};
 use crate::printer;
 
@@ -53,9 +53,21 @@ pub fn run(cmd: WslCommand, ctx: &Context) -> anyhow::Result<()> {
         ),
         WslCommand::Backup(args) => (host::backup(&wsl, &args.name, &args.output)?, args.json),
         WslCommand::Remove(args) => {
-            confirm_remove(&args)?;
+            confirm(
+                args.yes,
+                &format!(
+                    "Remove the WSL distribution `{}` and delete its disk? This cannot be undone.",
+                    args.name
+                ),
+                &format!("remove `{}`", args.name),
+                &format!("`{}` is unchanged", args.name),
+            )?;
             (host::remove(&wsl, &args.name)?, args.json)
         }
+        WslCommand::Upgrade(args) => match super::upgrade::run(ctx, &wsl, &args)? {
+            Some(report) => (report, args.json),
+            None => return Ok(()),
+        },
         WslCommand::SetUser(args) => (host::set_user(&wsl, &args.name, &args.user)?, args.json),
         WslCommand::SetDefault(args) => (host::set_default(&wsl, &args.name)?, args.json),
     };
@@ -83,7 +95,7 @@ fn import(ctx: &Context, wsl: &WslExe, args: &ImportArgs) -> anyhow::Result<Repo
     // Ctrl-C during an import unwinds through the transaction, which unregisters.
     let _guard = crate::interrupt::Guard::new();
     let report = host::import(wsl, &import_opts, |out| {
-        let summary = export::write_rootfs(ctx, &args.image, opts, out)?;
+        let summary = export::write_rootfs(ctx, &args.image, opts, out, None)?;
         Ok(Produced {
             image: Some(summary.reference),
             digest: summary.manifest_digest,
@@ -93,26 +105,22 @@ fn import(ctx: &Context, wsl: &WslExe, args: &ImportArgs) -> anyhow::Result<Repo
     Ok(report)
 }
 
-/// Asks before unregistering; without a terminal to ask on, `--yes` is required.
-fn confirm_remove(args: &RemoveArgs) -> anyhow::Result<()> {
-    if args.yes {
+/// Asks `question` on the terminal; without one, `--yes` (`yes`) is required. `action` and
+/// `unchanged` finish the refusals: "refusing to {action} without confirmation", "not done:
+/// {unchanged}".
+pub fn confirm(yes: bool, question: &str, action: &str, unchanged: &str) -> anyhow::Result<()> {
+    if yes {
         return Ok(());
     }
     if !std::io::stdin().is_terminal() {
-        bail!(
-            "refusing to remove `{}` without confirmation: stdin is not a terminal; pass --yes",
-            args.name
-        );
+        bail!("refusing to {action} without confirmation: stdin is not a terminal; pass --yes");
     }
-    eprint!(
-        "Remove the WSL distribution `{}` and delete its disk? This cannot be undone. [y/N] ",
-        args.name
-    );
+    eprint!("{question} [y/N] ");
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer)?;
     if !matches!(answer.trim().to_lowercase().as_str(), "y" | "yes") {
-        bail!("not removed: `{}` is unchanged", args.name);
+        bail!("not done: {unchanged}");
     }
     Ok(())
 }

@@ -1,0 +1,422 @@
+//! `wslbox upgrade` end to end through the real wslbox.exe: v1 of an image imported with a
+//! user who then writes files, v2 pushed to the same tag, the upgrade, and what it kept. Then
+//! a failure injected at each step (by the simulator) must leave the old distribution as it was.
+
+use std::path::{Path, PathBuf};
+
+use wslbox_wsl::terminal_ids::fragment_profile_guid;
+
+use crate::support::*;
+
+fn layer(files: &[(&str, &str, u32)]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for dir in [
+        "etc", "etc/skel", "usr", "usr/bin", "home", "root", "opt", "opt/data",
+    ] {
+        let mut h = tar::Header::new_ustar();
+        h.set_entry_type(tar::EntryType::Directory);
+        h.set_mode(if dir == "root" { 0o700 } else { 0o755 });
+        h.set_size(0);
+        h.set_mtime(1_700_000_000);
+        h.set_cksum();
+        b.append_data(&mut h, format!("{dir}/"), &[][..]).unwrap();
+    }
+    for (path, body, mode) in files {
+        let mut h = tar::Header::new_ustar();
+        h.set_size(body.len() as u64);
+        h.set_mode(*mode);
+        h.set_mtime(1_700_000_000);
+        h.set_cksum();
+        b.append_data(&mut h, path, body.as_bytes()).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\n";
+const GROUP: &str = "root:x:0:\nsudo:x:27:\nusers:x:100:\n";
+
+fn v1() -> Vec<u8> {
+    layer(&[
+        ("etc/passwd", PASSWD, 0o644),
+        ("etc/group", GROUP, 0o644),
+        ("etc/shadow", "root:*:19000:0:99999:7:::\n", 0o600),
+        (
+            "etc/os-release",
+            "ID=debian\nVERSION_ID=12\nPRETTY_NAME=\"Debian 12\"\n",
+            0o644,
+        ),
+        ("etc/skel/.bashrc", "# skel\n", 0o644),
+        ("bin/sh", "#!stand-in\n", 0o755),
+        ("usr/bin/removed-in-v2", "v1 tool\n", 0o755),
+        ("opt/data/image-v1.txt", "from the image\n", 0o644),
+    ])
+}
+
+fn v2() -> Vec<u8> {
+    layer(&[
+        ("etc/passwd", PASSWD, 0o644),
+        ("etc/group", GROUP, 0o644),
+        ("etc/shadow", "root:*:19000:0:99999:7:::\n", 0o600),
+        (
+            "etc/os-release",
+            "ID=debian\nVERSION_ID=13\nPRETTY_NAME=\"Debian 13\"\n",
+            0o644,
+        ),
+        ("etc/skel/.bashrc", "# skel\n", 0o644),
+        ("bin/sh", "#!stand-in\n", 0o755),
+        ("usr/bin/new-in-v2", "v2 tool\n", 0o755),
+    ])
+}
+
+/// What the user did inside the distribution: a note in the home and data in /opt/data,
+/// written into the simulator's stand-in disk (the imported tar).
+fn user_writes_files(disk: &Path) {
+    let before = fs_err::read(disk).unwrap();
+    let mut b = tar::Builder::new(Vec::new());
+    for entry in tar::Archive::new(&before[..]).entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let header = entry.header().clone();
+        b.append(&header, &mut entry).unwrap();
+    }
+    for (path, body) in [
+        ("home/alice/notes.txt", "my work\n"),
+        ("opt/data/db.sqlite", "rows\n"),
+    ] {
+        let mut h = tar::Header::new_ustar();
+        h.set_size(body.len() as u64);
+        h.set_mode(0o644);
+        h.set_uid(1000);
+        h.set_gid(1000);
+        h.set_cksum();
+        b.append_data(&mut h, path, body.as_bytes()).unwrap();
+    }
+    fs_err::write(disk, b.into_inner().unwrap()).unwrap();
+}
+
+fn file<'a>(files: &'a [(String, Vec<u8>)], path: &str) -> Option<&'a str> {
+    files
+        .iter()
+        .find(|(p, _)| p == path)
+        .map(|(_, b)| std::str::from_utf8(b).unwrap())
+}
+
+/// Every distribution key named `name` or one of its upgrade names.
+fn registered_like(name: &str) -> Vec<String> {
+    [
+        name.to_owned(),
+        format!("{name}.wslbox-new"),
+        format!("{name}.wslbox-old"),
+    ]
+    .into_iter()
+    .filter(|n| guid_of(n).is_some())
+    .collect()
+}
+
+struct Imported {
+    dir: PathBuf,
+    layout: PathBuf,
+    install: PathBuf,
+    image: String,
+    v1: String,
+}
+
+fn import_v1(test: &str, name: &str) -> Imported {
+    let dir = scratch(test);
+    let layout = dir.join("layout");
+    let v1 = oci_layout_of(&layout, &v1());
+    let image = format!("oci:{}:latest", layout.display());
+    let install = dir.join("install");
+    ok(wslbox(
+        &dir,
+        &[
+            "import",
+            &image,
+            "--name",
+            name,
+            "--location",
+            path_str(&install),
+            "--user",
+            "alice",
+        ],
+        &[],
+    ));
+    user_writes_files(&install.join("ext4.vhdx"));
+    Imported {
+        dir,
+        layout,
+        install,
+        image,
+        v1,
+    }
+}
+
+#[test]
+fn upgrade_keeps_home_user_and_kept_paths_and_takes_the_new_image() {
+    let name = name("upgrade");
+    let t = import_v1("upgrade", &name);
+    let old_guid = guid_of(&name).unwrap();
+    ok(wslbox(&t.dir, &["set-default", &name], &[]));
+    let v2 = oci_layout_of(&t.layout, &v2());
+
+    let plan: serde_json::Value = serde_json::from_str(&ok(wslbox(
+        &t.dir,
+        &[
+            "upgrade",
+            &name,
+            "--keep",
+            "/opt/data",
+            "--dry-run",
+            "--json",
+        ],
+        &[],
+    )))
+    .unwrap();
+    assert_eq!(plan["from_digest"], t.v1.as_str(), "{plan}");
+    assert_eq!(plan["to_digest"], v2.as_str(), "{plan}");
+    assert_eq!(plan["current"], false);
+    assert_eq!(
+        plan["keep"],
+        serde_json::json!(["/etc/wsl.conf", "/home", "/opt/data", "/root"])
+    );
+    assert_eq!(
+        guid_of(&name).as_deref(),
+        Some(old_guid.as_str()),
+        "a dry run changes nothing"
+    );
+
+    let refused = err(wslbox(&t.dir, &["upgrade", &name], &[]));
+    assert!(refused.contains("pass --yes"), "{refused}");
+
+    let report = ok(wslbox(
+        &t.dir,
+        &["upgrade", &name, "--keep", "/opt/data", "--yes"],
+        &[],
+    ));
+    assert!(
+        report.contains("kept /etc/wsl.conf, /home, /opt/data, /root"),
+        "{report}"
+    );
+
+    // One distribution of that name, a new registration, in the old folder.
+    assert_eq!(registered_like(&name), std::slice::from_ref(&name));
+    let guid = guid_of(&name).unwrap();
+    assert_ne!(guid, old_guid);
+    assert_eq!(
+        value_str(&guid, "WslboxDigest").as_deref(),
+        Some(v2.as_str())
+    );
+    assert_eq!(
+        value_str(&guid, "WslboxImage").as_deref(),
+        Some(t.image.as_str())
+    );
+    assert_eq!(value_u32(&guid, "DefaultUid"), Some(1000));
+    assert!(!t.dir.join("install.wslbox-new").exists());
+    let disk = tar_files(&t.install.join("ext4.vhdx"));
+
+    // v2's system, v1's files gone; the user's work kept.
+    assert!(file(&disk, "usr/bin/new-in-v2").is_some());
+    assert!(file(&disk, "usr/bin/removed-in-v2").is_none());
+    assert!(
+        file(&disk, "etc/os-release")
+            .unwrap()
+            .contains("VERSION_ID=13")
+    );
+    assert_eq!(file(&disk, "home/alice/notes.txt"), Some("my work\n"));
+    assert_eq!(file(&disk, "opt/data/db.sqlite"), Some("rows\n"));
+    assert_eq!(
+        file(&disk, "opt/data/image-v1.txt"),
+        Some("from the image\n"),
+        "a kept path comes over whole, as it was in the old distribution"
+    );
+    // alice: uid 1000, an administrator, the default user.
+    assert!(
+        file(&disk, "etc/passwd")
+            .unwrap()
+            .contains("alice:x:1000:1000::/home/alice:"),
+        "{:?}",
+        file(&disk, "etc/passwd")
+    );
+    assert!(
+        file(&disk, "etc/group")
+            .unwrap()
+            .contains("sudo:x:27:alice")
+    );
+    assert!(
+        file(&disk, "etc/wsl.conf")
+            .unwrap()
+            .contains("default=alice")
+    );
+    assert!(
+        file(&disk, "etc/wslbox-image").unwrap().contains(&v2),
+        "provenance names v2"
+    );
+
+    // The fragment and shortcut are the new registration's, under the name.
+    assert_fragment(
+        &value_str(&guid, "TerminalProfilePath").unwrap(),
+        &fragment_profile_guid(&guid),
+        &name,
+    );
+    let shortcut = value_str(&guid, "ShortcutPath").unwrap();
+    assert_in_start_menu_root(&shortcut, &name);
+    assert!(Path::new(&shortcut).is_file());
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(wslbox(&t.dir, &["list", "--json"], &[]))).unwrap();
+    let entry = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == name.as_str())
+        .unwrap();
+    assert_eq!(entry["default"], true, "it stays the default distribution");
+
+    let again = ok(wslbox(&t.dir, &["upgrade", &name, "--yes"], &[]));
+    assert!(again.contains("already current"), "{again}");
+    assert_eq!(guid_of(&name), Some(guid));
+    ok(wslbox(&t.dir, &["remove", &name, "--yes"], &[]));
+}
+
+/// The old distribution exactly as before: same registration, same disk, nothing left over.
+fn assert_untouched(t: &Imported, name: &str, guid: &str, disk: &[u8]) {
+    assert_eq!(registered_like(name), [name.to_owned()]);
+    assert_eq!(guid_of(name).as_deref(), Some(guid));
+    assert_eq!(fs_err::read(t.install.join("ext4.vhdx")).unwrap(), disk);
+    assert_eq!(
+        value_str(guid, "WslboxDigest").as_deref(),
+        Some(t.v1.as_str())
+    );
+    assert!(!t.dir.join("install.wslbox-new").exists());
+    let shortcut = value_str(guid, "ShortcutPath").unwrap();
+    assert_in_start_menu_root(&shortcut, name);
+    assert!(Path::new(&shortcut).is_file());
+    assert_fragment(
+        &value_str(guid, "TerminalProfilePath").unwrap(),
+        &fragment_profile_guid(guid),
+        name,
+    );
+}
+
+#[test]
+fn a_failure_at_any_step_before_the_swap_completes_leaves_the_old_distribution() {
+    let name = name("upfail");
+    let t = import_v1("upfail", &name);
+    let guid = guid_of(&name).unwrap();
+    let disk = fs_err::read(t.install.join("ext4.vhdx")).unwrap();
+    oci_layout_of(&t.layout, &v2());
+    let backup = t.dir.join("backup.tar");
+    let stuck_new = format!("stuck@{name}.wslbox-new");
+    let cases = [
+        // The old distribution's export, at once and halfway.
+        (format!("export@{name}|-"), "WSL_E_EXPORT_FAILED"),
+        (format!("export-cut@{name}|-"), "after half of the archive"),
+        // The new one's import, before and after WSL registered it.
+        (
+            "import-before-register".to_owned(),
+            "failure before registration",
+        ),
+        (
+            "import-after-register".to_owned(),
+            "RegisterDistro/E_UNEXPECTED",
+        ),
+        // Stopping the old one, and its backup.
+        (format!("stuck@{name}"), "HCS_E_CONNECTION_TIMEOUT"),
+        ("export@backup.tar".to_owned(), "WSL_E_EXPORT_FAILED"),
+        // The second rename of the swap: the old one gets its name back.
+        (stuck_new, "HCS_E_CONNECTION_TIMEOUT"),
+    ];
+    for (fault, expected) in cases {
+        let stderr = err(wslbox(
+            &t.dir,
+            &["upgrade", &name, "--yes", "--backup", path_str(&backup)],
+            &[("WSL_SIM_FAIL", &fault)],
+        ));
+        assert!(stderr.contains(expected), "{fault}: {stderr}");
+        assert_untouched(&t, &name, &guid, &disk);
+        let _ = fs_err::remove_file(&backup);
+    }
+
+    // A new image that is corrupt (a layer that does not match its digest).
+    let corrupt = t.dir.join("corrupt");
+    let digest = oci_layout_of(&corrupt, &v2());
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &fs_err::read(corrupt.join("blobs/sha256").join(&digest[7..])).unwrap(),
+    )
+    .unwrap();
+    let layer = manifest["layers"][0]["digest"].as_str().unwrap();
+    let blob = corrupt.join("blobs/sha256").join(&layer[7..]);
+    let mut bytes = fs_err::read(&blob).unwrap();
+    bytes[600] ^= 0xff;
+    fs_err::write(&blob, bytes).unwrap();
+    let to = format!("oci:{}:latest", corrupt.display());
+    let stderr = err(wslbox(
+        &t.dir,
+        &["upgrade", &name, "--yes", "--to", &to],
+        &[],
+    ));
+    assert!(stderr.contains(&layer[..19]), "{stderr}");
+    assert_untouched(&t, &name, &guid, &disk);
+    ok(wslbox(&t.dir, &["remove", &name, "--yes"], &[]));
+}
+
+#[test]
+fn failures_after_the_swap_are_warnings_and_a_failed_restore_says_where_the_old_one_is() {
+    let name = name("uplate");
+    let t = import_v1("uplate", &name);
+    let v2_digest = oci_layout_of(&t.layout, &v2());
+    let old = format!("{name}.wslbox-old");
+
+    // The old one cannot be unregistered: the new one has the name, the old one is kept.
+    let out = wslbox(
+        &t.dir,
+        &["upgrade", &name, "--yes"],
+        &[("WSL_SIM_FAIL", &format!("unregister@{old}"))],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("still registered as `{old}`"))
+            && stderr.contains(&format!("wslbox remove {old}")),
+        "{stderr}"
+    );
+    assert_eq!(registered_like(&name), [name.clone(), old.clone()]);
+    assert_eq!(
+        value_str(&guid_of(&name).unwrap(), "WslboxDigest").as_deref(),
+        Some(v2_digest.as_str()),
+        "the name holds the new distribution"
+    );
+    assert_eq!(
+        value_str(&guid_of(&old).unwrap(), "WslboxDigest"),
+        Some(t.v1.clone())
+    );
+    assert!(
+        tar_files(&t.dir.join("install.wslbox-new").join("ext4.vhdx"))
+            .iter()
+            .any(|(p, _)| p == "usr/bin/new-in-v2"),
+        "the old folder is still the old disk's, so the new one stays beside it"
+    );
+    ok(wslbox(&t.dir, &["remove", &old, "--yes"], &[]));
+    ok(wslbox(&t.dir, &["remove", &name, "--yes"], &[]));
+    assert_eq!(guid_of(&name), None);
+
+    // Both renames of the swap fail: the error names the old one's temporary name.
+    let t = import_v1("uplate", &name);
+    let guid = guid_of(&name).unwrap();
+    oci_layout_of(&t.layout, &v2());
+    let stderr = err(wslbox(
+        &t.dir,
+        &["upgrade", &name, "--yes"],
+        &[("WSL_SIM_FAIL", &format!("stuck@{name}.wslbox-"))],
+    ));
+    assert!(
+        stderr.contains(&format!("registered as `{old}`"))
+            && stderr.contains(&format!("wslbox rename {old} {name}")),
+        "{stderr}"
+    );
+    assert_eq!(guid_of(&old).as_deref(), Some(guid.as_str()));
+    assert_eq!(
+        guid_of(&format!("{name}.wslbox-new")),
+        None,
+        "the new one was removed"
+    );
+    ok(wslbox(&t.dir, &["remove", &old, "--yes"], &[]));
+}
