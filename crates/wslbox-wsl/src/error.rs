@@ -80,6 +80,12 @@ pub enum Error {
         "this WSL cannot look up user `{user}` (no `wsl --manage --set-default-user`); pass the numeric uid, e.g. `wslbox set-user {name} 1000`, or run `wsl --update`"
     )]
     UserLookupUnsupported { name: String, user: String },
+    #[error("{error}\nand the cleanup was incomplete:\n  {}", failures.join("\n  "))]
+    Incomplete {
+        error: Box<Error>,
+        /// The undo steps that failed, newest first.
+        failures: Vec<String>,
+    },
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }

@@ -1,7 +1,9 @@
 //! A list of completed steps that are undone, newest first, unless the whole operation
 //! commits (the shape of rustup's `dist::component::Transaction`).
 
-use crate::error::Result;
+use std::cell::RefCell;
+
+use crate::error::{Error, Result};
 
 type Undo<'a> = Box<dyn FnOnce() -> Result<()> + 'a>;
 
@@ -11,13 +13,37 @@ pub struct Transaction<'a> {
     steps: Vec<(String, Undo<'a>)>,
     /// What was done, for the report.
     done: Vec<String>,
+    log: &'a UndoLog,
+}
+
+/// Where rolled-back transactions note the undo steps that failed, so that the operation's
+/// error can carry them ([`Error::Incomplete`]) and the binary decides how to show them.
+#[derive(Debug, Default)]
+pub struct UndoLog(RefCell<Vec<String>>);
+
+impl UndoLog {
+    /// Runs `body` (whose transactions log here) and attaches what could not be undone to
+    /// its error.
+    pub fn run<T>(body: impl FnOnce(&UndoLog) -> Result<T>) -> Result<T> {
+        let log = UndoLog::default();
+        let result = body(&log);
+        let failures = log.0.into_inner();
+        match result {
+            Err(error) if !failures.is_empty() => Err(Error::Incomplete {
+                error: Box::new(error),
+                failures,
+            }),
+            other => other,
+        }
+    }
 }
 
 impl<'a> Transaction<'a> {
-    pub fn new() -> Self {
+    pub fn new(log: &'a UndoLog) -> Self {
         Transaction {
             steps: Vec::new(),
             done: Vec::new(),
+            log,
         }
     }
 
@@ -40,18 +66,15 @@ impl<'a> Transaction<'a> {
     }
 }
 
-impl Default for Transaction<'_> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Drop for Transaction<'_> {
     fn drop(&mut self) {
         while let Some((what, undo)) = self.steps.pop() {
-            // Drop cannot return errors; a failed undo must still be visible to the user.
+            // Drop cannot return errors; a failed undo must still reach the user.
             if let Err(e) = undo() {
-                eprintln!("warning: could not undo `{what}`: {e}");
+                self.log
+                    .0
+                    .borrow_mut()
+                    .push(format!("could not undo `{what}`: {e}"));
             }
         }
     }
@@ -65,8 +88,9 @@ mod tests {
     #[test]
     fn dropped_transaction_undoes_newest_first() {
         let log = RefCell::new(Vec::new());
+        let undo = UndoLog::default();
         {
-            let mut tx = Transaction::new();
+            let mut tx = Transaction::new(&undo);
             tx.done("a", || {
                 log.borrow_mut().push("undo a");
                 Ok(())
@@ -82,7 +106,8 @@ mod tests {
     #[test]
     fn committed_transaction_keeps_steps() {
         let log = RefCell::new(Vec::<&str>::new());
-        let mut tx = Transaction::new();
+        let undo = UndoLog::default();
+        let mut tx = Transaction::new(&undo);
         tx.done("a", || {
             log.borrow_mut().push("undo a");
             Ok(())
@@ -90,5 +115,40 @@ mod tests {
         tx.note("b");
         assert_eq!(tx.commit(), ["a", "b"]);
         assert!(log.borrow().is_empty());
+    }
+
+    #[test]
+    fn a_failed_undo_is_carried_by_the_error() {
+        let result: Result<()> = UndoLog::run(|log| {
+            let mut tx = Transaction::new(log);
+            tx.done("registered `dev`", || {
+                Err(Error::NotFound { name: "dev".into() })
+            });
+            tx.done("created C:\\d", || Ok(()));
+            Err(Error::Running { name: "dev".into() })
+        });
+        let err = result.unwrap_err();
+        let Error::Incomplete { error, failures } = &err else {
+            panic!("{err}")
+        };
+        assert!(matches!(**error, Error::Running { .. }));
+        assert_eq!(failures.len(), 1);
+        assert!(
+            failures[0].starts_with("could not undo `registered `dev``"),
+            "{failures:?}"
+        );
+        let shown = err.to_string();
+        assert!(
+            shown.contains("is running") && shown.contains("could not undo"),
+            "{shown}"
+        );
+
+        let fine: Result<u8> = UndoLog::run(|log| {
+            let mut tx = Transaction::new(log);
+            tx.done("a", || Err(Error::NotFound { name: "a".into() }));
+            let _ = tx.commit();
+            Ok(1)
+        });
+        assert_eq!(fine.unwrap(), 1, "a committed transaction undoes nothing");
     }
 }

@@ -15,7 +15,7 @@ use crate::capabilities::ExportFormat;
 use crate::error::{Error, ProducerError, Result};
 use crate::names::check_new_name;
 use crate::report::Report;
-use crate::transaction::Transaction;
+use crate::transaction::{Transaction, UndoLog};
 
 #[derive(Debug, Clone)]
 pub struct ImportOptions {
@@ -91,36 +91,38 @@ pub fn import(
     opts: &ImportOptions,
     producer: impl FnOnce(Box<dyn Write + Send>) -> std::result::Result<Produced, ProducerError>,
 ) -> Result<Report> {
-    let name = opts.name.as_str();
-    wsl.ensure_present()?;
-    check_new_distribution(name)?;
-    let dir = opts
-        .location
-        .clone()
-        .unwrap_or_else(|| default_location(name));
-    let mut tx = Transaction::new();
-    let created = prepare_folder(&mut tx, &dir)?;
+    UndoLog::run(|log| {
+        let name = opts.name.as_str();
+        wsl.ensure_present()?;
+        check_new_distribution(name)?;
+        let dir = opts
+            .location
+            .clone()
+            .unwrap_or_else(|| default_location(name));
+        let mut tx = Transaction::new(log);
+        let created = prepare_folder(&mut tx, &dir)?;
 
-    let registered = if wsl.supports_stdio_archives() {
-        wsl.import_stream(name, &dir, opts.version, producer)
-    } else {
-        import_via_temp_file(wsl, name, &dir, opts.version, producer)
-    };
-    guard_registration(&mut tx, wsl, name)?;
-    let produced = registered?;
+        let registered = if wsl.supports_stdio_archives() {
+            wsl.import_stream(name, &dir, opts.version, producer)
+        } else {
+            import_via_temp_file(wsl, name, &dir, opts.version, producer)
+        };
+        guard_registration(&mut tx, wsl, name)?;
+        let produced = registered?;
 
-    let lxss = Lxss::open()?;
-    let distro = lxss.get(name)?;
-    let warnings = record_produced(wsl, &lxss, &distro, &produced, &mut tx)?;
-    lxss.key(&distro.guid)?
-        .set_u32(VALUE_CREATED_FOLDER, u32::from(created))?;
-    let mut changes = vec![format!(
-        "imported `{name}` ({}) into {}",
-        distro.guid,
-        dir.display()
-    )];
-    changes.extend(tx.commit());
-    Ok(Report { changes, warnings })
+        let lxss = Lxss::open()?;
+        let distro = lxss.get(name)?;
+        let warnings = record_produced(wsl, &lxss, &distro, &produced, &mut tx)?;
+        lxss.key(&distro.guid)?
+            .set_u32(VALUE_CREATED_FOLDER, u32::from(created))?;
+        let mut changes = vec![format!(
+            "imported `{name}` ({}) into {}",
+            distro.guid,
+            dir.display()
+        )];
+        changes.extend(tx.commit());
+        Ok(Report { changes, warnings })
+    })
 }
 
 /// Writes what the producer learned onto a fresh registration: the default user (through
@@ -183,48 +185,50 @@ fn import_via_temp_file(
 
 /// `wslbox clone NAME NEW`: export streamed into import; keeps the default user and provenance.
 pub fn clone(wsl: &WslExe, name: &str, new: &str, location: Option<PathBuf>) -> Result<Report> {
-    let lxss = Lxss::open()?;
-    let source = lxss.get(name)?;
-    check_new_distribution(new)?;
-    let dir = location.unwrap_or_else(|| default_location(new));
-    let mut tx = Transaction::new();
-    let created = prepare_folder(&mut tx, &dir)?;
+    UndoLog::run(|log| {
+        let lxss = Lxss::open()?;
+        let source = lxss.get(name)?;
+        check_new_distribution(new)?;
+        let dir = location.unwrap_or_else(|| default_location(new));
+        let mut tx = Transaction::new(log);
+        let created = prepare_folder(&mut tx, &dir)?;
 
-    let registered = if wsl.supports_stdio_archives() {
-        wsl.export_into_import(&source.name, new, &dir, source.version)
-    } else {
-        let tmp = tempfile::Builder::new()
-            .prefix("wslbox-clone-")
-            .suffix(".tar")
-            .tempfile()?
-            .into_temp_path();
-        wsl.export_file(&source.name, &tmp, ExportFormat::Tar)
-            .and_then(|()| wsl.import_file(new, &dir, &tmp, source.version))
-    };
-    guard_registration(&mut tx, wsl, new)?;
-    registered?;
+        let registered = if wsl.supports_stdio_archives() {
+            wsl.export_into_import(&source.name, new, &dir, source.version)
+        } else {
+            let tmp = tempfile::Builder::new()
+                .prefix("wslbox-clone-")
+                .suffix(".tar")
+                .tempfile()?
+                .into_temp_path();
+            wsl.export_file(&source.name, &tmp, ExportFormat::Tar)
+                .and_then(|()| wsl.import_file(new, &dir, &tmp, source.version))
+        };
+        guard_registration(&mut tx, wsl, new)?;
+        registered?;
 
-    let copy = lxss.get(new)?;
-    let key = lxss.key(&copy.guid)?;
-    let from = lxss.key(&source.guid)?;
-    for value in ["DefaultUid", "Flags"] {
-        if let Some(v) = from.u32(value) {
-            key.set_u32(value, v)?;
+        let copy = lxss.get(new)?;
+        let key = lxss.key(&copy.guid)?;
+        let from = lxss.key(&source.guid)?;
+        for value in ["DefaultUid", "Flags"] {
+            if let Some(v) = from.u32(value) {
+                key.set_u32(value, v)?;
+            }
         }
-    }
-    for value in [VALUE_IMAGE, VALUE_DIGEST] {
-        key.put_string(value, from.string(value).as_deref())?;
-    }
-    key.set_u32(VALUE_CREATED_FOLDER, u32::from(created))?;
-    let mut changes = vec![format!(
-        "cloned `{}` into `{new}` ({}) at {}",
-        source.name,
-        copy.guid,
-        dir.display()
-    )];
-    changes.extend(tx.commit());
-    Ok(Report {
-        changes,
-        warnings: Vec::new(),
+        for value in [VALUE_IMAGE, VALUE_DIGEST] {
+            key.put_string(value, from.string(value).as_deref())?;
+        }
+        key.set_u32(VALUE_CREATED_FOLDER, u32::from(created))?;
+        let mut changes = vec![format!(
+            "cloned `{}` into `{new}` ({}) at {}",
+            source.name,
+            copy.guid,
+            dir.display()
+        )];
+        changes.extend(tx.commit());
+        Ok(Report {
+            changes,
+            warnings: Vec::new(),
+        })
     })
 }

@@ -11,7 +11,7 @@ use crate::distribution::Distribution;
 use crate::error::{Error, Result};
 use crate::names::same_name;
 use crate::report::Report;
-use crate::transaction::Transaction;
+use crate::transaction::{Transaction, UndoLog};
 
 /// Every distribution, with its running state from wsl.exe.
 pub fn list(wsl: &WslExe) -> Result<Vec<Distribution>> {
@@ -44,34 +44,36 @@ fn remove_created_folder(distro: &Distribution, report: &mut Report) {
 
 /// `wslbox move NAME DIR`.
 pub fn move_to(wsl: &WslExe, name: &str, dir: &Path) -> Result<Report> {
-    let lxss = Lxss::open()?;
-    let distro = lxss.get(name)?;
-    refuse_running(wsl, &distro.name)?;
-    let mut tx = Transaction::new();
-    let created = prepare_folder(&mut tx, dir)?;
-    let mut report = Report::default();
-    if wsl.supports_manage() {
-        wsl.manage_move(&distro.name, dir)?;
-        tx.note(format!(
-            "moved `{}` to {} (wsl --manage --move)",
-            distro.name,
-            dir.display()
-        ));
-        // From here the new folder holds the disk: nothing may be rolled back.
+    UndoLog::run(|log| {
+        let lxss = Lxss::open()?;
+        let distro = lxss.get(name)?;
+        refuse_running(wsl, &distro.name)?;
+        let mut tx = Transaction::new(log);
+        let created = prepare_folder(&mut tx, dir)?;
+        let mut report = Report::default();
+        if wsl.supports_manage() {
+            wsl.manage_move(&distro.name, dir)?;
+            tx.note(format!(
+                "moved `{}` to {} (wsl --manage --move)",
+                distro.name,
+                dir.display()
+            ));
+            // From here the new folder holds the disk: nothing may be rolled back.
+            report.changes.extend(tx.commit());
+            tx = Transaction::new(log);
+            report
+                .changes
+                .extend(verify_moved_disk(&lxss, &distro.name, dir)?);
+        } else {
+            move_by_reimport(wsl, &lxss, &distro, dir, &mut tx)?;
+        }
+        let moved = lxss.get(&distro.name)?;
+        lxss.key(&moved.guid)?
+            .set_u32(VALUE_CREATED_FOLDER, u32::from(created))?;
         report.changes.extend(tx.commit());
-        tx = Transaction::new();
-        report
-            .changes
-            .extend(verify_moved_disk(&lxss, &distro.name, dir)?);
-    } else {
-        move_by_reimport(wsl, &lxss, &distro, dir, &mut tx)?;
-    }
-    let moved = lxss.get(&distro.name)?;
-    lxss.key(&moved.guid)?
-        .set_u32(VALUE_CREATED_FOLDER, u32::from(created))?;
-    report.changes.extend(tx.commit());
-    remove_created_folder(&distro, &mut report);
-    Ok(report)
+        remove_created_folder(&distro, &mut report);
+        Ok(report)
+    })
 }
 
 /// WSL 2.7's `--manage --move` has moved the disk but left `BasePath` at the old folder

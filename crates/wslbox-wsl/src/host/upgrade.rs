@@ -24,7 +24,7 @@ use crate::distribution::Distribution;
 use crate::error::{Error, ProducerError, Result};
 use crate::names::temporary_names;
 use crate::report::Report;
-use crate::transaction::Transaction;
+use crate::transaction::{Transaction, UndoLog};
 
 #[derive(Debug, Clone, Default)]
 pub struct UpgradeOptions {
@@ -43,84 +43,86 @@ pub fn upgrade(
         Box<dyn Write + Send>,
     ) -> std::result::Result<Produced, ProducerError>,
 ) -> Result<Report> {
-    wsl.ensure_present()?;
-    if !wsl.supports_stdio_archives() {
-        return Err(Error::UpgradeNeedsStdio);
-    }
-    let lxss = Lxss::open()?;
-    let old = lxss.get(name)?;
-    let (new_name, old_name) = temporary_names(&old.name, &old.guid);
-    for leftover in [&new_name, &old_name] {
-        if lxss.find(leftover)?.is_some() {
-            return Err(Error::UpgradeLeftover {
-                name: leftover.clone(),
-                of: old.name.clone(),
+    UndoLog::run(|log| {
+        wsl.ensure_present()?;
+        if !wsl.supports_stdio_archives() {
+            return Err(Error::UpgradeNeedsStdio);
+        }
+        let lxss = Lxss::open()?;
+        let old = lxss.get(name)?;
+        let (new_name, old_name) = temporary_names(&old.name, &old.guid);
+        for leftover in [&new_name, &old_name] {
+            if lxss.find(leftover)?.is_some() {
+                return Err(Error::UpgradeLeftover {
+                    name: leftover.clone(),
+                    of: old.name.clone(),
+                });
+            }
+        }
+        let old_dir = PathBuf::from(&old.base_path);
+        let new_dir = sibling(&old_dir, "wslbox-new");
+
+        // 1. The new distribution, beside the old one.
+        let mut tx = Transaction::new(log);
+        prepare_folder(&mut tx, &new_dir)?;
+        let (export, stdout) = wsl.export_stream(&old.name)?;
+        let mut export = Some(export);
+        let built = wsl.import_stream(&new_name, &new_dir, old.version, |out| {
+            let result = producer(Box::new(stdout), out);
+            // The producer reads the export to its end; one that failed early stops reading.
+            let exported = export.take().expect("once").finish(result.is_err());
+            match (result, exported) {
+                (Ok(produced), Ok(())) => Ok(produced),
+                (Ok(_), Err(e)) => Err(e.into()),
+                (Err(e), _) => Err(e),
+            }
+        });
+        guard_registration(&mut tx, wsl, &new_name)?;
+        let produced = built.map_err(export_failure_first)?;
+        let fresh = lxss.get(&new_name)?;
+        let mut report = Report {
+            changes: vec![format!(
+                "built the new `{}` as `{new_name}` in {}",
+                old.name,
+                new_dir.display()
+            )],
+            warnings: record_produced(wsl, &lxss, &fresh, &produced, &mut tx)?,
+        };
+        carry_settings(&lxss, &old, &fresh)?;
+
+        // 2. The swap.
+        wsl.terminate(&old.name)?;
+        report.changes.push(format!("stopped `{}`", old.name));
+        if let Some(file) = &opts.backup {
+            report.changes.extend(backup(wsl, &old.name, file)?.changes);
+        }
+        let full = RenameOptions {
+            terminate: true,
+            ..RenameOptions::default()
+        };
+        rename(wsl, &old.name, &old_name, &full)?;
+        if let Err(e) = rename(wsl, &new_name, &old.name, &full) {
+            return Err(match rename(wsl, &old_name, &old.name, &full) {
+                Ok(_) => e,
+                Err(restore) => Error::UpgradeSwapFailed {
+                    name: old.name.clone(),
+                    old_name: old_name.clone(),
+                    error: Box::new(e),
+                    restore: Box::new(restore),
+                },
             });
         }
-    }
-    let old_dir = PathBuf::from(&old.base_path);
-    let new_dir = sibling(&old_dir, "wslbox-new");
+        // The new distribution holds the name: nothing may be rolled back from here.
+        report.changes.extend(tx.commit());
+        report.changes.push(format!(
+            "`{}` is now the new distribution ({})",
+            old.name, fresh.guid
+        ));
 
-    // 1. The new distribution, beside the old one.
-    let mut tx = Transaction::new();
-    prepare_folder(&mut tx, &new_dir)?;
-    let (export, stdout) = wsl.export_stream(&old.name)?;
-    let mut export = Some(export);
-    let built = wsl.import_stream(&new_name, &new_dir, old.version, |out| {
-        let result = producer(Box::new(stdout), out);
-        // The producer reads the export to its end; one that failed early stops reading.
-        let exported = export.take().expect("once").finish(result.is_err());
-        match (result, exported) {
-            (Ok(produced), Ok(())) => Ok(produced),
-            (Ok(_), Err(e)) => Err(e.into()),
-            (Err(e), _) => Err(e),
-        }
-    });
-    guard_registration(&mut tx, wsl, &new_name)?;
-    let produced = built.map_err(export_failure_first)?;
-    let fresh = lxss.get(&new_name)?;
-    let mut report = Report {
-        changes: vec![format!(
-            "built the new `{}` as `{new_name}` in {}",
-            old.name,
-            new_dir.display()
-        )],
-        warnings: record_produced(wsl, &lxss, &fresh, &produced, &mut tx)?,
-    };
-    carry_settings(&lxss, &old, &fresh)?;
-
-    // 2. The swap.
-    wsl.terminate(&old.name)?;
-    report.changes.push(format!("stopped `{}`", old.name));
-    if let Some(file) = &opts.backup {
-        report.changes.extend(backup(wsl, &old.name, file)?.changes);
-    }
-    let full = RenameOptions {
-        terminate: true,
-        ..RenameOptions::default()
-    };
-    rename(wsl, &old.name, &old_name, &full)?;
-    if let Err(e) = rename(wsl, &new_name, &old.name, &full) {
-        return Err(match rename(wsl, &old_name, &old.name, &full) {
-            Ok(_) => e,
-            Err(restore) => Error::UpgradeSwapFailed {
-                name: old.name.clone(),
-                old_name: old_name.clone(),
-                error: Box::new(e),
-                restore: Box::new(restore),
-            },
-        });
-    }
-    // The new distribution holds the name: nothing may be rolled back from here.
-    report.changes.extend(tx.commit());
-    report.changes.push(format!(
-        "`{}` is now the new distribution ({})",
-        old.name, fresh.guid
-    ));
-
-    // 3. The old distribution goes; its folder takes the new disk.
-    finish(wsl, &lxss, &old, &old_name, &new_dir, &mut report);
-    Ok(report)
+        // 3. The old distribution goes; its folder takes the new disk.
+        finish(wsl, &lxss, &old, &old_name, &new_dir, &mut report);
+        Ok(report)
+    })
 }
 
 /// When the export failed, wsl.exe's import only saw a cut stream: the export's error is the
