@@ -86,14 +86,43 @@ pub enum Error {
         /// The undo steps that failed, newest first.
         failures: Vec<String>,
     },
-    #[error(transparent)]
-    Io(#[from] std::io::Error),
+    #[error("{}", io_message(path, source))]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// What a root-filesystem producer (the export pipeline, in the binary) fails with.
 pub type ProducerError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// fs_err's messages name the path already; others get it in front.
+fn io_message(path: &std::path::Path, source: &std::io::Error) -> String {
+    let text = source.to_string();
+    let shown = path.display().to_string();
+    if text.contains(&shown) {
+        text
+    } else {
+        format!("{shown}: {text}")
+    }
+}
+
+/// Puts the path on an I/O error.
+#[cfg_attr(not(windows), allow(dead_code))]
+pub(crate) trait IoContext<T> {
+    fn at(self, path: &std::path::Path) -> Result<T>;
+}
+
+impl<T> IoContext<T> for std::io::Result<T> {
+    fn at(self, path: &std::path::Path) -> Result<T> {
+        self.map_err(|source| Error::Io {
+            path: path.to_owned(),
+            source,
+        })
+    }
+}
 
 /// `error: cause: cause`, as anyhow's `{:#}` prints a chain.
 fn chain(e: &(dyn std::error::Error + 'static)) -> String {
@@ -105,4 +134,43 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_errors_name_their_path_once() {
+        let path = std::path::Path::new("/tmp/x.tar");
+        let plain = Error::Io {
+            path: path.into(),
+            source: std::io::Error::other("disk full"),
+        };
+        assert_eq!(plain.to_string(), "/tmp/x.tar: disk full");
+        let fs_err = fs_err::File::open("/nonexistent/wslbox-test").unwrap_err();
+        let named = Error::Io {
+            path: "/nonexistent/wslbox-test".into(),
+            source: fs_err,
+        };
+        assert_eq!(
+            named
+                .to_string()
+                .matches("/nonexistent/wslbox-test")
+                .count(),
+            1,
+            "{named}"
+        );
+    }
+
+    #[test]
+    fn producer_errors_show_their_whole_chain() {
+        let inner: ProducerError = anyhow::anyhow!("connection reset")
+            .context("pulling alpine")
+            .into();
+        assert_eq!(
+            Error::Producer(inner).to_string(),
+            "producing the root filesystem failed: pulling alpine: connection reset"
+        );
+    }
 }

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::error::IoContext;
 use crate::error::{Error, Result};
 use crate::terminal_profiles::rename_in_terminal_json;
 use crate::transaction::Transaction;
@@ -30,14 +31,14 @@ pub fn terminal_settings_files() -> Vec<PathBuf> {
 pub fn write_atomically(path: &Path, text: &str) -> Result<()> {
     let resolved;
     let path = if path.is_symlink() {
-        resolved = fs_err::canonicalize(path)?;
+        resolved = fs_err::canonicalize(path).at(path)?;
         resolved.as_path()
     } else {
         path
     };
     let tmp = path.with_extension("wslbox-tmp");
-    fs_err::write(&tmp, text)?;
-    fs_err::rename(&tmp, path)?;
+    fs_err::write(&tmp, text).at(&tmp)?;
+    fs_err::rename(&tmp, path).at(path)?;
     Ok(())
 }
 
@@ -54,7 +55,7 @@ pub enum TerminalFile {
 
 /// Truncates and rewrites `path` itself, keeping its owner and ACL.
 fn write_in_place(path: &Path, text: &str) -> Result<()> {
-    fs_err::write(path, text)?;
+    fs_err::write(path, text).at(path)?;
     Ok(())
 }
 
@@ -68,7 +69,7 @@ pub fn rename_in_json_file<'a>(
     new: &str,
     file: TerminalFile,
 ) -> Result<bool> {
-    let original = fs_err::read_to_string(path)?;
+    let original = fs_err::read_to_string(path).at(path)?;
     let edited =
         rename_in_terminal_json(&original, guid, old, new).map_err(|source| Error::Terminal {
             path: path.to_owned(),
@@ -84,7 +85,7 @@ pub fn rename_in_json_file<'a>(
     let write: fn(&Path, &str) -> Result<()> = match file {
         TerminalFile::Settings => {
             let backup = PathBuf::from(format!("{}{BACKUP_SUFFIX}", path.display()));
-            fs_err::write(&backup, &original)?;
+            fs_err::write(&backup, &original).at(&backup)?;
             what.push_str(&format!(" (backup: {})", backup.display()));
             write_atomically
         }
@@ -103,8 +104,8 @@ pub fn rename_file<'a>(
     from: &Path,
     to: &Path,
 ) -> Result<()> {
-    fs_err::rename(from, to)?;
+    fs_err::rename(from, to).at(from)?;
     let (from, to) = (from.to_owned(), to.to_owned());
-    tx.done(what, move || Ok(fs_err::rename(&to, &from)?));
+    tx.done(what, move || fs_err::rename(&to, &from).at(&to));
     Ok(())
 }

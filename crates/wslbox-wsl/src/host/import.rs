@@ -12,6 +12,7 @@ use wslbox_rootfs::customize::DefaultUser;
 use super::lxss::{Lxss, VALUE_CREATED_FOLDER, VALUE_DIGEST, VALUE_IMAGE};
 use super::wsl_exe::WslExe;
 use crate::capabilities::ExportFormat;
+use crate::error::IoContext;
 use crate::error::{Error, ProducerError, Result};
 use crate::names::check_new_name;
 use crate::report::Report;
@@ -53,18 +54,18 @@ pub fn check_new_distribution(name: &str) -> Result<()> {
 /// Creates the install folder if needed (undone on failure). Returns whether we created it.
 pub(super) fn prepare_folder<'a>(tx: &mut Transaction<'a>, dir: &Path) -> Result<bool> {
     if dir.exists() {
-        if fs_err::read_dir(dir)?.next().is_some() {
+        if fs_err::read_dir(dir).at(dir)?.next().is_some() {
             return Err(Error::FolderNotEmpty {
                 path: dir.to_owned(),
             });
         }
         return Ok(false);
     }
-    fs_err::create_dir_all(dir)?;
+    fs_err::create_dir_all(dir).at(dir)?;
     let undo_dir = dir.to_owned();
     tx.done(format!("created {}", dir.display()), move || {
         if undo_dir.exists() {
-            fs_err::remove_dir_all(&undo_dir)?;
+            fs_err::remove_dir_all(&undo_dir).at(&undo_dir)?;
         }
         Ok(())
     });
@@ -176,8 +177,10 @@ fn import_via_temp_file(
     let tmp = tempfile::Builder::new()
         .prefix("wslbox-import-")
         .suffix(".tar")
-        .tempfile()?;
-    let produced = producer(Box::new(tmp.as_file().try_clone()?)).map_err(Error::Producer)?;
+        .tempfile()
+        .at(&std::env::temp_dir())?;
+    let file = tmp.as_file().try_clone().at(tmp.path())?;
+    let produced = producer(Box::new(file)).map_err(Error::Producer)?;
     let path = tmp.into_temp_path();
     wsl.import_file(name, dir, &path, version)?;
     Ok(produced)
@@ -199,7 +202,8 @@ pub fn clone(wsl: &WslExe, name: &str, new: &str, location: Option<PathBuf>) -> 
             let tmp = tempfile::Builder::new()
                 .prefix("wslbox-clone-")
                 .suffix(".tar")
-                .tempfile()?
+                .tempfile()
+                .at(&std::env::temp_dir())?
                 .into_temp_path();
             wsl.export_file(&source.name, &tmp, ExportFormat::Tar)
                 .and_then(|()| wsl.import_file(new, &dir, &tmp, source.version))

@@ -8,6 +8,7 @@ use super::lxss::{Lxss, VALUE_CREATED_FOLDER, VALUE_DIGEST, VALUE_IMAGE};
 use super::wsl_exe::WslExe;
 use crate::capabilities::ExportFormat;
 use crate::distribution::Distribution;
+use crate::error::IoContext;
 use crate::error::{Error, Result};
 use crate::names::same_name;
 use crate::report::Report;
@@ -86,7 +87,7 @@ fn verify_moved_disk(lxss: &Lxss, name: &str, dir: &Path) -> Result<Vec<String>>
     let Some(vhd) = moved.vhd.clone() else {
         return Ok(Vec::new()); // WSL 1: no disk file to check.
     };
-    let dir = std::path::absolute(dir)?;
+    let dir = std::path::absolute(dir).at(dir)?;
     let disk = dir.join(&vhd);
     let recorded = PathBuf::from(&moved.base_path);
     if !disk.is_file() {
@@ -173,7 +174,8 @@ fn move_by_reimport<'a>(
         tempfile::Builder::new()
             .prefix("wslbox-move-")
             .suffix(".tar")
-            .tempfile()?
+            .tempfile()
+            .at(&std::env::temp_dir())?
             .into_temp_path(),
     );
     wsl.export_file(&distro.name, &tar, ExportFormat::Tar)?;
