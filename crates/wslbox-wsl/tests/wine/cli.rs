@@ -5,7 +5,7 @@ use crate::support::*;
 
 #[test]
 fn cli_import_list_rename_clone_move_backup_remove() {
-    let name = name("cli");
+    let (name, _cleanup) = name("cli");
     let new = format!("{name}-new");
     let copy = format!("{name}-copy");
     let dir = scratch("cli");
@@ -121,7 +121,7 @@ fn cli_import_list_rename_clone_move_backup_remove() {
 
 #[test]
 fn cli_import_failure_after_registration_leaves_nothing_behind() {
-    let name = name("clifail");
+    let (name, _cleanup) = name("clifail");
     let dir = scratch("clifail");
     oci_layout(&dir.join("layout"));
     let image = format!("oci:{}:latest", dir.join("layout").display());
@@ -157,7 +157,7 @@ fn cli_invalid_name_refused_before_opening_the_image() {
         &[],
     ));
     assert!(stderr.contains("contains `/`"), "{stderr}");
-    let taken = name("clitaken");
+    let (taken, _cleanup_taken) = name("clitaken");
     import(&wsl(), &taken, &dir.join("d"));
     let stderr = err(wslbox(
         &dir,
@@ -170,7 +170,7 @@ fn cli_invalid_name_refused_before_opening_the_image() {
 
 #[test]
 fn cli_rename_of_running_distribution() {
-    let name = name("clirun");
+    let (name, _cleanup) = name("clirun");
     let new = format!("{name}-new");
     let dir = scratch("clirun");
     import(&wsl(), &name, &dir.join("d"));
@@ -188,7 +188,7 @@ fn cli_rename_of_running_distribution() {
 
 #[test]
 fn cli_images_name_the_distributions_made_from_them_and_rmi_refuses_those() {
-    let name = name("clirmi");
+    let (name, _cleanup) = name("clirmi");
     let dir = scratch("clirmi");
     let digest = oci_layout(&dir.join("layout"));
     let image = format!("oci:{}:latest", dir.join("layout").display());

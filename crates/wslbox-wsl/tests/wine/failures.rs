@@ -16,7 +16,7 @@ fn assert_nothing_left(name: &str, dir: &Path) {
 #[test]
 fn failure_after_registration_leaves_nothing_behind() {
     let wsl = wsl().with_env("WSL_SIM_FAIL", "import-after-register");
-    let name = name("failafter");
+    let (name, _cleanup) = name("failafter");
     let dir = scratch("failafter").join("d");
     let err = try_import(&wsl, &name, &dir).unwrap_err();
     assert!(
@@ -30,7 +30,7 @@ fn failure_after_registration_leaves_nothing_behind() {
 #[test]
 fn failure_before_registration_leaves_nothing_behind() {
     let wsl = wsl().with_env("WSL_SIM_FAIL", "import-before-register");
-    let name = name("failbefore");
+    let (name, _cleanup) = name("failbefore");
     let dir = scratch("failbefore").join("d");
     try_import(&wsl, &name, &dir).unwrap_err();
     assert_nothing_left(&name, &dir);
@@ -39,7 +39,7 @@ fn failure_before_registration_leaves_nothing_behind() {
 #[test]
 fn producer_failure_midway_leaves_nothing_behind() {
     let wsl = wsl();
-    let name = name("failproducer");
+    let (name, _cleanup) = name("failproducer");
     let dir = scratch("failproducer").join("d");
     let opts = ImportOptions {
         name: name.clone(),
@@ -70,7 +70,7 @@ fn producer_failure_midway_leaves_nothing_behind() {
 #[test]
 fn corrupt_archive_reported_with_wsl_error_code() {
     let wsl = wsl();
-    let name = name("corrupt");
+    let (name, _cleanup) = name("corrupt");
     let dir = scratch("corrupt").join("d");
     let opts = ImportOptions {
         name: name.clone(),
@@ -94,7 +94,7 @@ fn corrupt_archive_reported_with_wsl_error_code() {
 #[test]
 fn invalid_or_taken_name_refused_before_the_producer_runs() {
     let wsl = wsl();
-    let name = name("taken");
+    let (name, _cleanup) = name("taken");
     let dir = scratch("taken");
     import(&wsl, &name, &dir.join("a"));
     for (bad, expect) in [
@@ -119,7 +119,7 @@ fn invalid_or_taken_name_refused_before_the_producer_runs() {
 #[test]
 fn non_empty_install_folder_refused() {
     let wsl = wsl();
-    let name = name("nonempty");
+    let (name, _cleanup) = name("nonempty");
     let dir = scratch("nonempty");
     fs_err::write(dir.join("keep.txt"), "user data").unwrap();
     let err = try_import(&wsl, &name, &dir).unwrap_err();
@@ -134,7 +134,7 @@ fn non_empty_install_folder_refused() {
 #[test]
 fn wsl_quitting_early_reports_its_own_error_not_a_broken_pipe() {
     let wsl = wsl();
-    let name = name("early");
+    let (name, _cleanup) = name("early");
     let dir = scratch("early");
     import(&wsl, &name, &dir.join("a"));
     // Straight to the driver, past wslbox's own name check: the simulator refuses the taken
@@ -156,7 +156,7 @@ fn wsl_quitting_early_reports_its_own_error_not_a_broken_pipe() {
 #[test]
 fn missing_wsl_exe_reported_before_the_producer_runs() {
     let wsl = host::WslExe::at(r"C:\no-wsl-here\wsl.exe");
-    let name = name("nowsl");
+    let (name, _cleanup) = name("nowsl");
     let dir = scratch("nowsl").join("d");
     let opts = ImportOptions {
         name: name.clone(),
@@ -175,7 +175,7 @@ fn missing_wsl_exe_reported_before_the_producer_runs() {
 #[test]
 fn a_rootfs_without_etc_or_sh_is_refused_as_wsl_does_and_explained() {
     let wsl = wsl();
-    let name = name("notlinux");
+    let (name, _cleanup) = name("notlinux");
     let dir = scratch("notlinux").join("d");
     let opts = ImportOptions {
         name: name.clone(),
@@ -199,4 +199,38 @@ fn a_rootfs_without_etc_or_sh_is_refused_as_wsl_does_and_explained() {
         "{shown}"
     );
     assert_nothing_left(&name, &dir);
+}
+
+#[test]
+fn a_panicking_test_leaves_nothing_behind() {
+    let wslconfig = std::env::temp_dir().join("wslbox-wine-guard.txt");
+    fs_err::write(&wslconfig, "before\n").unwrap();
+    let (shortcut, fragment) = std::panic::catch_unwind(|| {
+        let (name, mut cleanup) = name("guard");
+        cleanup.restore_file(&wslconfig);
+        import(&wsl(), &name, &scratch("guard").join("d"));
+        fs_err::write(&wslconfig, "changed by the test\n").unwrap();
+        let guid = guid_of(&name).unwrap();
+        let files = (
+            value_str(&guid, "ShortcutPath").unwrap(),
+            value_str(&guid, "TerminalProfilePath").unwrap(),
+        );
+        assert!(std::path::Path::new(&files.0).is_file());
+        std::panic::panic_any(files)
+    })
+    .unwrap_err()
+    .downcast::<(String, String)>()
+    .map(|b| *b)
+    .unwrap();
+    assert_eq!(guid_of("wbx-guard"), None);
+    assert!(!std::path::Path::new(&shortcut).exists());
+    assert!(!std::path::Path::new(&fragment).exists());
+    assert!(
+        !std::env::temp_dir()
+            .join("wslbox-wine-tests")
+            .join("guard")
+            .exists()
+    );
+    assert_eq!(fs_err::read_to_string(&wslconfig).unwrap(), "before\n");
+    fs_err::remove_file(&wslconfig).unwrap();
 }

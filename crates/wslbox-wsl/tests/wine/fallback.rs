@@ -9,7 +9,7 @@ use crate::support::*;
 fn old_wsl_import_move_clone_use_fallbacks() {
     let wsl = wsl().with_env("WSL_SIM_VERSION", "inbox");
     assert_eq!(wsl.version(), None);
-    let name = name("inbox");
+    let (name, _cleanup) = name("inbox");
     let dir = scratch("inbox");
 
     let report = import(&wsl, &name, &dir.join("a"));
@@ -59,7 +59,7 @@ fn old_wsl_import_move_clone_use_fallbacks() {
 fn failed_move_puts_the_distribution_back() {
     // The export succeeds, the simulated WSL then fails to import at the new place.
     let wsl = wsl().with_env("WSL_SIM_VERSION", "inbox");
-    let name = name("moveback");
+    let (name, _cleanup) = name("moveback");
     let dir = scratch("moveback");
     import(&wsl, &name, &dir.join("a"));
     let failing = wsl_failing_import();
@@ -87,7 +87,7 @@ fn wsl_failing_import() -> host::WslExe {
 fn move_repairs_the_base_path_wsl_left_stale() {
     // WSL 2.7.x moved the disk but left BasePath at the old folder (WSL#40716).
     let wsl = wsl().with_env("WSL_SIM_FAIL", "move-stale-basepath");
-    let name = name("movestale");
+    let (name, _cleanup) = name("movestale");
     let dir = scratch("movestale");
     import(&wsl, &name, &dir.join("a"));
     let report = host::move_to(&wsl, &name, &dir.join("b")).unwrap();
@@ -116,7 +116,7 @@ fn move_repairs_the_base_path_wsl_left_stale() {
 #[test]
 fn move_that_left_the_disk_behind_is_reported_and_loses_nothing() {
     let wsl = wsl().with_env("WSL_SIM_FAIL", "move-no-op");
-    let name = name("movenoop");
+    let (name, _cleanup) = name("movenoop");
     let dir = scratch("movenoop");
     import(&wsl, &name, &dir.join("a"));
     let err = host::move_to(&wsl, &name, &dir.join("b")).unwrap_err();

@@ -11,7 +11,7 @@ use crate::support::*;
 #[test]
 fn import_list_rename_clone_move_backup_remove() {
     let wsl = wsl();
-    let name = name("life");
+    let (name, _cleanup) = name("life");
     let dir = scratch("life");
     let install = dir.join("install");
 
@@ -163,7 +163,7 @@ fn import_list_rename_clone_move_backup_remove() {
 #[test]
 fn remove_keeps_a_folder_wslbox_did_not_create() {
     let wsl = wsl();
-    let name = name("keep");
+    let (name, _cleanup) = name("keep");
     let dir = scratch("keep");
     // An existing empty folder: we did not create it.
     let report = import(&wsl, &name, &dir);
@@ -186,7 +186,7 @@ fn remove_keeps_a_folder_wslbox_did_not_create() {
 #[test]
 fn set_user_and_set_default() {
     let wsl = wsl();
-    let name = name("users");
+    let (name, _cleanup) = name("users");
     import(&wsl, &name, &scratch("users").join("d"));
     let guid = guid_of(&name).unwrap();
 
@@ -213,7 +213,7 @@ fn set_user_and_set_default() {
 #[test]
 fn list_shows_running_state_from_wsl_exe() {
     let wsl = wsl();
-    let name = name("state");
+    let (name, _cleanup) = name("state");
     import(&wsl, &name, &scratch("state").join("d"));
     wsl.run(&["--sim-run", name.as_str()]).unwrap();
     let entry = host::list(&wsl)
@@ -236,7 +236,7 @@ fn utf16_output_of_a_wsl_that_ignores_wsl_utf8_is_decoded() {
         wsl.version().map(|v| v.to_string()).as_deref(),
         Some("2.4.4.0")
     );
-    let name = name("utf16");
+    let (name, _cleanup) = name("utf16");
     import(&wsl, &name, &scratch("utf16").join("d"));
     wsl.run(&["--sim-run", name.as_str()]).unwrap();
     assert!(wsl.running().unwrap().contains(&name));

@@ -37,13 +37,81 @@ pub fn wsl() -> WslExe {
     WslExe::at(simulator())
 }
 
-/// A distribution name unique to this test, with any leftover from an earlier run removed.
-pub fn name(test: &str) -> String {
+/// The names a test may register: its own and what rename, clone and upgrade derive from it.
+fn names_of(name: &str) -> [String; 5] {
+    [
+        name.to_owned(),
+        format!("{name}-new"),
+        format!("{name}-copy"),
+        format!("{name}.wslbox-new"),
+        format!("{name}.wslbox-old"),
+    ]
+}
+
+/// A distribution name unique to this test, with any leftover from an earlier run removed,
+/// and the [`Cleanup`] that removes what the test registers when it ends.
+pub fn name(test: &str) -> (String, Cleanup) {
     let name = format!("wbx-{test}");
-    for n in [name.clone(), format!("{name}-new"), format!("{name}-copy")] {
-        let _ = wsl().unregister(&n);
+    let cleanup = Cleanup {
+        test: test.to_owned(),
+        names: names_of(&name).to_vec(),
+        files: Vec::new(),
+    };
+    cleanup.unregister_all();
+    (name, cleanup)
+}
+
+/// Puts back what a test touched when it ends, passed or failed (in the spirit of rustup's
+/// `RegistryGuard`): the distributions it registered are unregistered, or their Lxss keys,
+/// shortcuts and fragments deleted by hand where the simulator refuses; shared files it
+/// changed get their old contents back (or go, if they did not exist); its scratch folder
+/// goes. A failing test can then not break the ones after it.
+pub struct Cleanup {
+    test: String,
+    names: Vec<String>,
+    files: Vec<(PathBuf, Option<Vec<u8>>)>,
+}
+
+impl Cleanup {
+    /// Remembers `path` as it is now, to be restored when the test ends.
+    pub fn restore_file(&mut self, path: &Path) {
+        self.files.push((path.to_owned(), fs_err::read(path).ok()));
     }
-    name
+
+    fn unregister_all(&self) {
+        let lxss = CURRENT_USER.create(LXSS_KEY).unwrap();
+        for name in &self.names {
+            let Some(guid) = guid_of(name) else { continue };
+            if wsl().unregister(name).is_ok() {
+                continue;
+            }
+            for value in ["ShortcutPath", "TerminalProfilePath"] {
+                if let Some(path) = value_str(&guid, value) {
+                    let _ = fs_err::remove_file(path);
+                }
+            }
+            let _ = lxss.remove_tree(&guid);
+            if lxss.get_string("DefaultDistribution").ok().as_deref() == Some(guid.as_str()) {
+                let _ = lxss.remove_value("DefaultDistribution");
+            }
+        }
+    }
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        self.unregister_all();
+        for (path, before) in self.files.drain(..).rev() {
+            let _ = match before {
+                Some(bytes) => fs_err::write(&path, bytes),
+                None => fs_err::remove_file(&path),
+            };
+        }
+        let dir = std::env::temp_dir()
+            .join("wslbox-wine-tests")
+            .join(&self.test);
+        let _ = fs_err::remove_dir_all(dir);
+    }
 }
 
 /// A per-test scratch folder under the temp dir, emptied first.

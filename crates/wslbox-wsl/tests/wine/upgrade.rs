@@ -152,7 +152,7 @@ fn import_v1(test: &str, name: &str) -> Imported {
 
 #[test]
 fn upgrade_keeps_home_user_and_kept_paths_and_takes_the_new_image() {
-    let name = name("upgrade");
+    let (name, _cleanup) = name("upgrade");
     let t = import_v1("upgrade", &name);
     let old_guid = guid_of(&name).unwrap();
     ok(wslbox(&t.dir, &["set-default", &name], &[]));
@@ -298,7 +298,7 @@ fn assert_untouched(t: &Imported, name: &str, guid: &str, disk: &[u8]) {
 
 #[test]
 fn a_failure_at_any_step_before_the_swap_completes_leaves_the_old_distribution() {
-    let name = name("upfail");
+    let (name, _cleanup) = name("upfail");
     let t = import_v1("upfail", &name);
     let guid = guid_of(&name).unwrap();
     let disk = fs_err::read(t.install.join("ext4.vhdx")).unwrap();
@@ -360,7 +360,7 @@ fn a_failure_at_any_step_before_the_swap_completes_leaves_the_old_distribution()
 
 #[test]
 fn failures_after_the_swap_are_warnings_and_a_failed_restore_says_where_the_old_one_is() {
-    let name = name("uplate");
+    let (name, _cleanup) = name("uplate");
     let t = import_v1("uplate", &name);
     let v2_digest = oci_layout_of(&t.layout, &v2());
     let old = format!("{name}.wslbox-old");
