@@ -2,7 +2,9 @@
 //!
 //! The Wine test suite cannot run the real wsl.exe, so this binary (named `wsl`) stands in
 //! for it and follows wsl.exe's documented behaviour (WSL-FACTS.md) for the subset wslbox
-//! uses: `--import NAME DIR FILE|- [--version N]`, `--unregister`, `--terminate`,
+//! uses: `--import NAME DIR FILE|- [--version N]`, `--install --from-file FILE|- [--name N]
+//! [--location DIR] [--version N] [--no-launch]` (registration with the first-run setup
+//! pending), `--unregister`, `--terminate`,
 //! `--list [--verbose|--running|--quiet]`, `--export NAME FILE|- [--format F]`,
 //! `--manage NAME --move DIR | --set-default-user USER`, `--set-default`, `--version`.
 //!

@@ -36,6 +36,12 @@ impl WslVersion {
     pub fn supports_manage(self) -> bool {
         self >= WslVersion([2, 4, 0, 0])
     }
+
+    /// `wsl --install --from-file FILE|-`, which registers with the `.wsl` first-run setup
+    /// pending: it came with the `.wsl` format in WSL 2.4.4.
+    pub fn supports_install_from_file(self) -> bool {
+        self >= WslVersion([2, 4, 4, 0])
+    }
 }
 
 impl std::fmt::Display for WslVersion {
@@ -83,6 +89,14 @@ impl ExportFormat {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn install_from_file_needs_2_4_4() {
+        assert!(!WslVersion([2, 4, 3, 0]).supports_install_from_file());
+        assert!(!WslVersion([2, 3, 26, 0]).supports_install_from_file());
+        assert!(WslVersion([2, 4, 4, 0]).supports_install_from_file());
+        assert!(WslVersion([2, 7, 13, 0]).supports_install_from_file());
+    }
 
     #[test]
     fn version_parsed_from_localized_label() {

@@ -56,6 +56,10 @@ pub enum Error {
     #[error("producing the root filesystem failed: {}", chain(.0.as_ref()))]
     Producer(ProducerError),
     #[error(
+        "this WSL ({}) has no `wsl --install --from-file`, which --first-run needs; run `wsl --update` (2.4.4 or later), or import without --first-run", version.as_deref().unwrap_or("the Windows 10 inbox version")
+    )]
+    FirstRunUnsupported { version: Option<String> },
+    #[error(
         "`wslbox upgrade` streams the old distribution out of `wsl --export NAME -`, which this WSL lacks; install WSL from the Store (`wsl --update`)"
     )]
     UpgradeNeedsStdio,

@@ -1,4 +1,13 @@
-//! `wsl --import NAME DIR FILE|- [--version 1|2]`.
+//! `wsl --import NAME DIR FILE|- [--version 1|2]` and
+//! `wsl --install --from-file FILE|- [--name N] [--location DIR] [--version 1|2] [--no-launch]`.
+//!
+//! Both register the same way (microsoft/WSL `LxssUserSession.cpp`,
+//! `LxssUserSessionImpl::RegisterDistribution`); `--import` passes
+//! `LXSS_IMPORT_DISTRO_FLAGS_NO_OOBE` and `--install --from-file` does not
+//! (`src/windows/common/WslClient.cpp`, `ImportDistribution` and `Install`), so only the latter
+//! leaves the first-run setup pending (`RunOOBE` 1). Without `--name` the name is
+//! `[oobe] defaultName` of `/etc/wsl-distribution.conf`; without `--location` the folder is
+//! `%LOCALAPPDATA%\wsl\{GUID}`.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -42,15 +51,70 @@ fn read_source(file: &str) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// What `--import` or `--install --from-file` asked for.
+pub struct Registration<'a> {
+    pub name: Option<&'a str>,
+    pub dir: Option<&'a str>,
+    pub file: &'a str,
+    pub wsl_version: u32,
+    /// `--install --from-file`: the first-run setup stays pending.
+    pub first_run: bool,
+}
+
 pub fn import(name: &str, dir: &str, file: &str, wsl_version: u32) -> Result {
+    register(&Registration {
+        name: Some(name),
+        dir: Some(dir),
+        file,
+        wsl_version,
+        first_run: false,
+    })
+}
+
+fn taken(name: &str) -> Result {
     if registry::find(name).is_some() {
         return fail(
             "A distribution with the supplied name already exists. Use --name to choose a different name.",
             "Wsl/Service/RegisterDistro/ERROR_ALREADY_EXISTS",
         );
     }
-    let dir: PathBuf = std::path::absolute(Path::new(dir)).unwrap_or_else(|_| dir.into());
-    let tar = archive::load(read_source(file)?)?;
+    Ok(())
+}
+
+pub fn register(r: &Registration) -> Result {
+    if let Some(name) = r.name {
+        taken(name)?;
+    }
+    let tar = archive::load(read_source(r.file)?)?;
+    let conf_name = archive::file(&tar, "etc/wsl-distribution.conf").and_then(|conf| {
+        let mut section = String::new();
+        conf.lines().find_map(|line| {
+            let line = line.trim();
+            if line.starts_with('[') {
+                section = line.trim_matches(['[', ']']).trim().to_lowercase();
+                return None;
+            }
+            let (key, value) = line.split_once('=')?;
+            (section == "oobe" && key.trim().eq_ignore_ascii_case("defaultName"))
+                .then(|| value.trim().to_owned())
+        })
+    });
+    let Some(name) = r.name.map(str::to_owned).or(conf_name) else {
+        return fail(
+            "The distribution has no name: pass --name, or set [oobe] defaultName in /etc/wsl-distribution.conf.",
+            "Wsl/Service/RegisterDistro/E_INVALIDARG",
+        );
+    };
+    let name = name.as_str();
+    taken(name)?;
+    let guid = new_guid();
+    let dir: PathBuf = match r.dir {
+        Some(dir) => std::path::absolute(Path::new(dir)).unwrap_or_else(|_| dir.into()),
+        None => PathBuf::from(std::env::var_os("LOCALAPPDATA").unwrap_or_default())
+            .join("wsl")
+            .join(&guid),
+    };
+    let wsl_version = r.wsl_version;
     if fault("import-before-register", &dir.display().to_string()) {
         return fail(
             "Simulated failure before registration (WSL_SIM_FAIL).",
@@ -79,7 +143,6 @@ pub fn import(name: &str, dir: &str, file: &str, wsl_version: u32) -> Result {
         );
     }
 
-    let guid = new_guid();
     let key = lxss().create(&guid).expect("create distribution key");
     let base = format!(r"\\?\{}", dir.display());
     let (flavor, os_version) = archive::os_release(&tar);
@@ -104,7 +167,7 @@ pub fn import(name: &str, dir: &str, file: &str, wsl_version: u32) -> Result {
             key.set_string("VhdFileName", disk_name)?;
         }
         key.set_u32("Modern", 1)?;
-        key.set_u32("RunOOBE", 0)?;
+        key.set_u32("RunOOBE", u32::from(r.first_run))?;
         if let Some(f) = &flavor {
             key.set_string("Flavor", f)?;
         }
@@ -136,8 +199,14 @@ pub fn import(name: &str, dir: &str, file: &str, wsl_version: u32) -> Result {
     if registry::default_guid().is_none_or(|g| lxss().open(&g).is_err()) {
         let _ = lxss().set_string("DefaultDistribution", &guid);
     }
-    super::say(
-        "Import in progress, this may take a few minutes.\nThe operation completed successfully.",
-    );
+    if r.first_run {
+        super::say(&format!(
+            "Distribution successfully installed. It can be launched via 'wsl.exe -d {name}'"
+        ));
+    } else {
+        super::say(
+            "Import in progress, this may take a few minutes.\nThe operation completed successfully.",
+        );
+    }
     Ok(())
 }

@@ -53,6 +53,14 @@ pub fn version() -> Option<String> {
     }
 }
 
+/// Whether `--install --from-file` (and the `.wsl` format) exists: WSL 2.4.4 and later.
+pub fn has_install_from_file() -> bool {
+    version().is_some_and(|v| {
+        let parts: Vec<u32> = v.split('.').map(|p| p.parse().unwrap_or(0)).collect();
+        parts.get(..3).unwrap_or(&[0, 0, 0]) >= &[2, 4, 4][..]
+    })
+}
+
 /// Whether `--manage` exists in the simulated version (added in 2.4 as far as wslbox assumes).
 pub fn has_manage() -> bool {
     version().is_some_and(|v| {

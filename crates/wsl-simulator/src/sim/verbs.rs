@@ -4,7 +4,10 @@ use std::io::Write;
 use std::path::Path;
 
 use super::registry::{self, Distro, lxss};
-use super::{Failure, Result, archive, fail, fault, has_manage, invalid_option, say, version};
+use super::{
+    Failure, Result, archive, fail, fault, has_install_from_file, has_manage, invalid_option, say,
+    version,
+};
 
 fn need<'a>(args: &'a [String], i: usize, what: &str) -> Result<&'a str> {
     args.get(i)
@@ -44,6 +47,7 @@ pub fn dispatch(args: &[String]) -> Result {
             }
             super::import::import(name, dir, file, wsl_version)
         }
+        "--install" if has_install_from_file() => install(&args[1..]),
         "--unregister" => unregister(need(args, 1, "name")?),
         "--terminate" | "-t" => {
             let d = registry::get(need(args, 1, "name")?)?;
@@ -74,6 +78,53 @@ pub fn dispatch(args: &[String]) -> Result {
         "--manage" if has_manage() => manage(args),
         other => Err(invalid_option(other)),
     }
+}
+
+/// `--install --from-file FILE|- [--name N] [--location DIR] [--version N] [--no-launch]`.
+/// Only the from-file form exists here; the simulator launches nothing, so `--no-launch` is
+/// accepted and a launch is never attempted.
+fn install(args: &[String]) -> Result {
+    let (mut file, mut name, mut dir, mut wsl_version) = (None, None, None, 2);
+    let mut i = 0;
+    while i < args.len() {
+        let value = || need(args, i + 1, &args[i]);
+        match args[i].as_str() {
+            "--from-file" | "-f" => file = Some(value()?),
+            "--name" => name = Some(value()?),
+            "--location" | "-l" => dir = Some(value()?),
+            "--version" => {
+                wsl_version = match value()? {
+                    "1" => 1,
+                    "2" => 2,
+                    v => return fail(format!("Invalid WSL version: {v}"), "Wsl/E_INVALIDARG"),
+                }
+            }
+            "--no-launch" | "-n" => {
+                i += 1;
+                continue;
+            }
+            other => return Err(invalid_option(other)),
+        }
+        i += 2;
+    }
+    let Some(file) = file else {
+        return fail(
+            "wsl-simulator implements only `wsl --install --from-file`.",
+            "Wsl/E_NOTIMPL",
+        );
+    };
+    if file == "-" {
+        super::say("Installing: <stdin>");
+    } else {
+        super::say(&format!("Installing: {file}"));
+    }
+    super::import::register(&super::import::Registration {
+        name,
+        dir,
+        file,
+        wsl_version,
+        first_run: true,
+    })
 }
 
 fn print_version() -> Result {

@@ -25,6 +25,10 @@ pub struct ImportOptions {
     pub location: Option<PathBuf>,
     /// WSL version, 1 or 2.
     pub version: u8,
+    /// `--first-run`: register with `wsl --install --from-file -`, so the `.wsl` first-run
+    /// setup (`/etc/wsl-distribution.conf`) runs on the first launch and sets the default
+    /// user. The producer must write a `.wsl` tree. Needs [`WslExe::supports_install_from_file`].
+    pub first_run: bool,
 }
 
 /// What the producer learned while writing the tar: provenance and the default user.
@@ -103,7 +107,14 @@ pub fn import(
         let mut tx = Transaction::new(log);
         let created = prepare_folder(&mut tx, &dir)?;
 
-        let registered = if wsl.supports_stdio_archives() {
+        let registered = if opts.first_run {
+            if !wsl.supports_install_from_file() {
+                return Err(Error::FirstRunUnsupported {
+                    version: wsl.version().map(|v| v.to_string()),
+                });
+            }
+            wsl.install_stream(name, &dir, opts.version, producer)
+        } else if wsl.supports_stdio_archives() {
             wsl.import_stream(name, &dir, opts.version, producer)
         } else {
             import_via_temp_file(wsl, name, &dir, opts.version, producer)
@@ -113,6 +124,11 @@ pub fn import(
 
         let lxss = Lxss::open()?;
         let distro = lxss.get(name)?;
+        let mut produced = produced;
+        if opts.first_run {
+            // The first-run setup sets the default user (`[oobe] defaultUid`).
+            produced.default_user = None;
+        }
         let warnings = record_produced(wsl, &lxss, &distro, &produced, &mut tx)?;
         lxss.key(&distro.guid)?
             .set_u32(VALUE_CREATED_FOLDER, u32::from(created))?;

@@ -133,6 +133,11 @@ impl WslExe {
         self.version().is_some_and(WslVersion::supports_manage)
     }
 
+    pub fn supports_install_from_file(&self) -> bool {
+        self.version()
+            .is_some_and(WslVersion::supports_install_from_file)
+    }
+
     /// Names of running distributions (`--list --running --quiet`).
     pub fn running(&self) -> Result<Vec<String>> {
         match self.run(&["--list", "--running", "--quiet"]) {
@@ -172,7 +177,41 @@ impl WslExe {
         version: u8,
         producer: impl FnOnce(Box<dyn Write + Send>) -> std::result::Result<T, ProducerError>,
     ) -> Result<T> {
-        let args = import_args(name, dir, OsStr::new("-"), version);
+        self.register_stream(import_args(name, dir, OsStr::new("-"), version), producer)
+    }
+
+    /// `--install --from-file - --name NAME --location DIR --version N --no-launch`: as
+    /// [`WslExe::import_stream`], but WSL leaves the `.wsl` first-run setup pending for the
+    /// first interactive launch. `--no-launch`, because wsl.exe would otherwise start a shell
+    /// on our pipe right away (`WslClient.cpp`, `Install`).
+    pub fn install_stream<T>(
+        &self,
+        name: &str,
+        dir: &Path,
+        version: u8,
+        producer: impl FnOnce(Box<dyn Write + Send>) -> std::result::Result<T, ProducerError>,
+    ) -> Result<T> {
+        let args: Vec<OsString> = vec![
+            "--install".into(),
+            "--from-file".into(),
+            "-".into(),
+            "--name".into(),
+            name.into(),
+            "--location".into(),
+            dir.as_os_str().to_owned(),
+            "--version".into(),
+            version.to_string().into(),
+            "--no-launch".into(),
+        ];
+        self.register_stream(args, producer)
+    }
+
+    /// Runs a registration that reads the tar from stdin, fed by `producer`.
+    fn register_stream<T>(
+        &self,
+        args: Vec<OsString>,
+        producer: impl FnOnce(Box<dyn Write + Send>) -> std::result::Result<T, ProducerError>,
+    ) -> Result<T> {
         let mut child = self.spawn(
             self.command(&args)
                 .stdin(Stdio::piped())

@@ -242,3 +242,62 @@ fn cli_images_name_the_distributions_made_from_them_and_rmi_refuses_those() {
     assert!(guid_of(&name).is_some(), "the distribution is untouched");
     ok(wslbox(&dir, &["remove", &name, "--yes"], &[]));
 }
+
+#[test]
+fn cli_import_first_run_registers_through_install_from_file_or_falls_back_clearly() {
+    let (name, _cleanup) = name("clioobe");
+    let dir = scratch("clioobe");
+    oci_layout(&dir.join("layout"));
+    let image = format!("oci:{}:latest", dir.join("layout").display());
+    let install = dir.join("install");
+    let args = [
+        "import",
+        image.as_str(),
+        "--name",
+        name.as_str(),
+        "--location",
+        path_str(&install),
+        "--first-run",
+    ];
+    ok(wslbox(&dir, &args, &[]));
+    let guid = guid_of(&name).expect("registered");
+    // Only `wsl --install --from-file` leaves the first-run setup pending.
+    assert_eq!(value_u32(&guid, "RunOOBE"), Some(1));
+    assert_eq!(
+        value_u32(&guid, "DefaultUid"),
+        Some(0),
+        "the first-run setup chooses the user, not wslbox"
+    );
+    assert!(value_str(&guid, "WslboxDigest").is_some());
+    let disk = tar_files(&install.join("ext4.vhdx"));
+    let conf = disk
+        .iter()
+        .find(|(p, _)| p == "etc/wsl-distribution.conf")
+        .map(|(_, b)| String::from_utf8_lossy(b).into_owned())
+        .expect("a .wsl tree");
+    assert!(
+        conf.contains("command = /usr/lib/wsl/oobe.sh") && conf.contains("defaultUid = 1000"),
+        "{conf}"
+    );
+    assert!(disk.iter().any(|(p, _)| p == "usr/lib/wsl/oobe.sh"));
+    ok(wslbox(&dir, &["remove", &name, "--yes"], &[]));
+
+    // A WSL without --install --from-file: imported the usual way, and said so.
+    let out = wslbox(&dir, &args, &[("WSL_SIM_VERSION", "2.3.26.0")]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("WSL 2.3.26.0 has no `wsl --install --from-file`")
+            && stderr.contains("logs in as root")
+            && stderr.contains("wsl --update"),
+        "{stderr}"
+    );
+    let guid = guid_of(&name).expect("registered");
+    assert_eq!(value_u32(&guid, "RunOOBE"), Some(0));
+    let disk = tar_entries(&install.join("ext4.vhdx"));
+    assert!(
+        !disk.iter().any(|p| p == "etc/wsl-distribution.conf"),
+        "{disk:?}"
+    );
+    ok(wslbox(&dir, &["remove", &name, "--yes"], &[]));
+}

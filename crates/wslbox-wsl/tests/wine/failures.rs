@@ -45,6 +45,7 @@ fn producer_failure_midway_leaves_nothing_behind() {
         name: name.clone(),
         location: Some(dir.clone()),
         version: 2,
+        first_run: false,
     };
     let err = host::import(&wsl, &opts, |mut out| {
         let tar = rootfs_tar();
@@ -76,6 +77,7 @@ fn corrupt_archive_reported_with_wsl_error_code() {
         name: name.clone(),
         location: Some(dir.clone()),
         version: 2,
+        first_run: false,
     };
     let err = host::import(&wsl, &opts, |mut out| {
         out.write_all(&[0x55; 700])?;
@@ -105,6 +107,7 @@ fn invalid_or_taken_name_refused_before_the_producer_runs() {
             name: bad.clone(),
             location: Some(dir.join("b")),
             version: 2,
+            first_run: false,
         };
         let err = host::import(&wsl, &opts, |_| {
             panic!("the producer must not run for {bad:?}")
@@ -162,6 +165,7 @@ fn missing_wsl_exe_reported_before_the_producer_runs() {
         name: name.clone(),
         location: Some(dir.clone()),
         version: 2,
+        first_run: false,
     };
     let err = host::import(&wsl, &opts, |_| {
         panic!("nothing may be downloaded without WSL")
@@ -181,6 +185,7 @@ fn a_rootfs_without_etc_or_sh_is_refused_as_wsl_does_and_explained() {
         name: name.clone(),
         location: Some(dir.clone()),
         version: 2,
+        first_run: false,
     };
     let err = host::import(&wsl, &opts, |mut out| {
         let mut b = tar::Builder::new(Vec::new());

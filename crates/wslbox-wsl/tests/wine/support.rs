@@ -168,6 +168,7 @@ pub fn try_import(wsl: &WslExe, name: &str, dir: &Path) -> Result<host::Report, 
         name: name.into(),
         location: Some(dir.to_owned()),
         version: 2,
+        first_run: false,
     };
     host::import(wsl, &opts, |mut out| {
         out.write_all(&rootfs_tar())?;

@@ -46,6 +46,11 @@ pub struct ImportArgs {
     pub wsl_version: u8,
     #[command(flatten)]
     pub wsl: WslOptionArgs,
+    /// Register with `wsl --install --from-file -` (WSL 2.4.4+) instead of `wsl --import`:
+    /// the rootfs is made a `.wsl`, and WSL runs its first-run setup on the first launch
+    /// (without --user, it asks for a user name)
+    #[arg(long)]
+    pub first_run: bool,
     /// Print the report as JSON
     #[arg(long)]
     pub json: bool,
@@ -208,6 +213,7 @@ mod tests {
                     "1",
                     "--user",
                     "me:1000",
+                    "--first-run",
                 ],
                 "import",
             ),

@@ -86,11 +86,29 @@ pub fn distributions_by_image() -> anyhow::Result<Vec<(String, String)>> {
 fn import(ctx: &Context, wsl: &WslExe, args: &ImportArgs) -> anyhow::Result<Report> {
     // Refuse a bad or taken name before downloading anything.
     host::check_new_distribution(&args.name)?;
-    let opts = export::wsl_options(&args.wsl, false, true, Some(args.name.clone()))?;
+    let first_run = args.first_run && wsl.supports_install_from_file();
+    if args.first_run && !first_run {
+        let version = wsl
+            .version()
+            .map_or("the Windows 10 inbox WSL".to_owned(), |v| {
+                format!("WSL {v}")
+            });
+        printer::warn(&format!(
+            "--first-run: {version} has no `wsl --install --from-file`, so `{}` is imported with `wsl --import` and no first-run setup runs; {}. Run `wsl --update` for the first-run setup",
+            args.name,
+            if args.wsl.user.is_some() {
+                "wslbox sets up the --user account instead"
+            } else {
+                "it logs in as root (pass --user NAME to have wslbox create a user)"
+            }
+        ));
+    }
+    let opts = export::wsl_options(&args.wsl, first_run, true, Some(args.name.clone()))?;
     let import_opts = ImportOptions {
         name: args.name.clone(),
         location: args.location.clone(),
         version: args.wsl_version,
+        first_run,
     };
     // Ctrl-C during an import unwinds through the transaction, which unregisters.
     let _guard = crate::interrupt::Guard::new();
