@@ -64,6 +64,32 @@ pub fn rename_in_terminal_json(
     Ok(Some(jsonc::apply_edits(src, edits)))
 }
 
+/// `wslbox upgrade`: a new registration gets a new fragment profile GUID (WSL derives it from
+/// the distribution GUID), so the user's `settings.json` entries for the old profile (colors,
+/// fonts, `defaultProfile`) are pointed at the new one: every `guid`, `defaultProfile` and
+/// `updates` value equal to `old_profile` becomes `new_profile`. `None` when none is.
+pub fn repoint_profile(
+    src: &str,
+    old_profile: &str,
+    new_profile: &str,
+) -> Result<Option<String>, JsoncError> {
+    let root = jsonc::parse(src)?;
+    let mut edits = Vec::new();
+    root.visit_objects(&mut |object: &Node| {
+        for key in ["guid", "defaultProfile", "updates"] {
+            if let Some(node) = object.get(key)
+                && node.as_str().is_some_and(|g| same_guid(g, old_profile))
+            {
+                edits.push((node.span.clone(), jsonc::quote(new_profile)));
+            }
+        }
+    });
+    if edits.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(jsonc::apply_edits(src, edits)))
+}
+
 fn bare_guid(guid: &str) -> String {
     guid.trim_matches(|c| c == '{' || c == '}').to_lowercase()
 }
@@ -104,6 +130,26 @@ mod tests {
             )
             .replace("wsl.exe -d Old -u root", "wsl.exe -d New -u root");
         assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn settings_entries_of_the_old_profile_follow_the_new_one() {
+        let src = r#"{
+    "defaultProfile": "{AAAA-old}", // the upgraded distribution
+    "profiles": { "list": [
+        { "guid": "{aaaa-old}", "colorScheme": "Campbell" }, /* mine */
+        { "guid": "{bbbb}", "name": "PowerShell" },
+    ] }
+}"#;
+        let out = repoint_profile(src, "{aaaa-old}", "{cccc-new}")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            out,
+            src.replace("{AAAA-old}", "{cccc-new}")
+                .replace("{aaaa-old}", "{cccc-new}")
+        );
+        assert_eq!(repoint_profile(src, "{dddd}", "{eeee}").unwrap(), None);
     }
 
     #[test]

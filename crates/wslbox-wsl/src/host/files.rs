@@ -69,19 +69,29 @@ pub fn rename_in_json_file<'a>(
     new: &str,
     file: TerminalFile,
 ) -> Result<bool> {
+    edit_json_file(tx, path, file, "renamed the profile", |src| {
+        rename_in_terminal_json(src, guid, old, new)
+    })
+}
+
+/// Applies `edit` to one Terminal JSON file (`None`: nothing to change), written as `file`
+/// says, recording an undo. Returns whether the file changed.
+pub fn edit_json_file<'a>(
+    tx: &mut Transaction<'a>,
+    path: &Path,
+    file: TerminalFile,
+    did: &str,
+    edit: impl FnOnce(&str) -> std::result::Result<Option<String>, crate::jsonc::JsoncError>,
+) -> Result<bool> {
     let original = fs_err::read_to_string(path).at(path)?;
-    let edited =
-        rename_in_terminal_json(&original, guid, old, new).map_err(|source| Error::Terminal {
-            path: path.to_owned(),
-            source,
-        })?;
+    let edited = edit(&original).map_err(|source| Error::Terminal {
+        path: path.to_owned(),
+        source,
+    })?;
     let Some(edited) = edited else {
         return Ok(false);
     };
-    let mut what = format!(
-        "Windows Terminal: renamed the profile in {}",
-        path.display()
-    );
+    let mut what = format!("Windows Terminal: {did} in {}", path.display());
     let write: fn(&Path, &str) -> Result<()> = match file {
         TerminalFile::Settings => {
             let backup = PathBuf::from(format!("{}{BACKUP_SUFFIX}", path.display()));

@@ -15,6 +15,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use super::Produced;
+use super::files::{TerminalFile, edit_json_file, terminal_settings_files};
 use super::import::{guard_registration, prepare_folder, record_produced};
 use super::lxss::{Lxss, VALUE_CREATED_FOLDER};
 use super::manage::{backup, move_to};
@@ -24,6 +25,8 @@ use crate::distribution::Distribution;
 use crate::error::{Error, ProducerError, Result};
 use crate::names::temporary_names;
 use crate::report::Report;
+use crate::terminal_ids::fragment_profile_guid;
+use crate::terminal_profiles::repoint_profile;
 use crate::transaction::{Transaction, UndoLog};
 
 #[derive(Debug, Clone, Default)]
@@ -119,6 +122,7 @@ pub fn upgrade(
             old.name, fresh.guid
         ));
 
+        repoint_terminal_settings(&old, &lxss, &mut report);
         // 3. The old distribution goes; its folder takes the new disk.
         finish(wsl, &lxss, &old, &old_name, &new_dir, &mut report);
         Ok(report)
@@ -161,6 +165,37 @@ fn carry_settings(lxss: &Lxss, old: &Distribution, fresh: &Distribution) -> Resu
 
 /// Unregisters the old distribution and moves the new disk into the old folder; what fails
 /// here is reported, since the upgrade itself succeeded.
+/// Points the user's `settings.json` entries for the old Terminal profile at the new one.
+fn repoint_terminal_settings(old: &Distribution, lxss: &Lxss, report: &mut Report) {
+    let Ok(fresh) = lxss.get(&old.name) else {
+        return;
+    };
+    let (from, to) = (
+        fragment_profile_guid(&old.guid),
+        fragment_profile_guid(&fresh.guid),
+    );
+    for path in terminal_settings_files() {
+        let result = UndoLog::run(|log| {
+            let mut tx = Transaction::new(log);
+            edit_json_file(
+                &mut tx,
+                &path,
+                TerminalFile::Settings,
+                "moved the settings of the old profile to the new one",
+                |src| repoint_profile(src, &from, &to),
+            )?;
+            Ok(tx.commit())
+        });
+        match result {
+            Ok(done) => report.changes.extend(done),
+            Err(e) => report.warnings.push(format!(
+                "Windows Terminal keeps its settings for the old profile in {} ({e}); the new profile {to} starts with the defaults",
+                path.display()
+            )),
+        }
+    }
+}
+
 fn finish(
     wsl: &WslExe,
     lxss: &Lxss,

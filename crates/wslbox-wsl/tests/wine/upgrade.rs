@@ -152,9 +152,24 @@ fn import_v1(test: &str, name: &str) -> Imported {
 
 #[test]
 fn upgrade_keeps_home_user_and_kept_paths_and_takes_the_new_image() {
-    let (name, _cleanup) = name("upgrade");
+    let (name, mut cleanup) = name("upgrade");
     let t = import_v1("upgrade", &name);
     let old_guid = guid_of(&name).unwrap();
+    // The user's Terminal settings for the distribution's profile (unpackaged Terminal's file,
+    // which no other test writes).
+    let local = PathBuf::from(std::env::var_os("LOCALAPPDATA").unwrap());
+    let settings = local.join(r"Microsoft\Windows Terminal\settings.json");
+    cleanup.restore_file(&settings);
+    cleanup.restore_file(&PathBuf::from(format!(
+        "{}.wslbox-backup",
+        settings.display()
+    )));
+    fs_err::create_dir_all(settings.parent().unwrap()).unwrap();
+    let old_profile = fragment_profile_guid(&old_guid);
+    let user_settings = format!(
+        "{{\n  // mine\n  \"defaultProfile\": \"{old_profile}\",\n  \"profiles\": {{ \"list\": [ {{ \"guid\": \"{old_profile}\", \"colorScheme\": \"One Half Dark\" }} ] }}\n}}\n"
+    );
+    fs_err::write(&settings, &user_settings).unwrap();
     ok(wslbox(&t.dir, &["set-default", &name], &[]));
     let v2 = oci_layout_of(&t.layout, &v2());
 
@@ -260,6 +275,11 @@ fn upgrade_keeps_home_user_and_kept_paths_and_takes_the_new_image() {
     let shortcut = value_str(&guid, "ShortcutPath").unwrap();
     assert_in_start_menu_root(&shortcut, &name);
     assert!(Path::new(&shortcut).is_file());
+    assert_eq!(
+        fs_err::read_to_string(&settings).unwrap(),
+        user_settings.replace(&old_profile, &fragment_profile_guid(&guid)),
+        "the colors follow the new profile; comments kept"
+    );
     let json: serde_json::Value =
         serde_json::from_str(&ok(wslbox(&t.dir, &["list", "--json"], &[]))).unwrap();
     let entry = json
