@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use super::Produced;
 use super::files::{TerminalFile, edit_json_file, terminal_settings_files};
-use super::import::{guard_registration, prepare_folder, record_produced};
+use super::import::{default_location, guard_registration, prepare_folder, record_produced};
 use super::lxss::{Lxss, VALUE_CREATED_FOLDER};
 use super::manage::{backup, move_to};
 use super::rename::{RenameOptions, rename};
@@ -63,11 +63,18 @@ pub fn upgrade(
             }
         }
         let old_dir = PathBuf::from(&old.base_path);
-        let new_dir = sibling(&old_dir, "wslbox-new");
+        // A Store distribution's folder belongs to its app package (and goes when the app is
+        // uninstalled): the new one lives where wslbox puts distributions instead.
+        let store = lxss.key(&old.guid)?.string("PackageFamilyName").is_some();
+        let new_dir = if store {
+            default_location(&old.name)
+        } else {
+            sibling(&old_dir, "wslbox-new")
+        };
 
         // 1. The new distribution, beside the old one.
         let mut tx = Transaction::new(log);
-        prepare_folder(&mut tx, &new_dir)?;
+        let created = prepare_folder(&mut tx, &new_dir)?;
         let (export, stdout) = wsl.export_stream(&old.name)?;
         let mut export = Some(export);
         let built = wsl.import_stream(&new_name, &new_dir, old.version, |out| {
@@ -91,7 +98,7 @@ pub fn upgrade(
             )],
             warnings: record_produced(wsl, &lxss, &fresh, &produced, &mut tx)?,
         };
-        carry_settings(&lxss, &old, &fresh)?;
+        carry_settings(&lxss, &old, &fresh, created)?;
 
         // 2. The swap.
         wsl.terminate(&old.name)?;
@@ -124,7 +131,14 @@ pub fn upgrade(
 
         repoint_terminal_settings(&old, &lxss, &mut report);
         // 3. The old distribution goes; its folder takes the new disk.
-        finish(wsl, &lxss, &old, &old_name, &new_dir, &mut report);
+        finish(wsl, &lxss, &old, &old_name, &new_dir, !store, &mut report);
+        if store {
+            report.changes.push(format!(
+                "`{}` now lives in {} (not in its Store app's folder)",
+                old.name,
+                new_dir.display()
+            ));
+        }
         Ok(report)
     })
 }
@@ -149,9 +163,14 @@ fn sibling(dir: &Path, suffix: &str) -> PathBuf {
     dir.with_file_name(name)
 }
 
-/// The old distribution's flags (interop, PATH, drive mounts), default user when the
-/// producer named none, and whether wslbox created its folder.
-fn carry_settings(lxss: &Lxss, old: &Distribution, fresh: &Distribution) -> Result<()> {
+/// The old distribution's flags (interop, PATH, drive mounts) and default user when the
+/// producer named none; whether wslbox created the new folder (so a move removes it).
+fn carry_settings(
+    lxss: &Lxss,
+    old: &Distribution,
+    fresh: &Distribution,
+    created: bool,
+) -> Result<()> {
     let key = lxss.key(&fresh.guid)?;
     key.set_u32("Flags", old.flags)?;
     if key.u32("DefaultUid").is_none_or(|uid| uid == 0)
@@ -159,12 +178,10 @@ fn carry_settings(lxss: &Lxss, old: &Distribution, fresh: &Distribution) -> Resu
     {
         key.set_u32("DefaultUid", uid)?;
     }
-    key.set_u32(VALUE_CREATED_FOLDER, u32::from(old.created_folder))?;
+    key.set_u32(VALUE_CREATED_FOLDER, u32::from(created))?;
     Ok(())
 }
 
-/// Unregisters the old distribution and moves the new disk into the old folder; what fails
-/// here is reported, since the upgrade itself succeeded.
 /// Points the user's `settings.json` entries for the old Terminal profile at the new one.
 fn repoint_terminal_settings(old: &Distribution, lxss: &Lxss, report: &mut Report) {
     let Ok(fresh) = lxss.get(&old.name) else {
@@ -196,24 +213,45 @@ fn repoint_terminal_settings(old: &Distribution, lxss: &Lxss, report: &mut Repor
     }
 }
 
+/// Unregisters the old distribution, makes the new one the default if the old one was, and
+/// moves the new disk into the old folder (`move_back`); what fails here is reported, since the
+/// upgrade itself succeeded.
 fn finish(
     wsl: &WslExe,
     lxss: &Lxss,
     old: &Distribution,
     old_name: &str,
     new_dir: &Path,
+    move_back: bool,
     report: &mut Report,
 ) {
-    if let Err(e) = wsl.unregister(old_name) {
+    let unregistered = match wsl.unregister(old_name) {
+        Ok(()) => {
+            report.changes.push(format!(
+                "unregistered the old `{}` (as `{old_name}`)",
+                old.name
+            ));
+            true
+        }
+        Err(e) => {
+            report.warnings.push(format!(
+                "the old distribution is still registered as `{old_name}` ({e}); check it, then remove it with `wslbox remove {old_name}`"
+            ));
+            false
+        }
+    };
+    // The default was the old registration's GUID.
+    if old.default
+        && let Err(e) = wsl.set_default(&old.name)
+    {
         report.warnings.push(format!(
-            "the old distribution is still registered as `{old_name}` ({e}); check it, then remove it with `wslbox remove {old_name}`"
+            "`{}` was the default distribution and could not be made it again: {e}; run `wslbox set-default {}`",
+            old.name, old.name
         ));
+    }
+    if !unregistered || !move_back {
         return;
     }
-    report.changes.push(format!(
-        "unregistered the old `{}` (as `{old_name}`)",
-        old.name
-    ));
     let old_dir = Path::new(&old.base_path);
     let empty = fs_err::read_dir(old_dir).map_or(true, |mut d| d.next().is_none());
     if !empty {
@@ -243,14 +281,5 @@ fn finish(
             old.name,
             old_dir.display()
         )),
-    }
-    // Unregistering the old default made WSL pick another one.
-    if old.default
-        && let Err(e) = wsl.set_default(&old.name)
-    {
-        report.warnings.push(format!(
-            "`{}` was the default distribution and could not be made it again: {e}; run `wslbox set-default {}`",
-            old.name, old.name
-        ));
     }
 }

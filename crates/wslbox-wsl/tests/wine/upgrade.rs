@@ -440,3 +440,47 @@ fn failures_after_the_swap_are_warnings_and_a_failed_restore_says_where_the_old_
     );
     ok(wslbox(&t.dir, &["remove", &old, "--yes"], &[]));
 }
+
+#[test]
+fn a_store_distribution_is_rebuilt_outside_its_app_folder() {
+    let (name, _cleanup) = name("upstore");
+    let t = import_v1("upstore", &name);
+    let guid = guid_of(&name).unwrap();
+    // What a Store registration carries; its folder belongs to the app package.
+    windows_registry::CURRENT_USER
+        .create(format!(r"{}\{guid}", wslbox_wsl::host::LXSS_KEY))
+        .unwrap()
+        .set_string(
+            "PackageFamilyName",
+            "CanonicalGroupLimited.Ubuntu_79rhkp1fndgsc",
+        )
+        .unwrap();
+    fs_err::write(t.install.join("app-state.dat"), "the app's").unwrap();
+    let to = format!("oci:{}:latest", t.layout.display());
+    oci_layout_of(&t.layout, &v2());
+    let report = ok(wslbox(
+        &t.dir,
+        &["upgrade", &name, "--to", &to, "--yes"],
+        &[],
+    ));
+    let local = PathBuf::from(std::env::var_os("LOCALAPPDATA").unwrap());
+    let home = local.join(r"wslbox\distros").join(&name);
+    assert!(report.contains("not in its Store app's folder"), "{report}");
+    let new = guid_of(&name).unwrap();
+    assert_eq!(
+        value_str(&new, "BasePath").map(|b| b.trim_start_matches(r"\\?\").to_owned()),
+        Some(home.display().to_string())
+    );
+    assert!(
+        tar_files(&home.join("ext4.vhdx"))
+            .iter()
+            .any(|(p, _)| p == "home/alice/notes.txt")
+    );
+    assert!(!t.dir.join("install.wslbox-new").exists());
+    assert_eq!(
+        fs_err::read_to_string(t.install.join("app-state.dat")).unwrap(),
+        "the app's"
+    );
+    ok(wslbox(&t.dir, &["remove", &name, "--yes"], &[]));
+    assert!(!home.exists(), "wslbox created it, so remove deletes it");
+}
