@@ -34,11 +34,7 @@ pub(crate) fn record_of(typed: &str, info: &SourceInfo, learned: Option<&Learned
     record.config_digest = info.config_digest.clone();
     record.sha256 = info.sha256.clone();
     record.platform = info.platform.as_ref().map(ToString::to_string);
-    record.compressed_size = if info.layers.is_empty() {
-        info.size
-    } else {
-        Some(info.layers.iter().map(|l| l.size).sum())
-    };
+    record.compressed_size = info.compressed_size();
     record.blobs = [
         &info.index_digest,
         &info.manifest_digest,

@@ -105,6 +105,15 @@ pub struct SourceInfo {
 }
 
 impl SourceInfo {
+    /// What reading it downloads or reads at most: an image's layers, or the file's size.
+    pub fn compressed_size(&self) -> Option<u64> {
+        if self.layers.is_empty() {
+            self.size
+        } else {
+            Some(self.layers.iter().map(|l| l.size).sum())
+        }
+    }
+
     /// Info for a source nothing is known about yet but where it is.
     pub fn new(kind: SourceKind, reference: impl Into<String>) -> Self {
         Self {

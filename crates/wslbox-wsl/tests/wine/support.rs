@@ -247,43 +247,137 @@ pub fn oci_layout(dir: &Path) -> String {
     oci_layout_of(dir, &rootfs_tar())
 }
 
+/// A one-layer image: the config and layer blobs, and the manifest that names them.
+pub struct TestImage {
+    pub blobs: Vec<Vec<u8>>,
+    pub manifest: Vec<u8>,
+}
+
+impl TestImage {
+    pub fn of(layer: &[u8]) -> TestImage {
+        let digest = |bytes: &[u8]| format!("sha256:{}", sha256_hex(bytes));
+        let config = serde_json::json!({
+            "architecture": "amd64",
+            "os": "linux",
+            "config": { "Env": ["PATH=/usr/bin:/bin"] },
+            "rootfs": { "type": "layers", "diff_ids": [digest(layer)] },
+        })
+        .to_string()
+        .into_bytes();
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": { "mediaType": "application/vnd.oci.image.config.v1+json", "digest": digest(&config), "size": config.len() },
+            "layers": [{ "mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": digest(layer), "size": layer.len() }],
+        })
+        .to_string()
+        .into_bytes();
+        TestImage {
+            blobs: vec![config, layer.to_vec()],
+            manifest,
+        }
+    }
+
+    pub fn digest(&self) -> String {
+        format!("sha256:{}", sha256_hex(&self.manifest))
+    }
+}
+
 /// [`oci_layout`] of `layer`; in an existing layout the blobs stay and `latest` moves to the
 /// new manifest, as a push of a new version to the same tag does.
 pub fn oci_layout_of(dir: &Path, layer: &[u8]) -> String {
+    let image = TestImage::of(layer);
     let blobs = dir.join("blobs").join("sha256");
     fs_err::create_dir_all(&blobs).unwrap();
-    let put = |bytes: &[u8]| {
-        let hex = sha256_hex(bytes);
-        fs_err::write(blobs.join(&hex), bytes).unwrap();
-        (format!("sha256:{hex}"), bytes.len())
-    };
-    let (layer_digest, layer_size) = put(layer);
-    let config = serde_json::json!({
-        "architecture": "amd64",
-        "os": "linux",
-        "config": { "Env": ["PATH=/usr/bin:/bin"] },
-        "rootfs": { "type": "layers", "diff_ids": [layer_digest] },
-    });
-    let (config_digest, config_size) = put(config.to_string().as_bytes());
-    let manifest = serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": { "mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config_size },
-        "layers": [{ "mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer_digest, "size": layer_size }],
-    });
-    let (manifest_digest, manifest_size) = put(manifest.to_string().as_bytes());
+    for bytes in image.blobs.iter().chain([&image.manifest]) {
+        fs_err::write(blobs.join(sha256_hex(bytes)), bytes).unwrap();
+    }
     let index = serde_json::json!({
         "schemaVersion": 2,
         "manifests": [{
             "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "digest": manifest_digest,
-            "size": manifest_size,
+            "digest": image.digest(),
+            "size": image.manifest.len(),
             "annotations": { "org.opencontainers.image.ref.name": "latest" },
         }],
     });
     fs_err::write(dir.join("index.json"), index.to_string()).unwrap();
     fs_err::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
-    manifest_digest
+    image.digest()
+}
+
+/// The loopback registry `scripts/test-windows` starts (`WSLBOX_WINE_REGISTRY`, `host:port`).
+pub fn registry() -> String {
+    std::env::var("WSLBOX_WINE_REGISTRY").expect(
+        "WSLBOX_WINE_REGISTRY is not set: run the Wine suite with scripts/test-windows, which starts the test registry",
+    )
+}
+
+/// Pushes a one-layer image of `layer` to `REPO:TAG` in the test registry with the
+/// distribution-spec monolithic upload (POST, then PUT with the digest), then the manifest.
+/// Returns the manifest digest.
+pub fn push(repo_tag: &str, layer: &[u8]) -> String {
+    let (repo, tag) = repo_tag.rsplit_once(':').expect("REPO:TAG");
+    let image = TestImage::of(layer);
+    for blob in &image.blobs {
+        let (status, headers) = http("POST", &format!("/v2/{repo}/blobs/uploads/"), None, &[]);
+        assert_eq!(status, 202, "starting an upload to {repo}");
+        let location = header(&headers, "location").expect("upload Location");
+        let path = location
+            .split_once("://")
+            .map_or(location.as_str(), |(_, rest)| {
+                &rest[rest.find('/').unwrap_or(rest.len())..]
+            })
+            .to_owned();
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let url = format!("{path}{sep}digest=sha256:{}", sha256_hex(blob));
+        let (status, _) = http("PUT", &url, Some("application/octet-stream"), blob);
+        assert_eq!(status, 201, "uploading a blob to {repo}");
+    }
+    let (status, _) = http(
+        "PUT",
+        &format!("/v2/{repo}/manifests/{tag}"),
+        Some("application/vnd.oci.image.manifest.v1+json"),
+        &image.manifest,
+    );
+    assert_eq!(status, 201, "pushing the manifest of {repo_tag}");
+    image.digest()
+}
+
+/// One HTTP/1.1 request to the test registry; the status and the response headers.
+fn http(method: &str, path: &str, content_type: Option<&str>, body: &[u8]) -> (u16, String) {
+    use std::io::Read;
+    let host = registry();
+    let mut stream = std::net::TcpStream::connect(&host).expect("connect to the test registry");
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    if let Some(t) = content_type {
+        request.push_str(&format!("Content-Type: {t}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let text = String::from_utf8_lossy(&response);
+    let head = text.split("\r\n\r\n").next().unwrap_or_default().to_owned();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP status in: {head}"));
+    (status, head)
+}
+
+fn header(head: &str, name: &str) -> Option<String> {
+    head.lines().find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        key.trim()
+            .eq_ignore_ascii_case(name)
+            .then(|| value.trim().to_owned())
+    })
 }
 
 /// The real `wslbox.exe`: `WSLBOX_EXE`, else next to the test's `deps` folder.

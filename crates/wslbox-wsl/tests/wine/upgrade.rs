@@ -484,3 +484,60 @@ fn a_store_distribution_is_rebuilt_outside_its_app_folder() {
     ok(wslbox(&t.dir, &["remove", &name, "--yes"], &[]));
     assert!(!home.exists(), "wslbox created it, so remove deletes it");
 }
+
+#[test]
+fn upgrade_follows_a_registry_tag_that_moved() {
+    let (name, _cleanup) = name("upreg");
+    let dir = scratch("upreg");
+    let image = format!("{}/wbx/upreg:stable", registry());
+    let v1 = push("wbx/upreg:stable", &v1());
+    let install = dir.join("install");
+    ok(wslbox(
+        &dir,
+        &[
+            "import",
+            &image,
+            "--name",
+            &name,
+            "--location",
+            path_str(&install),
+            "--user",
+            "alice",
+        ],
+        &[],
+    ));
+    let guid = guid_of(&name).unwrap();
+    assert_eq!(
+        value_str(&guid, "WslboxImage").as_deref(),
+        Some(image.as_str())
+    );
+    assert_eq!(value_str(&guid, "WslboxDigest"), Some(v1.clone()));
+    user_writes_files(&install.join("ext4.vhdx"));
+
+    let current = ok(wslbox(&dir, &["upgrade", &name, "--yes"], &[]));
+    assert!(
+        current.contains("already current") && current.contains(&v1),
+        "{current}"
+    );
+
+    let v2 = push("wbx/upreg:stable", &v2());
+    let plan: serde_json::Value = serde_json::from_str(&ok(wslbox(
+        &dir,
+        &["upgrade", &name, "--dry-run", "--json"],
+        &[],
+    )))
+    .unwrap();
+    assert_eq!(
+        (plan["from_digest"].as_str(), plan["to_digest"].as_str()),
+        (Some(v1.as_str()), Some(v2.as_str())),
+        "{plan}"
+    );
+    assert!(plan["to_size"].as_u64().is_some_and(|s| s > 0), "{plan}");
+    ok(wslbox(&dir, &["upgrade", &name, "--yes"], &[]));
+    let guid = guid_of(&name).unwrap();
+    assert_eq!(value_str(&guid, "WslboxDigest"), Some(v2));
+    let disk = tar_files(&install.join("ext4.vhdx"));
+    assert_eq!(file(&disk, "home/alice/notes.txt"), Some("my work\n"));
+    assert!(file(&disk, "usr/bin/new-in-v2").is_some());
+    ok(wslbox(&dir, &["remove", &name, "--yes"], &[]));
+}

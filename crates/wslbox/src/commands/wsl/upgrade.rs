@@ -144,7 +144,9 @@ fn plan(
         current: to_digest.is_some() && to_digest == old.image_digest,
         to: image.image.clone(),
         to_digest,
-        to_size: now.as_ref().and_then(|i| i.size),
+        to_size: now
+            .as_ref()
+            .and_then(wslbox_source::SourceInfo::compressed_size),
         keep: keep.display(),
         disk_bytes,
         backup: args.backup.as_ref().map(|b| b.display().to_string()),
