@@ -83,8 +83,9 @@ pub fn upgrade(
             let exported = export.take().expect("once").finish(result.is_err());
             match (result, exported) {
                 (Ok(produced), Ok(())) => Ok(produced),
-                (Ok(_), Err(e)) => Err(e.into()),
-                (Err(e), _) => Err(e),
+                // A failed export is the cause of whatever the producer made of its output.
+                (_, Err(e)) => Err(e.into()),
+                (Err(e), Ok(())) => Err(e),
             }
         });
         guard_registration(&mut tx, wsl, &new_name)?;

@@ -387,21 +387,40 @@ pub struct ExportStream {
 }
 
 impl ExportStream {
-    /// Waits for the export to end. `abandon` (the reader failed and stopped reading) kills
-    /// it first, since it would otherwise block on a full pipe forever.
+    /// Waits for the export to end and returns its failure. `abandon` (the reader failed and
+    /// stopped reading): an export still running is killed, since it would block on a full
+    /// pipe forever, and is no failure of its own; one that had already failed is.
     pub fn finish(mut self, abandon: bool) -> Result<()> {
-        if abandon {
+        if abandon && !self.ends_within(std::time::Duration::from_millis(500)) {
             let _ = self.child.kill();
+            let _ = self.child.wait();
+            return Ok(());
         }
         let status = self.child.wait().map_err(|source| Error::WslSpawn {
             path: self.path.clone(),
             source,
         })?;
-        let output = join_reader(self.stderr);
-        if status.success() || abandon {
+        if status.success() {
             return Ok(());
         }
-        Err(failure(&self.args, &output))
+        Err(failure(&self.args, &join_reader(self.stderr)))
+    }
+}
+
+impl ExportStream {
+    /// Whether the export ends by itself within `grace`: one whose output was cut has closed
+    /// the pipe a moment before its process is seen to exit.
+    fn ends_within(&mut self, grace: std::time::Duration) -> bool {
+        let until = std::time::Instant::now() + grace;
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(_)) => return true,
+                Ok(None) if std::time::Instant::now() < until => {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                _ => return false,
+            }
+        }
     }
 }
 

@@ -328,7 +328,10 @@ fn a_failure_at_any_step_before_the_swap_completes_leaves_the_old_distribution()
     let cases = [
         // The old distribution's export, at once and halfway.
         (format!("export@{name}|-"), "WSL_E_EXPORT_FAILED"),
-        (format!("export-cut@{name}|-"), "after half of the archive"),
+        (
+            format!("export-cut@{name}|-"),
+            "`wsl.exe --export wbx-upfail - --format tar` failed: Simulated export failure after half",
+        ),
         // The new one's import, before and after WSL registered it.
         (
             "import-before-register".to_owned(),
