@@ -405,9 +405,7 @@ impl ExportStream {
         }
         Err(failure(&self.args, &join_reader(self.stderr)))
     }
-}
 
-impl ExportStream {
     /// Whether the export ends by itself within `grace`: one whose output was cut has closed
     /// the pipe a moment before its process is seen to exit.
     fn ends_within(&mut self, grace: std::time::Duration) -> bool {
