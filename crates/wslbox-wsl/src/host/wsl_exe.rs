@@ -12,6 +12,7 @@ use std::thread::JoinHandle;
 use crate::capabilities::{ExportFormat, WslVersion};
 use crate::error::{Error, Result};
 use crate::output::decode_output;
+use crate::script::{OutputSink, Stream};
 use crate::wsl_error::WslFailure;
 
 /// Environment variable naming the wsl.exe to run instead of the system one.
@@ -153,6 +154,46 @@ impl WslExe {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// Runs wsl.exe with `input` on its stdin (written whole, then closed) and hands its stdout
+    /// and stderr to `sink` as they arrive, read on two threads so that neither pipe fills up
+    /// while we write. Returns wsl.exe's exit code; when wsl.exe runs a Linux command, that is
+    /// the command's own (see `host::configure`).
+    pub fn run_streaming<S: AsRef<OsStr>>(
+        &self,
+        args: &[S],
+        input: &[u8],
+        sink: &OutputSink<'_>,
+    ) -> Result<i32> {
+        let mut child = self.spawn(
+            self.command(args)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped()),
+        )?;
+        let (stdin, stdout, stderr) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take());
+        let written = std::thread::scope(|scope| {
+            scope.spawn(|| forward(stdout, Stream::Stdout, sink));
+            scope.spawn(|| forward(stderr, Stream::Stderr, sink));
+            // Dropping the pipe closes it: the shell sees the end of the script.
+            let written = stdin.map_or(Ok(()), |mut pipe| pipe.write_all(input));
+            match written {
+                // The command quit without reading all of its input (a script's early
+                // `exit`); its exit code says how that went.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                Err(e) => {
+                    // Never let the command go on with half of its input.
+                    let _ = child.kill();
+                    Err(e)
+                }
+                Ok(()) => Ok(()),
+            }
+        });
+        let status = child.wait().map_err(|e| self.spawn_error(e))?;
+        written?;
+        Ok(status.code().unwrap_or(-1))
     }
 
     /// `--import NAME DIR FILE --version N`.
@@ -301,7 +342,8 @@ fn import_args(name: &str, dir: &Path, file: &OsStr, version: u8) -> Vec<OsStrin
     ]
 }
 
-fn failure<S: AsRef<OsStr>>(args: &[S], output: &str) -> Error {
+/// wsl.exe's own failure of `args`, from its decoded output.
+pub(super) fn failure<S: AsRef<OsStr>>(args: &[S], output: &str) -> Error {
     let args = args
         .iter()
         .map(|a| a.as_ref().to_string_lossy())
@@ -310,6 +352,20 @@ fn failure<S: AsRef<OsStr>>(args: &[S], output: &str) -> Error {
     Error::Wsl {
         args,
         failure: WslFailure::parse(output),
+    }
+}
+
+/// Hands everything read from `pipe` to `sink`, chunk by chunk, until it closes.
+fn forward(pipe: Option<impl Read>, stream: Stream, sink: &OutputSink<'_>) {
+    let Some(mut pipe) = pipe else { return };
+    let mut buf = [0u8; 8192];
+    loop {
+        match pipe.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => sink(stream, &buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return,
+        }
     }
 }
 

@@ -10,6 +10,8 @@ use super::{ImageArgs, WslOptionArgs};
 pub enum WslCommand {
     /// Pull an image and register it as a WSL distribution (Windows)
     Import(Box<ImportArgs>),
+    /// Run setup scripts as root inside a WSL distribution and record them (Windows)
+    Configure(ConfigureArgs),
     /// List WSL distributions with state, version, location and source image (Windows)
     List(ListArgs),
     /// Rename a WSL distribution, its Terminal profile and Start Menu shortcut (Windows)
@@ -43,7 +45,23 @@ pub struct ImportArgs {
     pub wsl_version: u8,
     #[command(flatten)]
     pub wsl: WslOptionArgs,
+    /// After importing, run this shell script as root inside the distribution (`/bin/sh`, with
+    /// a login shell's environment); repeatable, run in order, the first failure stops
+    #[arg(long = "configure", value_name = "SCRIPT")]
+    pub configure: Vec<PathBuf>,
     /// Print the report as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigureArgs {
+    pub name: String,
+    /// Shell scripts to run as root (`/bin/sh`, with a login shell's environment), in order;
+    /// the first failure stops
+    #[arg(value_name = "SCRIPT", required = true)]
+    pub scripts: Vec<PathBuf>,
+    /// Print the report as JSON (the scripts' output goes to stderr)
     #[arg(long)]
     pub json: bool,
 }
@@ -51,7 +69,7 @@ pub struct ImportArgs {
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// Print a JSON array (keys: name, guid, state, version, default, base_path, vhd,
-    /// default_uid, os, image, image_digest)
+    /// default_uid, os, image, image_digest, configured)
     #[arg(long)]
     pub json: bool,
 }
@@ -135,6 +153,7 @@ impl WslCommand {
     pub fn verb(&self) -> &'static str {
         match self {
             WslCommand::Import(_) => "import",
+            WslCommand::Configure(_) => "configure",
             WslCommand::List(_) => "list",
             WslCommand::Rename(_) => "rename",
             WslCommand::Move(_) => "move",
@@ -149,6 +168,8 @@ impl WslCommand {
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use clap::Parser;
 
     use super::WslCommand;
@@ -164,7 +185,7 @@ mod tests {
 
     #[test]
     fn every_verb_parses_with_its_options() {
-        let cases: [(&[&str], &str); 9] = [
+        let cases: [(&[&str], &str); 10] = [
             (
                 &[
                     "import",
@@ -175,9 +196,12 @@ mod tests {
                     "1",
                     "--user",
                     "me:1000",
+                    "--configure",
+                    "setup.sh",
                 ],
                 "import",
             ),
+            (&["configure", "dev", "a.sh", "b.sh", "--json"], "configure"),
             (&["list", "--json"], "list"),
             (
                 &[
@@ -220,5 +244,52 @@ mod tests {
             Cli::try_parse_from(["wslbox", "import", "alpine"]).is_err(),
             "--name is required"
         );
+    }
+
+    #[test]
+    fn configure_scripts_are_kept_in_order() {
+        let WslCommand::Import(import) = parse(&[
+            "import",
+            "alpine",
+            "--name",
+            "dev",
+            "--configure",
+            "b.sh",
+            "--configure",
+            "a.sh",
+        ]) else {
+            unreachable!()
+        };
+        assert_eq!(
+            import.configure,
+            [PathBuf::from("b.sh"), PathBuf::from("a.sh")]
+        );
+        let WslCommand::Configure(configure) = parse(&["configure", "dev", "z.sh", "y.sh"]) else {
+            unreachable!()
+        };
+        assert_eq!(configure.name, "dev");
+        assert_eq!(
+            configure.scripts,
+            [PathBuf::from("z.sh"), PathBuf::from("y.sh")]
+        );
+        assert!(
+            Cli::try_parse_from(["wslbox", "configure", "dev"]).is_err(),
+            "at least one script"
+        );
+    }
+
+    #[test]
+    fn export_takes_no_configure_script() {
+        let err = Cli::try_parse_from([
+            "wslbox",
+            "export",
+            "alpine",
+            "-o",
+            "a.tar",
+            "--configure",
+            "setup.sh",
+        ])
+        .unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::UnknownArgument, "{err}");
     }
 }

@@ -1,4 +1,4 @@
-//! The Windows verbs: `import`, `list`, `rename`, `move`, `clone`, `backup`, `remove`,
+//! The Windows verbs: `import`, `configure`, `list`, `rename`, `move`, `clone`, `backup`, `remove`,
 //! `set-user`, `set-default`. They drive `wslbox_wsl::host` on Windows; elsewhere each one
 //! stops with a "needs Windows" error.
 
