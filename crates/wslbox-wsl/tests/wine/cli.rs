@@ -1,62 +1,7 @@
 //! The real `wslbox.exe` end to end: a local OCI layout imported through the export pipeline
 //! into the wsl.exe simulator, then managed with every verb.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-
 use crate::support::*;
-
-fn wslbox_exe() -> PathBuf {
-    built_exe("WSLBOX_EXE", "wslbox.exe", "wslbox")
-}
-
-/// Runs wslbox.exe against the simulator with a per-test cache; stdin is not a terminal.
-fn wslbox(scratch: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(wslbox_exe());
-    cmd.args(args)
-        .env("WSLBOX_WSL_EXE", simulator())
-        .env("WSLBOX_CACHE_DIR", scratch.join("cache"))
-        .stdin(Stdio::null());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    // Wine's CreateProcess sometimes fails with ERROR_INTERNAL_ERROR (1359) when several tests
-    // start the big debug wslbox.exe at once. The program has not run yet, so retrying hides
-    // nothing about wslbox.
-    for _ in 0..3 {
-        match cmd.output() {
-            Err(e) if e.raw_os_error() == Some(1359) => continue,
-            result => return result.expect("run wslbox.exe"),
-        }
-    }
-    panic!(
-        "Wine failed to start {} three times (ERROR_INTERNAL_ERROR)",
-        wslbox_exe().display()
-    )
-}
-
-fn ok(out: Output) -> String {
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "wslbox failed: {}\n{stdout}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
-
-fn err(out: Output) -> String {
-    assert!(
-        !out.status.success(),
-        "wslbox should have failed: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn path_str(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 #[test]
 fn cli_import_list_rename_clone_move_backup_remove() {

@@ -1,7 +1,9 @@
-//! Test support: locating the simulator, a small root filesystem tar, registry peeks.
+//! Test support: locating the simulator and wslbox.exe, running wslbox.exe, a small root
+//! filesystem tar, registry peeks.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
 
 use windows_registry::CURRENT_USER;
 use wslbox_wsl::host::{self, DefaultUser, ImportOptions, LXSS_KEY, Produced, WslExe};
@@ -33,6 +35,61 @@ pub fn simulator() -> PathBuf {
 
 pub fn wsl() -> WslExe {
     WslExe::at(simulator())
+}
+
+/// The cross-built wslbox.exe: `WSLBOX_EXE`, else next to the test's `deps` folder.
+pub fn wslbox_exe() -> PathBuf {
+    built_exe("WSLBOX_EXE", "wslbox.exe", "wslbox")
+}
+
+/// Runs wslbox.exe against the simulator with a per-test cache; stdin is not a terminal.
+pub fn wslbox(scratch: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(wslbox_exe());
+    cmd.args(args)
+        .env("WSLBOX_WSL_EXE", simulator())
+        .env("WSLBOX_CACHE_DIR", scratch.join("cache"))
+        .stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    // Wine's CreateProcess sometimes fails with ERROR_INTERNAL_ERROR (1359) when several tests
+    // start the big debug wslbox.exe at once. The program has not run yet, so retrying hides
+    // nothing about wslbox.
+    for _ in 0..3 {
+        match cmd.output() {
+            Err(e) if e.raw_os_error() == Some(1359) => continue,
+            result => return result.expect("run wslbox.exe"),
+        }
+    }
+    panic!(
+        "Wine failed to start {} three times (ERROR_INTERNAL_ERROR)",
+        wslbox_exe().display()
+    )
+}
+
+/// The stdout of a run that must succeed.
+pub fn ok(out: Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "wslbox failed: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// The stderr of a run that must fail.
+pub fn err(out: Output) -> String {
+    assert!(
+        !out.status.success(),
+        "wslbox should have failed: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub fn path_str(p: &Path) -> &str {
+    p.to_str().unwrap()
 }
 
 /// A distribution name unique to this test, with any leftover from an earlier run removed.
@@ -134,6 +191,18 @@ pub fn value_u32(guid: &str, value: &str) -> Option<u32> {
         .ok()?
         .get_u32(value)
         .ok()
+}
+
+/// A REG_MULTI_SZ value's strings; `None` when the value is absent (or of another type).
+pub fn value_multi(guid: &str, value: &str) -> Option<Vec<String>> {
+    let strings = CURRENT_USER
+        .open(format!(r"{LXSS_KEY}\{guid}"))
+        .ok()?
+        .get_multi_string(value)
+        .ok()?;
+    // windows-registry splits the whole buffer at NULs, so the terminating empty string comes
+    // back as `""` entries.
+    Some(strings.into_iter().filter(|s| !s.is_empty()).collect())
 }
 
 /// Entry names of a (plain or gzip) tar file.
