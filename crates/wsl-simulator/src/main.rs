@@ -6,7 +6,11 @@
 //! [--location DIR] [--version N] [--no-launch]` (registration with the first-run setup
 //! pending), `--unregister`, `--terminate`,
 //! `--list [--verbose|--running|--quiet]`, `--export NAME FILE|- [--format F]`,
-//! `--manage NAME --move DIR | --set-default-user USER`, `--set-default`, `--version`.
+//! `--manage NAME --move DIR | --set-default-user USER`, `--set-default`, `--version`, and
+//! launching a command, `[-d|--distribution NAME] [-u|--user USER] [--cd DIR] [--] COMMAND...`,
+//! which checks that the distribution and the user exist, reads stdin whole and runs nothing
+//! (`src/sim/launch.rs`); it exits with the code the test asks for, as wsl.exe exits with the
+//! Linux command's.
 //!
 //! Registration writes what real WSL writes: a GUID-named key under `HKCU\...\Lxss` with the
 //! usual values, a Start Menu shortcut `<name>.lnk` (a real shell link) running
@@ -25,7 +29,14 @@
 //!   `move-no-op` and `move-stale-basepath` stage WSL 2.7's `--manage --move` bugs;
 //! - `WSL_SIM_VERSION=2.4.4.0` sets the reported version; `inbox` behaves like Windows 10's
 //!   built-in wsl.exe (no `--version`, no `-` archives, no `--manage`);
-//! - `wsl --sim-run NAME` marks a distribution running (until `--terminate`).
+//! - `wsl --sim-run NAME` marks a distribution running (until `--terminate`);
+//! - `WSL_SIM_RUN_LOG=FILE`: each launch appends one JSON line to FILE,
+//!   `{"argv": [...], "stdin_hex": "..."}` (the arguments after `wsl.exe`, and stdin's bytes in
+//!   lowercase hex);
+//! - a launch prints, for each stdin line that starts with `echo `, the rest of the line, to
+//!   stdout, or to stderr when the line ends in ` >&2`;
+//! - `WSL_SIM_RUN_EXIT=N` (default 0) is a launch's exit code; `N@TEXT` applies only when
+//!   stdin contains TEXT (entries separated by `,`, the first match wins).
 
 #[cfg(windows)]
 mod sim;

@@ -2,6 +2,8 @@
 
 use serde::Serialize;
 
+use crate::configured::ConfiguredScript;
+
 /// Lifecycle state of a distribution: the registry's `State` value, refined by wsl.exe's
 /// running list (WSL-FACTS.md: 1 Installed, 2 Running, 3 Installing, 4 Uninstalling,
 /// 5 Converting, 6 Exporting).
@@ -64,6 +66,9 @@ pub struct Distribution {
     pub image: Option<String>,
     /// `WslboxDigest`: the manifest digest of that image.
     pub image_digest: Option<String>,
+    /// `WslboxConfigured`: the setup scripts that ran successfully, in order; `None` when the
+    /// distribution was never configured or its last configure run failed.
+    pub configured: Option<Vec<ConfiguredScript>>,
     #[serde(skip)]
     pub flags: u32,
     #[serde(skip)]
@@ -118,6 +123,7 @@ mod tests {
             os: os_label(Some("ubuntu"), Some("24.04")),
             image: Some("ubuntu:24.04".into()),
             image_digest: Some("sha256:ab".into()),
+            configured: None,
             flags: 0xF,
             shortcut_path: None,
             terminal_profile_path: None,
@@ -137,6 +143,7 @@ mod tests {
             "os",
             "image",
             "image_digest",
+            "configured",
         ];
         expected.sort_unstable();
         let mut keys = keys;
@@ -144,5 +151,6 @@ mod tests {
         assert_eq!(keys, expected);
         assert_eq!(v["state"], "Stopped");
         assert_eq!(v["os"], "ubuntu 24.04");
+        assert_eq!(v["configured"], serde_json::Value::Null);
     }
 }

@@ -1,6 +1,6 @@
 //! Errors of WSL host operations.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::names::NameError;
 use crate::wsl_error::WslFailure;
@@ -19,6 +19,11 @@ pub enum Error {
     #[error("could not run {}: {source}; is WSL installed? (set WSLBOX_WSL_EXE to use another wsl.exe)", path.display())]
     WslSpawn {
         path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("writing to `wsl.exe {args}` failed: {source}")]
+    WslInput {
+        args: String,
         source: std::io::Error,
     },
     #[error("registry {key}: {message}")]
@@ -84,6 +89,23 @@ pub enum Error {
         "this WSL cannot look up user `{user}` (no `wsl --manage --set-default-user`); pass the numeric uid, e.g. `wslbox set-user {name} 1000`, or run `wsl --update`"
     )]
     UserLookupUnsupported { name: String, user: String },
+    #[error("cannot read the setup script: {source}; nothing was imported or run")]
+    ScriptUnreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}", configure_failed(.name, .script, .code, .tail, .retry))]
+    ConfigureFailed {
+        name: String,
+        script: PathBuf,
+        /// The script's exit code, as wsl.exe passed it on.
+        code: i32,
+        /// The last lines the script printed (stdout and stderr).
+        tail: Vec<String>,
+        /// The `wslbox configure` command that runs this script and the ones after it (those
+        /// before it succeeded).
+        retry: String,
+    },
     #[error("{error}\nand the cleanup was incomplete:\n  {}", failures.join("\n  "))]
     Incomplete {
         error: Box<Error>,
@@ -95,6 +117,26 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+}
+
+fn configure_failed(name: &str, script: &Path, code: &i32, tail: &[String], retry: &str) -> String {
+    let mut text = format!(
+        "the setup script {} failed in `{name}` with exit code {code}",
+        script.display()
+    );
+    match tail.len() {
+        0 => text.push_str(" and printed nothing"),
+        1 => text.push_str("; its last line:"),
+        n => text.push_str(&format!("; its last {n} lines:")),
+    }
+    for line in tail {
+        text.push_str(&format!("\n    | {line}"));
+    }
+    text.push_str(&format!(
+        "\n`{name}` exists and stays registered, marked unconfigured; fix the script and \
+         retry from it with `{retry}`"
+    ));
+    text
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -168,6 +210,24 @@ mod tests {
     }
 
     #[test]
+    fn configure_failure_names_the_distribution_script_code_tail_and_retry() {
+        let err = Error::ConfigureFailed {
+            name: "dev".into(),
+            script: PathBuf::from("b.sh"),
+            code: 3,
+            tail: vec!["E: Unable to locate package nope".into(), "bye".into()],
+            retry: "wslbox configure dev b.sh c.sh".into(),
+        };
+        assert_eq!(
+            err.to_string(),
+            "the setup script b.sh failed in `dev` with exit code 3; its last 2 lines:\n    \
+             | E: Unable to locate package nope\n    | bye\n\
+             `dev` exists and stays registered, marked unconfigured; fix the script and \
+             retry from it with `wslbox configure dev b.sh c.sh`"
+        );
+    }
+
+    #[test]
     fn producer_errors_show_their_whole_chain() {
         let inner: ProducerError = anyhow::anyhow!("connection reset")
             .context("pulling alpine")
@@ -175,6 +235,24 @@ mod tests {
         assert_eq!(
             Error::Producer(inner).to_string(),
             "producing the root filesystem failed: pulling alpine: connection reset"
+        );
+    }
+
+    #[test]
+    fn silent_configure_failure_says_so() {
+        let err = Error::ConfigureFailed {
+            name: "dev".into(),
+            script: PathBuf::from("a.sh"),
+            code: 1,
+            tail: Vec::new(),
+            retry: "wslbox configure dev a.sh".into(),
+        };
+        let shown = err.to_string();
+        assert!(
+            shown.starts_with(
+                "the setup script a.sh failed in `dev` with exit code 1 and printed nothing\n"
+            ),
+            "{shown}"
         );
     }
 }

@@ -3,6 +3,7 @@
 
 mod archive;
 mod import;
+mod launch;
 mod registry;
 mod shell;
 mod verbs;
@@ -92,7 +93,7 @@ pub fn invalid_option(option: &str) -> Failure {
 pub fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match verbs::dispatch(&args) {
-        Ok(()) => std::process::exit(0),
+        Ok(code) => std::process::exit(code),
         Err(f) => {
             print(&format!("{}\nError code: {}\n", f.message, f.code), true);
             // wsl.exe exits with -1 (0xFFFFFFFF) on failure.

@@ -9,13 +9,22 @@ use super::{
     version,
 };
 
-fn need<'a>(args: &'a [String], i: usize, what: &str) -> Result<&'a str> {
+pub fn need<'a>(args: &'a [String], i: usize, what: &str) -> Result<&'a str> {
     args.get(i)
         .map(String::as_str)
         .ok_or_else(|| invalid_option(&format!("(missing {what})")))
 }
 
-pub fn dispatch(args: &[String]) -> Result {
+/// Runs the command line; returns the exit code for success (a launch's is the command's).
+pub fn dispatch(args: &[String]) -> Result<i32> {
+    let first = args.first().map(String::as_str).unwrap_or("");
+    if super::launch::is_launch(first) {
+        return super::launch::launch(args);
+    }
+    verb(args).map(|()| 0)
+}
+
+fn verb(args: &[String]) -> Result {
     let verb = args.first().map(String::as_str).unwrap_or("");
     match verb {
         "--version" | "-v" => print_version(),

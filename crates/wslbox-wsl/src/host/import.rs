@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use wslbox_rootfs::customize::DefaultUser;
 
-use super::lxss::{Lxss, VALUE_CREATED_FOLDER, VALUE_DIGEST, VALUE_IMAGE};
+use super::lxss::{CONTENT_VALUES, Lxss, VALUE_CREATED_FOLDER, VALUE_DIGEST, VALUE_IMAGE};
 use super::wsl_exe::WslExe;
 use crate::capabilities::ExportFormat;
 use crate::error::IoContext;
@@ -202,7 +202,8 @@ fn import_via_temp_file(
     Ok(produced)
 }
 
-/// `wslbox clone NAME NEW`: export streamed into import; keeps the default user and provenance.
+/// `wslbox clone NAME NEW`: export streamed into import; keeps the default user, provenance and
+/// the record of setup scripts (the copy has their effects).
 pub fn clone(wsl: &WslExe, name: &str, new: &str, location: Option<PathBuf>) -> Result<Report> {
     UndoLog::run(|log| {
         let lxss = Lxss::open()?;
@@ -235,8 +236,8 @@ pub fn clone(wsl: &WslExe, name: &str, new: &str, location: Option<PathBuf>) -> 
                 key.set_u32(value, v)?;
             }
         }
-        for value in [VALUE_IMAGE, VALUE_DIGEST] {
-            key.put_string(value, from.string(value).as_deref())?;
+        for value in CONTENT_VALUES {
+            key.put_value(value, from.value(value).as_ref())?;
         }
         key.set_u32(VALUE_CREATED_FOLDER, u32::from(created))?;
         let mut changes = vec![format!(

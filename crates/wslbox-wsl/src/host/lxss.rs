@@ -1,8 +1,9 @@
 //! `HKCU\Software\Microsoft\Windows\CurrentVersion\Lxss`: where WSL registers distributions
 //! (WSL-FACTS.md, "Registry"). Each distribution is a subkey named by its GUID.
 
-use windows_registry::{CURRENT_USER, Key};
+use windows_registry::{CURRENT_USER, Key, Value};
 
+use crate::configured::{ConfiguredScript, format_value, parse_value};
 use crate::distribution::{Distribution, FLAG_WSL2, State, os_label};
 use crate::error::{Error, Result};
 use crate::names::same_name;
@@ -12,8 +13,14 @@ pub const LXSS_KEY: &str = r"Software\Microsoft\Windows\CurrentVersion\Lxss";
 /// Our own values on a distribution key.
 pub const VALUE_IMAGE: &str = "WslboxImage";
 pub const VALUE_DIGEST: &str = "WslboxDigest";
+/// REG_MULTI_SZ: the setup scripts that ran successfully (format in `crate::configured`).
+pub const VALUE_CONFIGURED: &str = "WslboxConfigured";
 /// DWORD 1 when wslbox created the install folder (so `remove` may delete it).
 pub const VALUE_CREATED_FOLDER: &str = "WslboxCreatedFolder";
+
+/// Our values that describe the distribution's content rather than its install folder: a
+/// clone or a re-import at another place keeps them.
+pub const CONTENT_VALUES: [&str; 3] = [VALUE_IMAGE, VALUE_DIGEST, VALUE_CONFIGURED];
 
 fn registry_error(key: &str, e: windows::core::Error) -> Error {
     Error::Registry {
@@ -110,6 +117,7 @@ impl Lxss {
                 ),
                 image: key.string(VALUE_IMAGE),
                 image_digest: key.string(VALUE_DIGEST),
+                configured: key.configured(),
                 flags,
                 shortcut_path: key.string("ShortcutPath"),
                 terminal_profile_path: key.string("TerminalProfilePath"),
@@ -172,10 +180,35 @@ impl DistroKey {
             .map_err(|e| registry_error(&format!(r"{}\{name}", self.path()), e))
     }
 
-    /// Sets a string value, or removes it for `None`.
-    pub fn put_string(&self, name: &str, value: Option<&str>) -> Result<()> {
+    /// `WslboxConfigured`, or `None` when the value is absent. (windows-registry returns the
+    /// list's terminator as empty strings; `parse_value` skips them with anything malformed.)
+    pub fn configured(&self) -> Option<Vec<ConfiguredScript>> {
+        self.key
+            .get_multi_string(VALUE_CONFIGURED)
+            .ok()
+            .map(|strings| parse_value(&strings))
+    }
+
+    pub fn set_configured(&self, scripts: &[ConfiguredScript]) -> Result<()> {
+        let strings = format_value(scripts);
+        let strings: Vec<&str> = strings.iter().map(String::as_str).collect();
+        self.key
+            .set_multi_string(VALUE_CONFIGURED, &strings)
+            .map_err(|e| registry_error(&format!(r"{}\{VALUE_CONFIGURED}", self.path()), e))
+    }
+
+    /// A value of any type, for copying it to another key unchanged.
+    pub fn value(&self, name: &str) -> Option<Value> {
+        self.key.get_value(name).ok()
+    }
+
+    /// Sets a value of any type, or removes it for `None`.
+    pub fn put_value(&self, name: &str, value: Option<&Value>) -> Result<()> {
         match value {
-            Some(v) => self.set_string(name, v),
+            Some(v) => self
+                .key
+                .set_value(name, v)
+                .map_err(|e| registry_error(&format!(r"{}\{name}", self.path()), e)),
             None => self.remove(name),
         }
     }

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use super::import::{guard_registration, prepare_folder};
-use super::lxss::{Lxss, VALUE_CREATED_FOLDER, VALUE_DIGEST, VALUE_IMAGE};
+use super::lxss::{CONTENT_VALUES, Lxss, VALUE_CREATED_FOLDER};
 use super::wsl_exe::WslExe;
 use crate::capabilities::ExportFormat;
 use crate::distribution::Distribution;
@@ -131,7 +131,7 @@ fn verify_moved_disk(lxss: &Lxss, name: &str, dir: &Path) -> Result<Vec<String>>
 /// Settings that belong to the distribution rather than to its GUID; re-import loses them.
 struct Carried {
     uids: Vec<(&'static str, u32)>,
-    strings: Vec<(&'static str, Option<String>)>,
+    values: Vec<(&'static str, Option<windows_registry::Value>)>,
 }
 
 impl Carried {
@@ -141,11 +141,11 @@ impl Carried {
             .into_iter()
             .filter_map(|v| key.u32(v).map(|n| (v, n)))
             .collect();
-        let strings = [VALUE_IMAGE, VALUE_DIGEST]
+        let values = CONTENT_VALUES
             .into_iter()
-            .map(|v| (v, key.string(v)))
+            .map(|v| (v, key.value(v)))
             .collect();
-        Ok(Carried { uids, strings })
+        Ok(Carried { uids, values })
     }
 
     fn write(&self, lxss: &Lxss, name: &str) -> Result<()> {
@@ -153,8 +153,8 @@ impl Carried {
         for (v, n) in &self.uids {
             key.set_u32(v, *n)?;
         }
-        for (v, s) in &self.strings {
-            key.put_string(v, s.as_deref())?;
+        for (v, value) in &self.values {
+            key.put_value(v, value.as_ref())?;
         }
         Ok(())
     }

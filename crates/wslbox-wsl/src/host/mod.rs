@@ -2,6 +2,7 @@
 //! operations built from them. Each operation returns a [`Report`] of what it changed.
 #![cfg(windows)]
 
+mod configure;
 mod files;
 mod import;
 mod lxss;
@@ -12,11 +13,12 @@ mod upgrade;
 mod wsl_exe;
 
 pub use crate::report::Report;
+pub use configure::{ScriptOutcome, configure, run_script};
 pub use files::{BACKUP_SUFFIX, terminal_settings_files};
 pub use import::{
     ImportOptions, Produced, check_new_distribution, clone, default_location, import,
 };
-pub use lxss::{LXSS_KEY, Lxss, VALUE_CREATED_FOLDER, VALUE_DIGEST, VALUE_IMAGE};
+pub use lxss::{LXSS_KEY, Lxss, VALUE_CONFIGURED, VALUE_CREATED_FOLDER, VALUE_DIGEST, VALUE_IMAGE};
 pub use manage::{backup, list, move_to, remove, set_default, set_user};
 pub use rename::{RenameOptions, rename};
 pub use shortcut::{arguments as shortcut_arguments, set_arguments as set_shortcut_arguments};

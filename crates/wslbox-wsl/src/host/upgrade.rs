@@ -79,8 +79,8 @@ pub fn upgrade(
         let mut export = Some(export);
         let built = wsl.import_stream(&new_name, &new_dir, old.version, |out| {
             let result = producer(Box::new(stdout), out);
-            // The producer reads the export to its end; one that failed early stops reading.
-            let exported = export.take().expect("once").finish(result.is_err());
+            // The producer reads the export to its end; one that failed early stopped reading.
+            let exported = export.take().expect("once").finish();
             match (result, exported) {
                 (Ok(produced), Ok(())) => Ok(produced),
                 // A failed export is the cause of whatever the producer made of its output.
@@ -130,6 +130,12 @@ pub fn upgrade(
             old.name, fresh.guid
         ));
 
+        if old.configured.is_some() {
+            report.warnings.push(format!(
+                "the setup scripts recorded for `{}` ran on the old image only; run them on the new one with `wslbox configure {} SCRIPT…`",
+                old.name, old.name
+            ));
+        }
         repoint_terminal_settings(&old, &lxss, &mut report);
         // 3. The old distribution goes; its folder takes the new disk.
         finish(wsl, &lxss, &old, &old_name, &new_dir, !store, &mut report);

@@ -6,12 +6,14 @@ use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 
 use crate::capabilities::{ExportFormat, WslVersion};
 use crate::error::{Error, ProducerError, Result};
 use crate::output::decode_output;
+use crate::script::{OutputSink, Stream};
 use crate::wsl_error::WslFailure;
 
 /// Environment variable naming the wsl.exe to run instead of the system one.
@@ -160,6 +162,49 @@ impl WslExe {
         }
     }
 
+    /// Runs wsl.exe with `input` on its stdin (written whole, then closed) and hands its stdout
+    /// and stderr to `sink` as they arrive, read on two threads so that neither pipe fills up
+    /// while we write. Returns wsl.exe's exit code; when wsl.exe runs a Linux command, that is
+    /// the command's own (see `host::configure`).
+    pub fn run_streaming<S: AsRef<OsStr>>(
+        &self,
+        args: &[S],
+        input: &[u8],
+        sink: &OutputSink<'_>,
+    ) -> Result<i32> {
+        let mut child = self.spawn(
+            self.command(args)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped()),
+        )?;
+        let (stdin, stdout, stderr) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take());
+        let written = std::thread::scope(|scope| {
+            scope.spawn(|| forward(stdout, Stream::Stdout, sink));
+            scope.spawn(|| forward(stderr, Stream::Stderr, sink));
+            // Dropping the pipe closes it: the shell sees the end of the script.
+            let written = stdin.map_or(Ok(()), |mut pipe| pipe.write_all(input));
+            match written {
+                // The command quit without reading all of its input (a script's early
+                // `exit`); its exit code says how that went.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                Err(e) => {
+                    // Never let the command go on with half of its input.
+                    let _ = child.kill();
+                    Err(e)
+                }
+                Ok(()) => Ok(()),
+            }
+        });
+        let status = child.wait().map_err(|e| self.spawn_error(e))?;
+        written.map_err(|source| Error::WslInput {
+            args: shown_args(args),
+            source,
+        })?;
+        Ok(status.code().unwrap_or(-1))
+    }
+
     /// `--import NAME DIR FILE --version N`.
     pub fn import_file(&self, name: &str, dir: &Path, file: &Path, version: u8) -> Result<()> {
         let args = import_args(name, dir, file.as_os_str(), version);
@@ -301,9 +346,9 @@ impl WslExe {
         }
     }
 
-    /// `--export NAME - --format tar` started; read the tar from the returned stdout, then
+    /// `--export NAME - --format tar` started; read the tar from the returned stream, then
     /// [`ExportStream::finish`].
-    pub fn export_stream(&self, name: &str) -> Result<(ExportStream, std::process::ChildStdout)> {
+    pub fn export_stream(&self, name: &str) -> Result<(ExportStream, ExportReader)> {
         let args: Vec<String> = ["--export", name, "-", "--format", "tar"]
             .map(String::from)
             .to_vec();
@@ -316,14 +361,20 @@ impl WslExe {
         let stdout = child.stdout.take().expect("stdout is piped");
         let stderr = spawn_reader(child.stderr.take());
         let path = self.path.clone();
+        let ended = Arc::new(AtomicBool::new(false));
+        let reader = ExportReader {
+            pipe: stdout,
+            ended: ended.clone(),
+        };
         Ok((
             ExportStream {
                 child,
                 path,
                 args,
                 stderr,
+                ended,
             },
-            stdout,
+            reader,
         ))
     }
 
@@ -366,14 +417,17 @@ fn import_args(name: &str, dir: &Path, file: &OsStr, version: u8) -> Vec<OsStrin
     ]
 }
 
-fn failure<S: AsRef<OsStr>>(args: &[S], output: &str) -> Error {
-    let args = args
-        .iter()
+/// wsl.exe's own failure of `args`, from its decoded output.
+pub(super) fn shown_args<S: AsRef<OsStr>>(args: &[S]) -> String {
+    args.iter()
         .map(|a| a.as_ref().to_string_lossy())
         .collect::<Vec<_>>()
-        .join(" ");
+        .join(" ")
+}
+
+pub(super) fn failure<S: AsRef<OsStr>>(args: &[S], output: &str) -> Error {
     Error::Wsl {
-        args,
+        args: shown_args(args),
         failure: WslFailure::parse(output),
     }
 }
@@ -384,14 +438,33 @@ pub struct ExportStream {
     path: PathBuf,
     args: Vec<String>,
     stderr: Reader,
+    /// Whether the reader saw the end of the stream.
+    ended: Arc<AtomicBool>,
+}
+
+/// The export's output; remembers whether it was read to its end.
+pub struct ExportReader {
+    pipe: std::process::ChildStdout,
+    ended: Arc<AtomicBool>,
+}
+
+impl Read for ExportReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.pipe.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            self.ended.store(true, Ordering::SeqCst);
+        }
+        Ok(n)
+    }
 }
 
 impl ExportStream {
-    /// Waits for the export to end and returns its failure. `abandon` (the reader failed and
-    /// stopped reading): an export still running is killed, since it would block on a full
-    /// pipe forever, and is no failure of its own; one that had already failed is.
-    pub fn finish(mut self, abandon: bool) -> Result<()> {
-        if abandon && !self.ends_within(std::time::Duration::from_millis(500)) {
+    /// Waits for the export to end and returns its failure. An export whose output was not
+    /// read to its end (the reader gave up) is killed, since it would block on a full pipe
+    /// forever, and its failure is no cause of anything; one that closed its output first
+    /// has said what it had to, and its exit status tells whether that was all.
+    pub fn finish(mut self) -> Result<()> {
+        if !self.ended.load(Ordering::SeqCst) {
             let _ = self.child.kill();
             let _ = self.child.wait();
             return Ok(());
@@ -405,19 +478,18 @@ impl ExportStream {
         }
         Err(failure(&self.args, &join_reader(self.stderr)))
     }
+}
 
-    /// Whether the export ends by itself within `grace`: one whose output was cut has closed
-    /// the pipe a moment before its process is seen to exit.
-    fn ends_within(&mut self, grace: std::time::Duration) -> bool {
-        let until = std::time::Instant::now() + grace;
-        loop {
-            match self.child.try_wait() {
-                Ok(Some(_)) => return true,
-                Ok(None) if std::time::Instant::now() < until => {
-                    std::thread::sleep(std::time::Duration::from_millis(10));
-                }
-                _ => return false,
-            }
+/// Hands everything read from `pipe` to `sink`, chunk by chunk, until it closes.
+fn forward(pipe: Option<impl Read>, stream: Stream, sink: &OutputSink<'_>) {
+    let Some(mut pipe) = pipe else { return };
+    let mut buf = [0u8; 8192];
+    loop {
+        match pipe.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => sink(stream, &buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return,
         }
     }
 }

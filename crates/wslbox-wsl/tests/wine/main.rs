@@ -7,6 +7,7 @@
 mod support;
 
 mod cli;
+mod configure;
 mod failures;
 mod fallback;
 mod lifecycle;

@@ -1,4 +1,5 @@
-//! Test support: locating the simulator, a small root filesystem tar, registry peeks.
+//! Test support: locating the simulator and wslbox.exe, running wslbox.exe, a small root
+//! filesystem tar, registry peeks.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -205,6 +206,18 @@ pub fn value_u32(guid: &str, value: &str) -> Option<u32> {
         .ok()?
         .get_u32(value)
         .ok()
+}
+
+/// A REG_MULTI_SZ value's strings; `None` when the value is absent (or of another type).
+pub fn value_multi(guid: &str, value: &str) -> Option<Vec<String>> {
+    let strings = CURRENT_USER
+        .open(format!(r"{LXSS_KEY}\{guid}"))
+        .ok()?
+        .get_multi_string(value)
+        .ok()?;
+    // windows-registry splits the whole buffer at NULs, so the terminating empty string comes
+    // back as `""` entries.
+    Some(strings.into_iter().filter(|s| !s.is_empty()).collect())
 }
 
 /// Entry names of a (plain or gzip) tar file.

@@ -10,6 +10,8 @@ use super::{ImageArgs, SourceArgs, WslOptionArgs};
 pub enum WslCommand {
     /// Pull an image and register it as a WSL distribution (Windows)
     Import(Box<ImportArgs>),
+    /// Run setup scripts as root inside a WSL distribution and record them (Windows)
+    Configure(ConfigureArgs),
     /// List WSL distributions with state, version, location and source image (Windows)
     List(ListArgs),
     /// Rename a WSL distribution, its Terminal profile and Start Menu shortcut (Windows)
@@ -48,10 +50,27 @@ pub struct ImportArgs {
     pub wsl: WslOptionArgs,
     /// Register with `wsl --install --from-file -` (WSL 2.4.4+) instead of `wsl --import`:
     /// the rootfs is made a `.wsl`, and WSL runs its first-run setup on the first launch
-    /// (without --user, it asks for a user name)
-    #[arg(long)]
+    /// (without --user, it asks for a user name). Not with --configure: WSL holds every
+    /// command back until the first-run setup has run in an interactive shell
+    #[arg(long, conflicts_with = "configure")]
     pub first_run: bool,
+    /// After importing, run this shell script as root inside the distribution (`/bin/sh`, with
+    /// a login shell's environment); repeatable, run in order, the first failure stops
+    #[arg(long = "configure", value_name = "SCRIPT")]
+    pub configure: Vec<PathBuf>,
     /// Print the report as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigureArgs {
+    pub name: String,
+    /// Shell scripts to run as root (`/bin/sh`, with a login shell's environment), in order;
+    /// the first failure stops
+    #[arg(value_name = "SCRIPT", required = true)]
+    pub scripts: Vec<PathBuf>,
+    /// Print the report as JSON (the scripts' output goes to stderr)
     #[arg(long)]
     pub json: bool,
 }
@@ -59,7 +78,7 @@ pub struct ImportArgs {
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// Print a JSON array (keys: name, guid, state, version, default, base_path, vhd,
-    /// default_uid, os, image, image_digest)
+    /// default_uid, os, image, image_digest, configured)
     #[arg(long)]
     pub json: bool,
 }
@@ -172,6 +191,7 @@ impl WslCommand {
     pub fn verb(&self) -> &'static str {
         match self {
             WslCommand::Import(_) => "import",
+            WslCommand::Configure(_) => "configure",
             WslCommand::List(_) => "list",
             WslCommand::Rename(_) => "rename",
             WslCommand::Move(_) => "move",
@@ -187,6 +207,8 @@ impl WslCommand {
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use clap::Parser;
 
     use super::WslCommand;
@@ -202,7 +224,7 @@ mod tests {
 
     #[test]
     fn every_verb_parses_with_its_options() {
-        let cases: [(&[&str], &str); 10] = [
+        let cases: [(&[&str], &str); 12] = [
             (
                 &[
                     "import",
@@ -213,10 +235,16 @@ mod tests {
                     "1",
                     "--user",
                     "me:1000",
-                    "--first-run",
+                    "--configure",
+                    "setup.sh",
                 ],
                 "import",
             ),
+            (
+                &["import", "alpine", "--name", "dev", "--first-run"],
+                "import",
+            ),
+            (&["configure", "dev", "a.sh", "b.sh", "--json"], "configure"),
             (&["list", "--json"], "list"),
             (
                 &[
@@ -263,6 +291,19 @@ mod tests {
             unreachable!()
         };
         assert_eq!(import.wsl_version, 2, "WSL 2 by default");
+        let both = Cli::try_parse_from([
+            "wslbox",
+            "import",
+            "alpine",
+            "--name",
+            "d",
+            "--first-run",
+            "--configure",
+            "s.sh",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(both.contains("cannot be used with"), "{both}");
         let WslCommand::Upgrade(upgrade) =
             parse(&["upgrade", "dev", "--keep", "/a", "--keep", "/b"])
         else {
@@ -289,5 +330,52 @@ mod tests {
             Cli::try_parse_from(["wslbox", "import", "alpine"]).is_err(),
             "--name is required"
         );
+    }
+
+    #[test]
+    fn configure_scripts_are_kept_in_order() {
+        let WslCommand::Import(import) = parse(&[
+            "import",
+            "alpine",
+            "--name",
+            "dev",
+            "--configure",
+            "b.sh",
+            "--configure",
+            "a.sh",
+        ]) else {
+            unreachable!()
+        };
+        assert_eq!(
+            import.configure,
+            [PathBuf::from("b.sh"), PathBuf::from("a.sh")]
+        );
+        let WslCommand::Configure(configure) = parse(&["configure", "dev", "z.sh", "y.sh"]) else {
+            unreachable!()
+        };
+        assert_eq!(configure.name, "dev");
+        assert_eq!(
+            configure.scripts,
+            [PathBuf::from("z.sh"), PathBuf::from("y.sh")]
+        );
+        assert!(
+            Cli::try_parse_from(["wslbox", "configure", "dev"]).is_err(),
+            "at least one script"
+        );
+    }
+
+    #[test]
+    fn export_takes_no_configure_script() {
+        let err = Cli::try_parse_from([
+            "wslbox",
+            "export",
+            "alpine",
+            "-o",
+            "a.tar",
+            "--configure",
+            "setup.sh",
+        ])
+        .unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::UnknownArgument, "{err}");
     }
 }

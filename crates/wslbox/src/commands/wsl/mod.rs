@@ -1,5 +1,5 @@
-//! The Windows verbs: `import`, `list`, `rename`, `move`, `clone`, `backup`, `remove`,
-//! `set-user`, `set-default`, `upgrade`. They drive `wslbox_wsl::host` on Windows; elsewhere each one
+//! The Windows verbs: `import`, `configure`, `list`, `rename`, `move`, `clone`, `backup`,
+//! `remove`, `set-user`, `set-default`, `upgrade`. They drive `wslbox_wsl::host` on Windows; elsewhere each one
 //! stops with a "needs Windows" error.
 
 use super::Context;

@@ -8,7 +8,15 @@ use crate::table::short_digest;
 
 /// Columns sized to their widest cell; the default distribution is marked with `*`.
 pub fn render(distros: &[Distribution]) -> String {
-    let header = ["  NAME", "STATE", "WSL", "OS", "IMAGE", "LOCATION"];
+    let header = [
+        "  NAME",
+        "STATE",
+        "WSL",
+        "OS",
+        "IMAGE",
+        "CONFIGURED",
+        "LOCATION",
+    ];
     let rows: Vec<Vec<String>> = distros
         .iter()
         .map(|d| {
@@ -23,6 +31,7 @@ pub fn render(distros: &[Distribution]) -> String {
                 d.version.to_string(),
                 d.os.clone().unwrap_or_else(|| "-".into()),
                 image,
+                configured(d),
                 d.base_path.clone(),
             ]
         })
@@ -30,10 +39,19 @@ pub fn render(distros: &[Distribution]) -> String {
     crate::table::render(&header, &rows)
 }
 
+/// `no`, or `yes` and how many setup scripts ran (`WslboxConfigured`).
+fn configured(d: &Distribution) -> String {
+    match &d.configured {
+        Some(scripts) => format!("yes ({})", scripts.len()),
+        None => "no".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use wslbox_wsl::State;
+    use wslbox_wsl::configured::ConfiguredScript;
 
     fn distro(name: &str, default: bool) -> Distribution {
         Distribution {
@@ -48,6 +66,7 @@ mod tests {
             os: Some("alpine 3.20".into()),
             image: Some("alpine:3.20".into()),
             image_digest: Some(format!("sha256:{}", "ab".repeat(32))),
+            configured: None,
             flags: 0xF,
             shortcut_path: None,
             terminal_profile_path: None,
@@ -68,5 +87,22 @@ mod tests {
             lines[1].contains("alpine:3.20@sha256:abababababab "),
             "{text}"
         );
+    }
+
+    #[test]
+    fn configured_column_counts_the_scripts() {
+        let mut configured = distro("set-up", false);
+        configured.configured = Some(vec![
+            ConfiguredScript {
+                sha256: "a".repeat(64),
+                at: 1,
+            };
+            2
+        ]);
+        let text = render(&[distro("plain", true), configured]);
+        let lines: Vec<&str> = text.lines().collect();
+        let col = lines[0].find("CONFIGURED").unwrap();
+        assert_eq!(&lines[1][col..col + 3], "no ", "{text}");
+        assert_eq!(&lines[2][col..col + 8], "yes (2) ", "{text}");
     }
 }

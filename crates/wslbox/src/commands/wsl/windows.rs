@@ -3,8 +3,9 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 
-use anyhow::bail;
+use anyhow::{Context as _, bail};
 use wslbox_wsl::host::{self, ImportOptions, Produced, RenameOptions, Report, WslExe};
+use wslbox_wsl::{Script, Stream};
 
 use super::table;
 use crate::cli::{ImportArgs, WslCommand};
@@ -31,12 +32,40 @@ pub fn run(cmd: WslCommand, ctx: &Context) -> anyhow::Result<()> {
             return Ok(());
         }
         WslCommand::Import(args) => {
-            let report = import(ctx, &wsl, &args)?;
+            // Read before anything is downloaded: a missing script stops the import early.
+            let scripts = read_scripts(&args.configure)?;
+            let imported = import(ctx, &wsl, &args)?;
+            let report = if scripts.is_empty() {
+                imported
+            } else {
+                if !args.json {
+                    print_report(ctx, &imported, false)?;
+                }
+                let configured = configure(ctx, &wsl, &args.name, &scripts, args.json)
+                    .with_context(|| {
+                        format!(
+                            "`{}` was imported (the import is kept), but configuring it failed",
+                            args.name
+                        )
+                    })?;
+                if args.json {
+                    merge(imported, configured)
+                } else {
+                    configured
+                }
+            };
             print_report(ctx, &report, args.json)?;
             if !args.json && !ctx.quiet {
                 printer::line(format!("Start it with: wsl -d {}", args.name));
             }
             return Ok(());
+        }
+        WslCommand::Configure(args) => {
+            let scripts = read_scripts(&args.scripts)?;
+            (
+                configure(ctx, &wsl, &args.name, &scripts, args.json)?,
+                args.json,
+            )
         }
         WslCommand::Rename(args) => {
             let opts = RenameOptions {
@@ -121,6 +150,54 @@ fn import(ctx: &Context, wsl: &WslExe, args: &ImportArgs) -> anyhow::Result<Repo
         })
     })?;
     Ok(report)
+}
+
+/// Reads every setup script up front, warning about Windows line ends.
+fn read_scripts(paths: &[std::path::PathBuf]) -> anyhow::Result<Vec<Script>> {
+    let scripts = Script::read_all(paths)?;
+    for warning in scripts.iter().filter_map(Script::crlf_warning) {
+        printer::warn(&warning);
+    }
+    Ok(scripts)
+}
+
+/// Runs the scripts in `name`, their output streaming to our stdout and stderr as it arrives
+/// (all of it to stderr with `--json`, so stdout stays one JSON document; none with `-q`).
+fn configure(
+    ctx: &Context,
+    wsl: &WslExe,
+    name: &str,
+    scripts: &[Script],
+    json: bool,
+) -> anyhow::Result<Report> {
+    let quiet = ctx.quiet;
+    let sink = move |stream: Stream, chunk: &[u8]| {
+        if quiet {
+            return;
+        }
+        // Unflushed output would hide a prompt or a progress line until the next newline.
+        let _ = if json || stream == Stream::Stderr {
+            let mut err = std::io::stderr().lock();
+            err.write_all(chunk).and_then(|()| err.flush())
+        } else {
+            let mut out = std::io::stdout().lock();
+            out.write_all(chunk).and_then(|()| out.flush())
+        };
+    };
+    Ok(host::configure(
+        wsl,
+        name,
+        scripts,
+        &sink,
+        wslbox_store::unix_now,
+    )?)
+}
+
+/// One report of an import and the configuring after it, for `--json`.
+fn merge(mut first: Report, then: Report) -> Report {
+    first.changes.extend(then.changes);
+    first.warnings.extend(then.warnings);
+    first
 }
 
 /// Asks `question` on the terminal; without one, `--yes` (`yes`) is required. `action` and
