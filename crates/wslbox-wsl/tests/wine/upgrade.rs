@@ -35,37 +35,33 @@ fn layer(files: &[(&str, &str, u32)]) -> Vec<u8> {
 const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\n";
 const GROUP: &str = "root:x:0:\nsudo:x:27:\nusers:x:100:\n";
 
-fn v1() -> Vec<u8> {
-    layer(&[
+/// A Debian-like release `version` with its own `tools`.
+fn debian(version: &str, tools: &[(&str, &str, u32)]) -> Vec<u8> {
+    let os_release = format!("ID=debian\nVERSION_ID={version}\nPRETTY_NAME=\"Debian {version}\"\n");
+    let mut files = vec![
         ("etc/passwd", PASSWD, 0o644),
         ("etc/group", GROUP, 0o644),
         ("etc/shadow", "root:*:19000:0:99999:7:::\n", 0o600),
-        (
-            "etc/os-release",
-            "ID=debian\nVERSION_ID=12\nPRETTY_NAME=\"Debian 12\"\n",
-            0o644,
-        ),
+        ("etc/os-release", os_release.as_str(), 0o644),
         ("etc/skel/.bashrc", "# skel\n", 0o644),
         ("bin/sh", "#!stand-in\n", 0o755),
-        ("usr/bin/removed-in-v2", "v1 tool\n", 0o755),
-        ("opt/data/image-v1.txt", "from the image\n", 0o644),
-    ])
+    ];
+    files.extend_from_slice(tools);
+    layer(&files)
+}
+
+fn v1() -> Vec<u8> {
+    debian(
+        "12",
+        &[
+            ("usr/bin/removed-in-v2", "v1 tool\n", 0o755),
+            ("opt/data/image-v1.txt", "from the image\n", 0o644),
+        ],
+    )
 }
 
 fn v2() -> Vec<u8> {
-    layer(&[
-        ("etc/passwd", PASSWD, 0o644),
-        ("etc/group", GROUP, 0o644),
-        ("etc/shadow", "root:*:19000:0:99999:7:::\n", 0o600),
-        (
-            "etc/os-release",
-            "ID=debian\nVERSION_ID=13\nPRETTY_NAME=\"Debian 13\"\n",
-            0o644,
-        ),
-        ("etc/skel/.bashrc", "# skel\n", 0o644),
-        ("bin/sh", "#!stand-in\n", 0o755),
-        ("usr/bin/new-in-v2", "v2 tool\n", 0o755),
-    ])
+    debian("13", &[("usr/bin/new-in-v2", "v2 tool\n", 0o755)])
 }
 
 /// What the user did inside the distribution: a note in the home and data in /opt/data,

@@ -138,15 +138,8 @@ impl WslExe {
 
     /// `--export OLD - | --import NEW DIR - --version N`: a clone without a temp file.
     pub fn export_into_import(&self, from: &str, to: &str, dir: &Path, version: u8) -> Result<()> {
-        let export_args = ["--export", from, "-", "--format", "tar"];
-        let mut export = self.spawn(
-            self.command(&export_args)
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped()),
-        )?;
-        let pipe = export.stdout.take().expect("stdout is piped");
-        let export_err = spawn_reader(export.stderr.take());
+        let (mut export, reader) = self.export_stream(from)?;
+        let pipe = reader.pipe;
         let import_args = import_args(to, dir, OsStr::new("-"), version);
         let import = self.spawn(
             self.command(&import_args)
@@ -157,19 +150,19 @@ impl WslExe {
         let mut import = match import {
             Ok(child) => child,
             Err(e) => {
-                let _ = export.kill();
-                let _ = export.wait();
+                let _ = export.child.kill();
+                let _ = export.child.wait();
                 return Err(e);
             }
         };
         let readers = Readers::start(&mut import);
         let import_status = import.wait().map_err(|e| self.spawn_error(e));
-        let export_status = export.wait().map_err(|e| self.spawn_error(e))?;
+        let export_status = export.child.wait().map_err(|e| self.spawn_error(e))?;
         let import_output = readers.finish();
-        let export_output = join_reader(export_err);
+        let export_output = join_reader(export.stderr);
         match (export_status.success(), import_status?.success()) {
             (true, true) => Ok(()),
-            (false, true) => Err(failure(&export_args, &export_output)),
+            (false, true) => Err(failure(&export.args, &export_output)),
             (true, false) => Err(failure(&import_args, &import_output)),
             // Either may have caused the other's failure (a closed or truncated pipe): show both.
             (false, false) => {
