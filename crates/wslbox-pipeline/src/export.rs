@@ -105,18 +105,19 @@ pub fn export(
     reporter: &Arc<dyn Reporter>,
 ) -> Result<ExportSummary, PipelineError> {
     let started = Instant::now();
+    // An upgrade reads the old distribution first: WSL holds it in its exporting state only as
+    // long as the export takes, not for the whole download of the new image.
+    let old = match request.keep.take() {
+        Some(keep) => Some(read_old(open, keep, reporter.as_ref())?),
+        None => None,
+    };
     let leased = crate::flatten(spec, open, reporter)?;
     let (mut tree, info) = (leased.flattened.tree, leased.flattened.info);
     // What the image itself is like, before customization changes it; for the store.
     let image_warnings = suitability(&tree, &info.config);
     let rootfs_size = tree.content_bytes();
-    let kept = match request.keep.take() {
-        Some(keep) => Some(keep_old(
-            &mut tree,
-            keep,
-            &leased.spool_dir,
-            &mut request.wsl,
-        )?),
+    let kept = match old {
+        Some(old) => Some(keep_old(&mut tree, old, &mut request.wsl)?),
         None => None,
     };
 
@@ -187,23 +188,47 @@ pub fn export(
     })
 }
 
-/// Reads the kept paths out of the old distribution's export and puts them into `tree`; the
-/// old accounts go to customization.
+/// What an upgrade read out of the old distribution, with the cache lease that keeps `prune`
+/// away from its spool file.
+struct OldDistribution {
+    kept: wslbox_rootfs::Kept,
+    default_uid: Option<u32>,
+    _lease: wslbox_cache::GcLock,
+}
+
+fn read_old(
+    open: &OpenOptions,
+    keep: KeepRequest,
+    reporter: &dyn Reporter,
+) -> Result<OldDistribution, PipelineError> {
+    let blobs = wslbox_cache::BlobStore::open(&open.cache_dir)?;
+    let lease = blobs.lease()?;
+    let spool_dir = blobs.spool_dir()?;
+    reporter.keeping_started(&keep.paths.display());
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let progress = |bytes| reporter.keeping_progress(bytes);
+    let kept = wslbox_rootfs::read_kept(keep.export, &keep.paths, &spool_dir, &progress, &cancel);
+    reporter.keeping_finished();
+    Ok(OldDistribution {
+        kept: kept?,
+        default_uid: keep.default_uid,
+        _lease: lease,
+    })
+}
+
+/// Puts the kept paths into `tree`; the old accounts go to customization.
 fn keep_old(
     tree: &mut wslbox_rootfs::FlatTree,
-    keep: KeepRequest,
-    spool_dir: &std::path::Path,
+    old: OldDistribution,
     wsl: &mut WslOptions,
 ) -> Result<KeptSummary, PipelineError> {
-    let cancel = std::sync::atomic::AtomicBool::new(false);
-    let kept = wslbox_rootfs::read_kept(keep.export, &keep.paths, spool_dir, &cancel)?;
     let summary = KeptSummary {
-        found: kept.found.clone(),
-        missing: kept.missing.clone(),
-        bytes: kept.bytes,
+        found: old.kept.found.clone(),
+        missing: old.kept.missing.clone(),
+        bytes: old.kept.bytes,
     };
-    let mut accounts = tree.keep(kept)?;
-    accounts.default_uid = keep.default_uid;
+    let mut accounts = tree.keep(old.kept)?;
+    accounts.default_uid = old.default_uid;
     wsl.previous = Some(accounts);
     Ok(summary)
 }

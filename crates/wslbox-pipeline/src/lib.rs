@@ -47,13 +47,21 @@ pub trait Reporter: wslbox_source::Reporter {
     }
     /// Everything is done; clear the bars.
     fn finish(&self) {}
+    /// `wslbox upgrade` starts reading `paths` out of the old distribution's export.
+    fn keeping_started(&self, paths: &[String]) {
+        let _ = paths;
+    }
+    /// `bytes` more of the old distribution's export went by.
+    fn keeping_progress(&self, bytes: u64) {
+        let _ = bytes;
+    }
+    /// The kept paths are read.
+    fn keeping_finished(&self) {}
 }
 
 /// A flattened source, and the cache lease that keeps its blobs until they are recorded.
 struct Leased {
     flattened: Flattened,
-    /// Where file bodies are spooled (also the kept paths of an upgrade).
-    spool_dir: std::path::PathBuf,
     _lease: wslbox_cache::GcLock,
 }
 
@@ -69,8 +77,7 @@ fn flatten(
     let source_reporter: Arc<dyn wslbox_source::Reporter> = reporter.clone();
     let source = wslbox_source::open(spec, open, &source_reporter)?;
     let spool_dir = blobs.spool_dir()?;
-    let mut flattened =
-        source.flatten(&FlattenOptions::new(spool_dir.clone()), &source_reporter)?;
+    let mut flattened = source.flatten(&FlattenOptions::new(spool_dir), &source_reporter)?;
     if flattened.info.platform.is_none() {
         flattened.info.platform = detect_platform(&flattened.tree);
         if let Some(found) = &flattened.info.platform {
@@ -85,7 +92,6 @@ fn flatten(
     }
     Ok(Leased {
         flattened,
-        spool_dir,
         _lease: lease,
     })
 }

@@ -128,10 +128,12 @@ pub struct Kept {
 
 /// Reads the kept paths and the account databases out of the old distribution's export, a
 /// plain tar stream (a `.wh.` file there is an ordinary file).
+/// `progress` hears how many bytes of the export went by.
 pub fn read_kept(
     export: Box<dyn Read + Send>,
     keep: &KeepPaths,
     spool_dir: &Path,
+    progress: &(dyn Fn(u64) + Sync),
     cancel: &AtomicBool,
 ) -> Result<Kept, FlattenError> {
     let mut only = keep.paths.clone();
@@ -142,7 +144,7 @@ pub fn read_kept(
         ..LayerOptions::rootfs(PathMap::default())
     };
     let builder = LayerBuilder::new("the old distribution's export", spool_dir, opts)?;
-    let mut layer = read_tar(export, Compression::None, builder, &|_| {}, cancel)?;
+    let mut layer = read_tar(export, Compression::None, builder, progress, cancel)?;
 
     // Split: the kept trees are applied to the new tree, the databases only read.
     let mut databases = layer.try_clone().map_err(|source| FlattenError::Read {

@@ -160,6 +160,7 @@ fn kept_trees_replace_the_images_and_nothing_else_comes_over() {
         Box::new(std::io::Cursor::new(old_export())),
         &keep,
         scratch.path(),
+        &|_| {},
         &AtomicBool::new(false),
     )
     .unwrap();

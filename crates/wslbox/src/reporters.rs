@@ -28,6 +28,8 @@ pub struct Progress {
     total: Mutex<Option<ProgressBar>>,
     layers: Mutex<Option<ProgressBar>>,
     output: Mutex<Option<ProgressBar>>,
+    /// `upgrade`: reading the kept paths out of the old distribution.
+    keeping: Mutex<Option<ProgressBar>>,
     entries: AtomicU64,
     /// Held from the start of the output until this reporter is dropped (the command is
     /// over): Ctrl-C then stops the work so the partial output is removed.
@@ -55,6 +57,7 @@ impl Progress {
             total: Mutex::default(),
             layers: Mutex::default(),
             output: Mutex::default(),
+            keeping: Mutex::default(),
             entries: AtomicU64::new(0),
             writing: Mutex::default(),
         }
@@ -148,8 +151,33 @@ impl Progress {
         }
     }
 
+    pub fn keeping_started(&self, paths: &[String]) {
+        let what = format!("{} from the old distribution", paths.join(", "));
+        match self.mode {
+            Mode::Bars => {
+                let bar = self.multi.add(ProgressBar::no_length());
+                bar.set_style(
+                    ProgressStyle::with_template("{prefix:>14} {spinner} {msg} {bytes} read")
+                        .expect("valid template"),
+                );
+                bar.set_prefix("keep");
+                bar.set_message(what);
+                bar.enable_steady_tick(Duration::from_millis(120));
+                *self.keeping.lock().unwrap() = Some(bar);
+            }
+            Mode::Lines => printer::note(&format!("Reading {what}")),
+            Mode::Quiet => {}
+        }
+    }
+
+    pub fn keeping_progress(&self, bytes: u64) {
+        if let Some(bar) = self.keeping.lock().unwrap().as_ref() {
+            bar.inc(bytes);
+        }
+    }
+
     pub fn finish(&self) {
-        for slot in [&self.layers, &self.output, &self.total] {
+        for slot in [&self.layers, &self.output, &self.total, &self.keeping] {
             if let Some(bar) = slot.lock().unwrap().take() {
                 bar.finish_and_clear();
                 self.multi.remove(&bar);
@@ -254,6 +282,18 @@ impl wslbox_source::Reporter for Progress {
 impl wslbox_pipeline::Reporter for Progress {
     fn output_started(&self, dest: &str) {
         Progress::output_started(self, dest);
+    }
+    fn keeping_started(&self, paths: &[String]) {
+        Progress::keeping_started(self, paths);
+    }
+    fn keeping_progress(&self, bytes: u64) {
+        Progress::keeping_progress(self, bytes);
+    }
+    fn keeping_finished(&self) {
+        if let Some(bar) = self.keeping.lock().unwrap().take() {
+            bar.finish_and_clear();
+            self.multi.remove(&bar);
+        }
     }
     fn finish(&self) {
         Progress::finish(self);
