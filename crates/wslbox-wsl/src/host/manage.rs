@@ -202,14 +202,22 @@ fn move_by_reimport<'a>(
 }
 
 /// `wslbox backup NAME -o FILE`: `wsl --export` in the format the extension names.
-pub fn backup(wsl: &WslExe, name: &str, file: &Path) -> Result<Report> {
-    let distro = Lxss::open()?.get(name)?;
+/// The export format a backup of `distro` to `file` gets, or why there is none.
+pub(super) fn check_backup(distro: &Distribution, file: &Path) -> Result<ExportFormat> {
     let format = ExportFormat::from_path(file).ok_or_else(|| Error::UnknownBackupFormat {
         path: file.to_owned(),
     })?;
     if format == ExportFormat::Vhd && distro.version != 2 {
-        return Err(Error::NoVhdForWsl1 { name: distro.name });
+        return Err(Error::NoVhdForWsl1 {
+            name: distro.name.clone(),
+        });
     }
+    Ok(format)
+}
+
+pub fn backup(wsl: &WslExe, name: &str, file: &Path) -> Result<Report> {
+    let distro = Lxss::open()?.get(name)?;
+    let format = check_backup(&distro, file)?;
     let existed = file.exists();
     if let Err(e) = wsl.export_file(&distro.name, file, format) {
         if !existed && file.exists() {

@@ -18,7 +18,7 @@ use super::Produced;
 use super::files::{TerminalFile, edit_json_file, terminal_settings_files};
 use super::import::{default_location, guard_registration, prepare_folder, record_produced};
 use super::lxss::{Lxss, VALUE_CREATED_FOLDER};
-use super::manage::{backup, move_to};
+use super::manage::{backup, check_backup, move_to};
 use super::rename::{RenameOptions, rename};
 use super::wsl_exe::WslExe;
 use crate::distribution::Distribution;
@@ -53,6 +53,10 @@ pub fn upgrade(
         }
         let lxss = Lxss::open()?;
         let old = lxss.get(name)?;
+        if let Some(file) = &opts.backup {
+            // Refused now, not after the new distribution was built.
+            check_backup(&old, file)?;
+        }
         let (new_name, old_name) = temporary_names(&old.name, &old.guid);
         for leftover in [&new_name, &old_name] {
             if lxss.find(leftover)?.is_some() {

@@ -354,6 +354,25 @@ fn a_failure_at_any_step_before_the_swap_completes_leaves_the_old_distribution()
         let _ = fs_err::remove_file(&backup);
     }
 
+    // A backup file whose format cannot be told: refused before anything is built.
+    let stderr = err(wslbox(
+        &t.dir,
+        &[
+            "upgrade",
+            &name,
+            "--yes",
+            "--backup",
+            path_str(&t.dir.join("old.zip")),
+        ],
+        &[],
+    ));
+    assert!(stderr.contains("cannot tell the backup format"), "{stderr}");
+    assert!(
+        !stderr.contains("Flattening"),
+        "nothing was built: {stderr}"
+    );
+    assert_untouched(&t, &name, &guid, &disk);
+
     // A new image that is corrupt (a layer that does not match its digest).
     let corrupt = t.dir.join("corrupt");
     let digest = oci_layout_of(&corrupt, &v2());
