@@ -4,6 +4,7 @@
 //! For the non-registry rootfs sources: crafted trees on disk ([`tree_builder`]), SquashFS
 //! images ([`squashfs`]), loopback HTTP file servers for tarball URLs ([`file_server`]), and
 //! isolated container engines ([`podman`], [`dockerd`]); their oracles live in [`oracle`].
+//! For the benchmark: a shaped network on loopback ([`shaper`], and the `net-shaper` program).
 #[cfg(unix)]
 pub mod chroot;
 #[cfg(unix)]
@@ -24,6 +25,7 @@ pub mod registry_env;
 pub mod registry_fixture;
 pub mod registry_front;
 pub mod registry_http;
+pub mod shaper;
 pub mod skopeo;
 #[cfg(unix)]
 pub mod squashfs;
