@@ -98,15 +98,17 @@ impl KeepPaths {
 
     /// As the user reads them: `/home`, `/opt/data`.
     pub fn display(&self) -> Vec<String> {
-        self.paths
-            .iter()
-            .map(|p| format!("/{}", String::from_utf8_lossy(p)))
-            .collect()
+        self.paths.iter().map(|p| shown(p)).collect()
     }
 
     fn contains(&self, path: &[u8]) -> bool {
         self.paths.iter().any(|k| under(path, k))
     }
+}
+
+/// A tree path as the user reads it: `/home`.
+fn shown(path: &[u8]) -> String {
+    format!("/{}", String::from_utf8_lossy(path))
 }
 
 /// Whether `path` is `root` or below it.
@@ -119,7 +121,9 @@ fn under(path: &[u8], root: &[u8]) -> bool {
 pub struct Kept {
     layer: ParsedLayer,
     accounts: PreviousAccounts,
-    /// The kept paths the old distribution had (others are reported as missing).
+    /// The kept paths the old distribution had, as tree paths.
+    roots: Vec<Vec<u8>>,
+    /// [`Kept::roots`] as the user reads them; the others are `missing`.
     pub found: Vec<String>,
     pub missing: Vec<String>,
     /// Bytes of file bodies kept.
@@ -167,16 +171,12 @@ pub fn read_kept(
             _ => 0,
         })
         .sum();
-    let shown = |v: Vec<&Vec<u8>>| {
-        v.into_iter()
-            .map(|p| format!("/{}", String::from_utf8_lossy(p)))
-            .collect()
-    };
     Ok(Kept {
         layer,
         accounts,
-        found: shown(found),
-        missing: shown(missing),
+        found: found.iter().map(|p| shown(p)).collect(),
+        missing: missing.iter().map(|p| shown(p)).collect(),
+        roots: found.into_iter().cloned().collect(),
         bytes,
     })
 }
@@ -211,8 +211,7 @@ impl FlatTree {
     /// the old entries are applied. Returns the old accounts, with the resulting
     /// `/etc/wsl.conf` for its `[user] default`; the caller sets `default_uid`.
     pub fn keep(&mut self, kept: Kept) -> Result<PreviousAccounts, FlattenError> {
-        for root in &kept.found {
-            let root = root.trim_start_matches('/').as_bytes();
+        for root in &kept.roots {
             let (parent, name) = split_last(root);
             if let Ok(dir) = self.resolve(parent) {
                 self.remove(&join(&dir, name));

@@ -32,14 +32,9 @@ pub struct PreviousAccounts {
     pub default_uid: Option<u32>,
 }
 
-/// The user the old distribution logged in as, with their passwd fields.
-struct OldUser {
-    name: String,
-    fields: Vec<Vec<u8>>,
-}
-
 impl PreviousAccounts {
-    fn old_user(&self) -> Result<Option<OldUser>, CustomizeError> {
+    /// The passwd entry of the user the old distribution logged in as.
+    fn old_user(&self) -> Result<Option<Entry>, CustomizeError> {
         let passwd = DbFile::from_bytes(PASSWD, self.passwd.clone());
         let entry = match self.default_uid {
             Some(0) => return Ok(None),
@@ -55,10 +50,7 @@ impl PreviousAccounts {
                 }
             }
         };
-        Ok(entry.map(|e| OldUser {
-            name: String::from_utf8_lossy(e.name()).into_owned(),
-            fields: e.fields,
-        }))
+        Ok(entry)
     }
 }
 
@@ -81,10 +73,10 @@ pub(crate) fn apply(
         }
         return Ok(None);
     };
-    let name = user.name.as_str();
-    let uid = id(&user.fields[2]);
-    let gid = id(&user.fields[3]);
-    merge_line(passwd, &user.fields, 2, "user", name)?;
+    let name = String::from_utf8_lossy(user.name()).into_owned();
+    let name = name.as_str();
+    let (uid, gid) = (user.id(2), user.id(3));
+    merge_line(passwd, &user, 2, "user", name)?;
 
     let old_group = DbFile::from_bytes(GROUP, prev.group.clone());
     let primary = old_group.entries().into_iter().find(|e| e.id(2) == gid);
@@ -93,7 +85,7 @@ pub(crate) fn apply(
             .find(&String::from_utf8_lossy(primary.name()))?
             .is_none()
     {
-        merge_line(group, &primary.fields, 2, "group", name)?;
+        merge_line(group, primary, 2, "group", name)?;
     }
 
     let shadow_gid = group.find("shadow")?.map_or(0, |g| u64::from(g.id(2)));
@@ -146,13 +138,6 @@ pub(crate) fn apply(
     Ok(Some((name.to_owned(), uid)))
 }
 
-fn id(field: &[u8]) -> u32 {
-    std::str::from_utf8(field)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(u32::MAX)
-}
-
 /// The entry `name` of an old database, if the old distribution had that file.
 fn find_in(
     content: Option<&[u8]>,
@@ -170,28 +155,27 @@ fn find_in(
 /// files would then belong to it.
 fn merge_line(
     db: &mut DbFile,
-    old: &[Vec<u8>],
+    old: &Entry,
     id_field: usize,
     what: &'static str,
     user: &str,
 ) -> Result<(), CustomizeError> {
-    let name = String::from_utf8_lossy(&old[0]).into_owned();
-    let wanted = id(&old[id_field]);
+    let wanted = old.id(id_field);
     if let Some(owner) = db
         .entries()
         .into_iter()
-        .find(|e| e.id(id_field) == wanted && e.name() != old[0].as_slice())
+        .find(|e| e.id(id_field) == wanted && e.name() != old.name())
     {
         return Err(CustomizeError::KeptIdTaken {
             what,
             id: wanted,
-            name,
+            name: String::from_utf8_lossy(old.name()).into_owned(),
             owner: String::from_utf8_lossy(owner.name()).into_owned(),
             path: db.schema.path,
             user: user.to_owned(),
         });
     }
-    replace_or_append(db, old)
+    replace_or_append(db, &old.fields)
 }
 
 fn replace_or_append(db: &mut DbFile, fields: &[Vec<u8>]) -> Result<(), CustomizeError> {
