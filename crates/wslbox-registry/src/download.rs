@@ -1,5 +1,7 @@
 //! Blob downloads into the cache: parallel, skipping cached blobs, verified while streaming,
-//! resumed with `Range` after an interruption.
+//! resumed with `Range` after an interruption. Big blobs come in chunks (`chunked`); the rest,
+//! and servers that ignore `Range`, over one connection each. Every connection holds one of
+//! the session's `jobs` permits.
 
 use std::time::Instant;
 
@@ -11,6 +13,7 @@ use wslbox_image::ResolvedImage;
 use wslbox_reference::{Digest, Reference};
 
 use crate::auth::RegistryHost;
+use crate::chunked::{BlobFetch, Chunked};
 use crate::error::status_error;
 use crate::session::Session;
 use crate::transport::{Request, connection_error};
@@ -118,7 +121,8 @@ impl Session {
         Ok(false)
     }
 
-    /// Streams the blob into `writer`, resuming after interruptions within the retry budget.
+    /// Fetches the blob into `writer`: in bounded chunks over several connections when it is
+    /// big and the server honours `Range`, else over one connection.
     async fn download(
         &self,
         reg: &RegistryHost,
@@ -127,9 +131,41 @@ impl Session {
         writer: &mut BlobWriter,
         reporter: &dyn Reporter,
     ) -> Result<(), RegistryError> {
+        let url = self.blob_url(reg, reference, blob)?;
+        if writer.offset() > 0 {
+            reporter.on_blob_progress(&blob.digest, writer.offset());
+        }
+        let chunks = &self.options.chunks;
+        let mut first = None;
+        if blob.urls.is_empty() && blob.size - writer.offset().min(blob.size) >= chunks.min_blob {
+            let fetch = BlobFetch {
+                reg,
+                reference,
+                blob,
+                url: &url,
+                reporter,
+            };
+            match self.download_chunks(&fetch, writer).await? {
+                Chunked::Done => return Ok(()),
+                // The server answered without honouring the range: go on with that answer.
+                Chunked::Unsupported(response) => first = response,
+            }
+        }
+        let _connection = self.connection().await;
+        self.stream_whole(reg, reference, blob, &url, writer, reporter, first)
+            .await
+    }
+
+    /// Where a blob is fetched from: the registry, or a foreign layer's first URL.
+    fn blob_url(
+        &self,
+        reg: &RegistryHost,
+        reference: &Reference,
+        blob: &Blob,
+    ) -> Result<url::Url, RegistryError> {
         let digest = &blob.digest;
         let repo = reference.repository();
-        let url = match blob.urls.first() {
+        Ok(match blob.urls.first() {
             Some(foreign) => {
                 url::Url::parse(foreign).map_err(|e| RegistryError::InvalidResponse {
                     url: foreign.clone(),
@@ -143,15 +179,29 @@ impl Session {
                     registry: reg.name.clone(),
                     reason: e.to_string(),
                 })?,
-        };
+        })
+    }
+
+    /// Streams the blob into `writer` over one connection, resuming after interruptions within
+    /// the retry budget. `first` is an answer already received for the current offset.
+    #[allow(clippy::too_many_arguments)]
+    async fn stream_whole(
+        &self,
+        reg: &RegistryHost,
+        reference: &Reference,
+        blob: &Blob,
+        url: &url::Url,
+        writer: &mut BlobWriter,
+        reporter: &dyn Reporter,
+        mut first: Option<reqwest::Response>,
+    ) -> Result<(), RegistryError> {
+        let digest = &blob.digest;
+        let repo = reference.repository();
         let blob_error = |source| RegistryError::Blob {
             reference: reference.to_string(),
             digest: digest.clone(),
             source,
         };
-        if writer.offset() > 0 {
-            reporter.on_blob_progress(digest, writer.offset());
-        }
         let policy = &self.options.retry;
         // The retry budget covers consecutive attempts without progress, so a long download
         // that drops now and then keeps resuming.
@@ -159,22 +209,27 @@ impl Session {
         let mut attempt = 1;
         while writer.offset() < blob.size {
             let offset = writer.offset();
-            let mut request = Request::get(url.clone());
-            if offset > 0 {
-                let range = HeaderValue::from_str(&format!("bytes={offset}-"))
-                    .expect("digits are a valid header");
-                request.headers.insert(RANGE, range);
-            }
-            let mut response = if blob.urls.is_empty() {
-                self.registry_request(reg, repo, &request, &format!("blob {digest}"))
-                    .await?
-            } else {
-                self.transport.send(&request, None).await?
+            let mut response = match first.take() {
+                Some(response) => response,
+                None => {
+                    let mut request = Request::get(url.clone());
+                    if offset > 0 {
+                        let range = HeaderValue::from_str(&format!("bytes={offset}-"))
+                            .expect("digits are a valid header");
+                        request.headers.insert(RANGE, range);
+                    }
+                    if blob.urls.is_empty() {
+                        self.registry_request(reg, repo, &request, &format!("blob {digest}"))
+                            .await?
+                    } else {
+                        self.transport.send(&request, None).await?
+                    }
+                }
             };
             let status = response.status();
             let resumed = status == StatusCode::PARTIAL_CONTENT
                 && offset > 0
-                && range_starts_at(&response, offset);
+                && content_range(&response).is_some_and(|r| r.start == offset);
             if status == StatusCode::OK && offset > 0 {
                 // The server ignored the Range request: start over.
                 writer.restart().map_err(blob_error)?;
@@ -241,14 +296,48 @@ impl Session {
     }
 }
 
-/// Whether a 206 answer continues at `offset` (`Content-Range: bytes N-…/…`).
-fn range_starts_at(response: &reqwest::Response, offset: u64) -> bool {
-    response
-        .headers()
-        .get(CONTENT_RANGE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().strip_prefix("bytes "))
-        .and_then(|v| v.split('-').next())
-        .and_then(|start| start.trim().parse::<u64>().ok())
-        == Some(offset)
+/// A `Content-Range: bytes START-END/TOTAL` answer header (`TOTAL` may be `*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ContentRange {
+    pub start: u64,
+    /// Inclusive, as in the header.
+    pub end: u64,
+    pub total: Option<u64>,
+}
+
+pub(crate) fn content_range(response: &reqwest::Response) -> Option<ContentRange> {
+    parse_content_range(response.headers().get(CONTENT_RANGE)?.to_str().ok()?)
+}
+
+fn parse_content_range(value: &str) -> Option<ContentRange> {
+    let (range, total) = value.trim().strip_prefix("bytes ")?.split_once('/')?;
+    let (start, end) = range.split_once('-')?;
+    let (start, end) = (start.trim().parse().ok()?, end.trim().parse().ok()?);
+    let total = match total.trim() {
+        "*" => None,
+        n => Some(n.parse().ok()?),
+    };
+    (start <= end).then_some(ContentRange { start, end, total })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_ranges_are_parsed_strictly() {
+        let r = |start, end, total| Some(ContentRange { start, end, total });
+        assert_eq!(parse_content_range("bytes 0-99/1000"), r(0, 99, Some(1000)));
+        assert_eq!(parse_content_range("bytes 10-10/*"), r(10, 10, None));
+        assert_eq!(parse_content_range(" bytes 5 - 9 / 10 "), r(5, 9, Some(10)));
+        for bad in [
+            "bytes 9-5/10",
+            "bytes */10",
+            "items 0-1/2",
+            "bytes 0-/10",
+            "bytes 0-1",
+        ] {
+            assert_eq!(parse_content_range(bad), None, "{bad}");
+        }
+    }
 }

@@ -7,9 +7,11 @@
 //!   [`Platform`](wslbox_reference::Platform) into a [`Resolved`] image: the
 //!   [`ResolvedImage`](wslbox_image::ResolvedImage) model plus the raw manifest (and index)
 //!   bytes. Manifests and the config are stored in the [`BlobStore`](wslbox_cache::BlobStore).
-//! - [`Client::fetch_blobs`] downloads the config and layers into the store in parallel
-//!   (`jobs`), verifying each blob and resuming interrupted downloads with `Range`. Progress
-//!   goes to a [`Reporter`].
+//! - [`Client::fetch_blobs`] downloads the config and layers into the store in parallel,
+//!   verifying each blob and resuming interrupted downloads with `Range`. `jobs` bounds the
+//!   connections in total: a big blob is fetched as bounded `Range` chunks over several of
+//!   them ([`ChunkPolicy`]), handed to the cache in order so it is hashed while streaming.
+//!   Progress goes to a [`Reporter`].
 //! - [`CachedBlobs`] then opens the cached layers for the flattener (it implements
 //!   [`BlobOpener`](wslbox_image::BlobOpener)).
 //! - [`Client::login`] checks credentials against a registry and stores them;
@@ -39,6 +41,7 @@
 mod auth;
 pub mod challenge;
 mod check;
+mod chunked;
 mod client;
 pub mod credentials;
 mod download;
@@ -56,7 +59,7 @@ pub use credentials::{Credential, CredentialError, CredentialLocation, Credentia
 pub use error::RegistryError;
 pub use login::registry_name;
 pub use opener::CachedBlobs;
-pub use options::{ClientOptions, ProxyConfig, RetryPolicy};
+pub use options::{ChunkPolicy, ClientOptions, ProxyConfig, RetryPolicy};
 pub use reporter::{NoReporter, Reporter};
 pub use transport::is_insecure_registry;
 pub use url_reader::UrlReader;

@@ -4,6 +4,7 @@
 
 use reqwest::header::WWW_AUTHENTICATE;
 use reqwest::{Response, StatusCode};
+use tokio::sync::Semaphore;
 use wslbox_reference::Reference;
 
 use crate::auth::{Authenticator, RegistryHost};
@@ -16,6 +17,9 @@ pub(crate) struct Session {
     pub transport: Transport,
     pub auth: Authenticator,
     pub options: ClientOptions,
+    /// One permit per blob connection open at once (`ClientOptions::jobs`), shared by every
+    /// download of this client.
+    pub connections: Semaphore,
 }
 
 impl Session {
@@ -25,6 +29,7 @@ impl Session {
         Ok(Session {
             transport,
             auth,
+            connections: Semaphore::new(options.jobs.max(1)),
             options,
         })
     }

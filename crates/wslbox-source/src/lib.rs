@@ -185,7 +185,7 @@ pub struct OpenOptions {
     /// `--platform`; `None` means the host's (a single-platform image for another one is then
     /// only a warning).
     pub platform: Option<Platform>,
-    /// Parallel downloads.
+    /// Download connections in total (layers at once, and chunks of big layers).
     pub jobs: usize,
     pub allow_foreign_layers: bool,
     /// `--strip-components`/`--subdir` (tarballs and SquashFS).
@@ -204,7 +204,7 @@ impl OpenOptions {
             cache_dir,
             insecure_registries: Vec::new(),
             platform: None,
-            jobs: 4,
+            jobs: 8,
             allow_foreign_layers: false,
             paths: PathMap::default(),
             checksum: None,

@@ -50,6 +50,8 @@ pub struct Reply {
     pub body: Vec<u8>,
     /// Send only this many body bytes (after a full Content-Length) and hang up.
     pub cut_after: Option<usize>,
+    /// Wait this long before sending the body, so answers overlap in time.
+    pub pause: Option<std::time::Duration>,
 }
 
 impl Reply {
@@ -84,6 +86,8 @@ type Handler = dyn Fn(&Seen, usize) -> Reply + Send + Sync;
 pub struct Server {
     pub addr: SocketAddr,
     seen: Arc<Mutex<Vec<Seen>>>,
+    /// Requests being answered right now, and the most there ever were at once.
+    busy: Arc<(AtomicUsize, AtomicUsize)>,
 }
 
 impl Server {
@@ -101,24 +105,35 @@ impl Server {
         let handler: Arc<Handler> = Arc::new(handler);
         let count = Arc::new(AtomicUsize::new(0));
         let state = seen.clone();
+        let busy = Arc::new((AtomicUsize::new(0), AtomicUsize::new(0)));
+        let in_flight = busy.clone();
         tokio::spawn(async move {
             loop {
                 let Ok((mut sock, _)) = listener.accept().await else {
                     return;
                 };
                 let (handler, seen, count) = (handler.clone(), state.clone(), count.clone());
+                let busy = in_flight.clone();
                 tokio::spawn(async move {
                     let Some(req) = read_head(&mut sock).await else {
                         return;
                     };
                     seen.lock().unwrap().push(req.clone());
+                    let now = busy.0.fetch_add(1, Ordering::SeqCst) + 1;
+                    busy.1.fetch_max(now, Ordering::SeqCst);
                     let n = count.fetch_add(1, Ordering::SeqCst);
                     let reply = handler(&req, n);
                     let _ = write_reply(&mut sock, &req, reply).await;
+                    busy.0.fetch_sub(1, Ordering::SeqCst);
                 });
             }
         });
-        Server { addr, seen }
+        Server { addr, seen, busy }
+    }
+
+    /// The most requests this server was answering at once.
+    pub fn max_in_flight(&self) -> usize {
+        self.busy.1.load(Ordering::SeqCst)
     }
 
     /// A plain registry on 127.0.0.1 serving `fx` (see [`Fixture::serve`]).
@@ -220,6 +235,9 @@ async fn write_reply(
     }
     head.push_str("\r\n");
     sock.write_all(head.as_bytes()).await?;
+    if let Some(pause) = reply.pause {
+        tokio::time::sleep(pause).await;
+    }
     if req.method != "HEAD" {
         let body = match reply.cut_after {
             Some(n) => &reply.body[..n.min(reply.body.len())],
@@ -317,21 +335,30 @@ impl Fixture {
     }
 }
 
-/// 206 for `Range: bytes=N-`, else 200 with everything.
+/// The byte range a request asks for, `[start, end)`, from `Range: bytes=N-` or `bytes=N-M`.
+pub fn requested_range(req: &Seen, len: usize) -> Option<(usize, usize)> {
+    let (start, end) = req
+        .header("Range")?
+        .strip_prefix("bytes=")?
+        .split_once('-')?;
+    let start: usize = start.parse().ok()?;
+    let end = match end {
+        "" => len,
+        n => n.parse::<usize>().ok()?.saturating_add(1).min(len),
+    };
+    (start < end).then_some((start, end))
+}
+
+/// 206 for a satisfiable `Range: bytes=N-` or `bytes=N-M`, else 200 with everything.
 pub fn range_reply(req: &Seen, data: &[u8]) -> Reply {
-    let start = req
-        .header("Range")
-        .and_then(|r| r.strip_prefix("bytes="))
-        .and_then(|r| r.strip_suffix('-'))
-        .and_then(|n| n.parse::<usize>().ok());
-    match start {
-        Some(n) if n < data.len() => Reply::new(206)
+    match requested_range(req, data.len()) {
+        Some((start, end)) => Reply::new(206)
             .header(
                 "Content-Range",
-                format!("bytes {n}-{}/{}", data.len() - 1, data.len()),
+                format!("bytes {start}-{}/{}", end - 1, data.len()),
             )
-            .body(data[n..].to_vec()),
-        _ => Reply::new(200).body(data.to_vec()),
+            .body(data[start..end].to_vec()),
+        None => Reply::new(200).body(data.to_vec()),
     }
 }
 

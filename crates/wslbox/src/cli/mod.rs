@@ -88,8 +88,9 @@ pub struct SourceArgs {
     /// Platform to select from a multi-platform image [default: linux/<host arch>]
     #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
     pub platform: Option<String>,
-    /// Parallel layer downloads
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    /// Connections for downloads, in total: several layers at once, and big layers in
+    /// parallel ranges
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub jobs: u16,
     /// Download non-distributable ("foreign") layers from the URLs their manifest names
     #[arg(long)]
