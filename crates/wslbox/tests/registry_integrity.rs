@@ -313,3 +313,61 @@ fn interrupted_blob_download_resumes_with_range() {
     env.assert_cache_consistent();
     assert_eq!(env.cache_entries_named(&layer.digest).len(), 1);
 }
+
+/// A layer above the chunk threshold (8 MiB) comes from the real registry in bounded ranges
+/// over several connections, and the cached blob is the registry's, byte for byte.
+#[test]
+fn big_layer_is_fetched_in_bounded_ranges_and_cached_byte_exact() {
+    let registry = Registry::start(Auth::None);
+    let mut spec = ImageSpec::small("amd64");
+    spec.layers = vec![vec![("payload.bin".to_owned(), noise(31, 10 << 20))]];
+    let image = registry.push_image("big:v1", &spec, &PushOptions::default());
+    let layer = image.layers[0].clone();
+    assert!(
+        layer.size > 8 << 20,
+        "the layer must be above the threshold"
+    );
+    let front = Front::start(&registry, FrontOptions::default());
+    let env = cli();
+    env.run(&["pull", "--jobs", "3", &front.image("big:v1")])
+        .success();
+
+    let hex = layer.digest.trim_start_matches("sha256:");
+    let mut ranges: Vec<(u64, u64)> = front
+        .forwarded()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.target.contains(hex))
+        .map(|r| {
+            let range = r
+                .header("range")
+                .expect("every layer GET is a range")
+                .to_owned();
+            let (start, end) = range
+                .strip_prefix("bytes=")
+                .and_then(|r| r.split_once('-'))
+                .unwrap_or_else(|| panic!("unexpected Range header {range:?}"));
+            let end = end
+                .parse()
+                .unwrap_or_else(|_| panic!("open-ended range {range:?}"));
+            (start.parse().unwrap(), end)
+        })
+        .collect();
+    ranges.sort();
+    assert!(ranges.len() >= 3, "{ranges:?}");
+    // The ranges tile the blob: no gap, no overlap, nothing past its end.
+    let mut next = 0;
+    for &(start, end) in &ranges {
+        assert_eq!(start, next, "{ranges:?}");
+        next = end + 1;
+    }
+    assert_eq!(next, layer.size, "{ranges:?}");
+
+    env.assert_cache_consistent();
+    let cached = env.cache_entries_named(&layer.digest);
+    assert_eq!(cached.len(), 1);
+    let stored = fs_err::read(registry.blob_data_path(&layer.digest)).unwrap();
+    assert!(
+        fs_err::read(&cached[0]).unwrap() == stored,
+        "cached blob differs"
+    );
+}
