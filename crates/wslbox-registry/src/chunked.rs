@@ -9,6 +9,11 @@
 //! The first chunk doubles as the probe: only a `206` for exactly that range lets the other
 //! connections start. A `200` (the server or its CDN ignores `Range`) hands the answer back to
 //! the single-stream path, as does a later chunk answered without its range.
+//!
+//! When the registry redirected the probe to another host (a CDN's signed URL), the other
+//! chunks go straight there, without credentials (the transport never sends them to another
+//! origin anyway), saving a round trip to the registry per chunk. A refusal there (the
+//! signature expired) sends that chunk, and the ones after it, through the registry again.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -34,6 +39,8 @@ pub(crate) struct BlobFetch<'a> {
     pub blob: &'a Blob,
     pub url: &'a url::Url,
     pub reporter: &'a dyn Reporter,
+    /// Where the registry last redirected a request for this blob, on another origin.
+    pub redirected: Mutex<Option<url::Url>>,
 }
 
 /// How a chunked download ended.
@@ -249,18 +256,34 @@ impl Session {
         }
     }
 
-    /// `GET` of `[start, end)` with a bounded range.
+    /// `GET` of `[start, end)` with a bounded range: at the redirect target learned earlier,
+    /// else through the registry (learning where it redirects to).
     async fn request_range(
         &self,
         fetch: &BlobFetch<'_>,
         start: u64,
         end: u64,
     ) -> Result<Response, RegistryError> {
-        let mut request = Request::get(fetch.url.clone());
         let range = HeaderValue::from_str(&format!("bytes={start}-{}", end - 1))
             .expect("digits are a valid header");
+        let direct = fetch.redirected.lock().expect("redirect lock").clone();
+        if let Some(url) = direct {
+            let mut request = Request::get(url);
+            request.headers.insert(RANGE, range.clone());
+            let response = self.transport.send(&request, None).await?;
+            if !response.status().is_client_error() {
+                return Ok(response);
+            }
+            // Most likely an expired signature: ask the registry for a fresh location.
+            *fetch.redirected.lock().expect("redirect lock") = None;
+        }
+        let mut request = Request::get(fetch.url.clone());
         request.headers.insert(RANGE, range);
-        self.blob_request(fetch, &request).await
+        let response = self.blob_request(fetch, &request).await?;
+        if response.url().origin() != fetch.url.origin() {
+            *fetch.redirected.lock().expect("redirect lock") = Some(response.url().clone());
+        }
+        Ok(response)
     }
 
     async fn blob_request(

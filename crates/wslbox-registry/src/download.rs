@@ -144,6 +144,7 @@ impl Session {
                 blob,
                 url: &url,
                 reporter,
+                redirected: Default::default(),
             };
             match self.download_chunks(&fetch, writer).await? {
                 Chunked::Done => return Ok(()),

@@ -8,7 +8,7 @@ mod support;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use support::client::{Env, latest};
+use support::client::{Env, basic, latest};
 use support::{Fixture, Reply, Seen, Server, range_reply, requested_range};
 use wslbox_cache::{Acquired, CacheError};
 use wslbox_registry::{ChunkPolicy, Client, RegistryError};
@@ -262,4 +262,67 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+#[tokio::test]
+async fn chunks_go_straight_to_the_redirect_target_until_it_refuses() {
+    let env = Env::new();
+    let fx = Fixture::new();
+    let layer = fx.layer.clone();
+    let refused = AtomicBool::new(false);
+    // A CDN on another host whose signed URL "expires" once, on the third chunk.
+    let cdn = Server::start("127.0.0.2", move |req, _| {
+        if requested_range(req, layer.len()).is_some_and(|(s, _)| s == 131072)
+            && !refused.swap(true, Ordering::SeqCst)
+        {
+            return Reply::new(403).body("Request has expired");
+        }
+        range_reply(req, &layer)
+    })
+    .await;
+    let cdn_url = format!("http://{}/blobs/layer?sig=abc", cdn.authority());
+    let f = fx.clone();
+    let registry = Server::start("127.0.0.1", move |req, _| {
+        if req.header("Authorization") != Some(basic("alice", "s3cret").as_str()) {
+            return Reply::challenge(r#"Basic realm="test""#);
+        }
+        if f.is_layer(req) {
+            return Reply::new(307).header("Location", cdn_url.clone());
+        }
+        f.serve(req)
+    })
+    .await;
+    env.write_auths(&registry.authority(), "alice", "s3cret");
+    fetch(&env, &chunked_client(&env, 1), &registry, &fx)
+        .await
+        .unwrap();
+    assert!(env.has_verified(&fx.layer_digest));
+    // The probe and the refused chunk went through the registry; the rest did not.
+    let through_registry = registry
+        .requests_to(&fx.layer_digest)
+        .into_iter()
+        .filter(|r| r.header("Authorization").is_some())
+        .count();
+    assert_eq!(through_registry, 2);
+    let cdn_ranges: Vec<_> = cdn
+        .seen()
+        .iter()
+        .map(|r| r.header("Range").unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        cdn_ranges,
+        [
+            "bytes=0-65535",
+            "bytes=65536-131071",
+            "bytes=131072-196607",
+            "bytes=131072-196607",
+            "bytes=196608-262143",
+            "bytes=262144-299999",
+        ]
+    );
+    assert!(
+        cdn.seen()
+            .iter()
+            .all(|r| r.header("Authorization").is_none())
+    );
 }
