@@ -79,8 +79,8 @@ fn descriptors(layers: &[Vec<u8>]) -> Vec<LayerDescriptor> {
 pub fn flatten_to_tar(layers: &[Vec<u8>]) -> Option<Vec<u8>> {
     let spool = tempfile::tempdir().expect("temp dir");
     let opts = FlattenOptions {
-        spool_dir: spool.path().to_owned(),
         jobs: 2,
+        ..FlattenOptions::new(spool.path().to_owned())
     };
     let tree = wslbox_rootfs::flatten(
         &descriptors(layers),

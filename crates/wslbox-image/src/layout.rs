@@ -241,6 +241,7 @@ fn read_blob(
 }
 
 /// Serves layer streams from a [`Store`], verified against their descriptors.
+#[derive(Clone)]
 struct StoreBlobs {
     store: Arc<dyn Store>,
     /// Path of each layer inside the store.
@@ -271,6 +272,11 @@ impl BlobOpener for StoreBlobs {
             )
         })?;
         Ok(Box::new(VerifyingReader::layer(stream, layer)))
+    }
+
+    /// The layout or archive is on disk: reading a layer twice costs only decoding.
+    fn reopen(&self) -> Option<Arc<dyn BlobOpener>> {
+        Some(Arc::new(self.clone()))
     }
 }
 

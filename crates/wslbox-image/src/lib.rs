@@ -109,6 +109,13 @@ pub struct ResolvedImage {
 /// it does not match, so a corrupt blob can never silently reach the output.
 pub trait BlobOpener: Send + Sync {
     fn open(&self, layer: &LayerDescriptor) -> std::io::Result<Box<dyn Read + Send>>;
+
+    /// An opener that can open the layers again after this one is gone, when reading a layer
+    /// twice is cheap (it is on disk). The flattener then leaves big file bodies in their
+    /// layer instead of copying them to its spool. `None` (the default): read once.
+    fn reopen(&self) -> Option<std::sync::Arc<dyn BlobOpener>> {
+        None
+    }
 }
 
 pub mod layout;

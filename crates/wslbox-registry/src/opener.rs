@@ -63,4 +63,9 @@ impl BlobOpener for CachedBlobs {
             layer,
         )))
     }
+
+    /// Cached blobs are files: reading one twice costs only decoding.
+    fn reopen(&self) -> Option<Arc<dyn BlobOpener>> {
+        Some(Arc::new(self.clone()))
+    }
 }

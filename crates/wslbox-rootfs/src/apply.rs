@@ -22,7 +22,7 @@ use crate::error::FlattenError;
 use crate::layer::{EntryKind, EntryMeta as Meta, LayerEntry, ParsedLayer, is_whiteout};
 use crate::path::{components, join, split_last};
 use crate::spool::BodyRef;
-use crate::tree::{Data, FlatTree, InodeKind, NodeId, ROOT};
+use crate::tree::{Data, FlatTree, InodeKind, LayerBody, NodeId, ROOT};
 
 /// The opaque whiteout's file name (image-spec layer.md, "Opaque Whiteout").
 const OPAQUE: &[u8] = b".wh..wh..opq";
@@ -112,6 +112,14 @@ impl FlatTree {
                 InodeKind::File(Data::Spool(BodyRef {
                     spool,
                     offset: *offset,
+                    len: *len,
+                })),
+                meta,
+            ),
+            EntryKind::Reread { entry, len } => self.new_inode(
+                InodeKind::File(Data::Layer(LayerBody {
+                    layer: spool,
+                    entry: *entry,
                     len: *len,
                 })),
                 meta,

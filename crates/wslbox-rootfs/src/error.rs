@@ -84,4 +84,10 @@ pub enum OutputError {
         path: String,
         source: std::io::Error,
     },
+    /// Reading a layer again for the file bodies left in it failed.
+    #[error("reading layer {layer} again for its file bodies: {source}")]
+    Layer {
+        layer: String,
+        source: std::io::Error,
+    },
 }

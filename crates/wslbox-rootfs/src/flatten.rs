@@ -1,5 +1,6 @@
 //! The flatten pipeline: worker threads read layers (phase 1) while this thread applies them
-//! in order as soon as each is ready (phase 2), so reading overlaps applying.
+//! in order as soon as each is ready (phase 2), so reading overlaps applying. When the opener
+//! can open the layers again, big bodies stay in them and the output reads them again.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -12,23 +13,32 @@ use crate::error::FlattenError;
 use crate::layer::ParsedLayer;
 use crate::read::read_layer;
 use crate::report::Reporter;
-use crate::tree::FlatTree;
+use crate::tree::{FlatTree, Reread};
 
 /// How to flatten.
 #[derive(Debug, Clone)]
 pub struct FlattenOptions {
     /// Directory for the spool files holding file bodies (unnamed temp files, gone on exit).
-    /// Needs free space for the uncompressed image.
+    /// Needs free space for the uncompressed image, unless the opener can read layers again
+    /// ([`BlobOpener::reopen`]): then at most `spool_budget` bytes.
     pub spool_dir: PathBuf,
     /// How many layers to read at once (at least 1).
     pub jobs: usize,
+    /// Bytes of small file bodies (configuration files, scripts: what customization reads)
+    /// spooled in all when layers can be read again; every other body stays in its layer.
+    pub spool_budget: u64,
 }
 
 impl FlattenOptions {
-    /// Spools to `spool_dir`, reading as many layers at once as there are cores.
+    /// Spools to `spool_dir` (at most 128 MiB when layers can be read again), reading as many
+    /// layers at once as there are cores.
     pub fn new(spool_dir: PathBuf) -> Self {
         let jobs = std::thread::available_parallelism().map_or(2, |n| n.get());
-        Self { spool_dir, jobs }
+        Self {
+            spool_dir,
+            jobs,
+            spool_budget: 128 << 20,
+        }
     }
 }
 
@@ -45,6 +55,11 @@ pub fn flatten(
     if layers.is_empty() {
         return Ok(tree);
     }
+    let reopen = opener.reopen();
+    // An equal share per layer, so which bodies are spooled never depends on thread timing.
+    let budget = reopen
+        .as_ref()
+        .map(|_| opts.spool_budget / layers.len() as u64);
     let next = AtomicUsize::new(0);
     let cancel = AtomicBool::new(false);
     let workers = opts.jobs.clamp(1, layers.len());
@@ -60,8 +75,15 @@ pub fn flatten(
                     if i >= layers.len() || cancel.load(Ordering::Relaxed) {
                         return;
                     }
-                    let result =
-                        read_layer(i, &layers[i], opener, &opts.spool_dir, reporter, cancel);
+                    let result = read_layer(
+                        i,
+                        &layers[i],
+                        opener,
+                        &opts.spool_dir,
+                        budget,
+                        reporter,
+                        cancel,
+                    );
                     if tx.send((i, result)).is_err() {
                         return;
                     }
@@ -76,6 +98,10 @@ pub fn flatten(
         }
         result
     })?;
+    tree.reread = reopen.map(|opener| Reread {
+        opener,
+        layers: layers.to_vec(),
+    });
     Ok(tree)
 }
 

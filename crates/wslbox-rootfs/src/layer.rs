@@ -3,7 +3,7 @@
 //! image layers and rootfs tarballs, the SquashFS reader entry by entry — so path
 //! normalization, `..` refusal and `--strip-components`/`--subdir` are one rule.
 
-use std::io::Read;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use crate::error::FlattenError;
@@ -29,6 +29,12 @@ pub(crate) enum EntryKind {
     /// A regular file whose body is at `offset..offset+len` in the layer's spool.
     File {
         offset: u64,
+        len: u64,
+    },
+    /// A regular file whose body stays in the layer: entry number `entry` of the archive
+    /// (counted from 0 over every header the tar reader yields), read again for the output.
+    Reread {
+        entry: u64,
         len: u64,
     },
     Dir,
@@ -204,6 +210,10 @@ impl ParsedLayer {
     }
 }
 
+/// Bodies up to this size may be spooled when the layer can be read again: configuration
+/// files and scripts, which customization reads; anything bigger waits in the layer.
+pub(crate) const SMALL_BODY: u64 = 64 * 1024;
+
 /// Collects a layer's entries, spooling file bodies to an unnamed file in `spool_dir`.
 pub struct LayerBuilder {
     label: String,
@@ -211,6 +221,10 @@ pub struct LayerBuilder {
     spool_dir: PathBuf,
     spool: SpoolWriter,
     entries: Vec<LayerEntry>,
+    /// Set when the layer can be read again: the bytes of small bodies it may still spool.
+    reread: Option<u64>,
+    /// The archive entry being added (see [`EntryKind::Reread`]).
+    entry: u64,
 }
 
 impl LayerBuilder {
@@ -232,7 +246,22 @@ impl LayerBuilder {
             spool_dir: spool_dir.to_owned(),
             spool: SpoolWriter::new(file),
             entries: Vec::new(),
+            reread: None,
+            entry: 0,
         })
+    }
+
+    /// Leaves bodies in the layer, to be read again, except small ones while `budget` bytes
+    /// last (in archive order, so the choice is the same on every run). The reader must then
+    /// tell [`Self::at_entry`] where it is.
+    pub(crate) fn rereadable(mut self, budget: u64) -> Self {
+        self.reread = Some(budget);
+        self
+    }
+
+    /// The number of the archive entry the next [`Self::add`] is for.
+    pub(crate) fn at_entry(&mut self, entry: u64) {
+        self.entry = entry;
     }
 
     pub fn label(&self) -> &str {
@@ -248,6 +277,9 @@ impl LayerBuilder {
         meta: EntryMeta,
     ) -> Result<(), FlattenError> {
         let kind = match data {
+            EntryData::File(body) if self.reread.is_some() => {
+                return self.add_rereadable(raw_path, meta, body);
+            }
             EntryData::File(body) => {
                 return self.add_file(raw_path, meta, |spool| spool.append(body));
             }
@@ -316,6 +348,43 @@ impl LayerBuilder {
             },
         })?;
         self.push(raw_path, EntryKind::File { offset, len }, meta)
+    }
+
+    /// A regular file of a layer that can be read again: a small body is spooled while the
+    /// budget lasts; any other is skipped and recorded by its entry number.
+    fn add_rereadable(
+        &mut self,
+        raw_path: &[u8],
+        meta: EntryMeta,
+        body: &mut dyn Read,
+    ) -> Result<(), FlattenError> {
+        let path = self.normalized(raw_path)?;
+        if (self.opts.whiteouts && is_whiteout(&path)) || self.opts.place(raw_path, &path).is_none()
+        {
+            return self.add_file(raw_path, meta, |_| Ok((0, 0)));
+        }
+        let read_err = |source| FlattenError::Read {
+            layer: self.label.clone(),
+            source,
+        };
+        let mut head = Vec::new();
+        body.take(SMALL_BODY + 1)
+            .read_to_end(&mut head)
+            .map_err(read_err)?;
+        let budget = self.reread.as_mut().expect("a rereadable layer");
+        if let Some(left) = budget
+            .checked_sub(head.len() as u64)
+            .filter(|_| head.len() as u64 <= SMALL_BODY)
+        {
+            *budget = left;
+            return self.add_file(raw_path, meta, |spool| spool.append(&mut &head[..]));
+        }
+        let rest = io::copy(body, &mut io::sink()).map_err(read_err)?;
+        let kind = EntryKind::Reread {
+            entry: self.entry,
+            len: head.len() as u64 + rest,
+        };
+        self.push(raw_path, kind, meta)
     }
 
     fn push(

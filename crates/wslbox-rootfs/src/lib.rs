@@ -43,6 +43,7 @@ mod path;
 mod pgzip;
 mod read;
 mod report;
+mod reread;
 mod resolve;
 mod sparse;
 mod spool;

@@ -19,11 +19,14 @@ use crate::sparse::SparsePax;
 const IGNORED_XATTRS: &[&[u8]] = &[b"security.selinux", b"system.nfs4_acl"];
 
 /// Reads image layer `index` completely. Returns early (with an error) once `cancel` is set.
+/// With a `budget`, the layer is to be read again for the output, so only small bodies are
+/// spooled, up to that many bytes (see [`LayerBuilder::rereadable`]).
 pub(crate) fn read_layer(
     index: usize,
     layer: &LayerDescriptor,
     opener: &dyn BlobOpener,
     spool_dir: &Path,
+    budget: Option<u64>,
     reporter: &dyn Reporter,
     cancel: &AtomicBool,
 ) -> Result<ParsedLayer, FlattenError> {
@@ -33,7 +36,10 @@ pub(crate) fn read_layer(
         layer: label.clone(),
         source,
     })?;
-    let builder = LayerBuilder::new(label, spool_dir, LayerOptions::image_layer())?;
+    let mut builder = LayerBuilder::new(label, spool_dir, LayerOptions::image_layer())?;
+    if let Some(budget) = budget {
+        builder = builder.rereadable(budget);
+    }
     let progress = |bytes| reporter.layer_progress(index, bytes);
     let parsed = read_tar(raw, layer.compression, builder, &progress, cancel)?;
     reporter.layer_finished(index, parsed.len() as u64);
@@ -59,11 +65,7 @@ pub fn read_tar(
     std::thread::scope(|scope| {
         let (tx, rx) = mpsc::sync_channel(READ_AHEAD_CHUNKS);
         scope.spawn(move || pump(raw, &tx, progress));
-        let mut counted = ChannelReader {
-            rx,
-            chunk: Vec::new(),
-            pos: 0,
-        };
+        let mut counted = ChannelReader::new(rx);
         let below_failed = Cell::new(false);
         let decoded = decoder(compression, &mut counted).map_err(read_err)?;
         let mut tracked = Tracked {
@@ -98,7 +100,7 @@ pub fn read_tar(
 }
 
 /// The decompressor for `compression` over `input`; every one reads concatenated streams.
-fn decoder<'a>(
+pub(crate) fn decoder<'a>(
     compression: Compression,
     input: &'a mut dyn Read,
 ) -> io::Result<Box<dyn Read + 'a>> {
@@ -127,10 +129,11 @@ fn parse_tar(
         source,
     };
     let mut archive = tar::Archive::new(input);
-    for entry in archive.entries().map_err(tar_err)? {
+    for (index, entry) in archive.entries().map_err(tar_err)?.enumerate() {
         if cancel.load(Ordering::Relaxed) {
             return Err(tar_err(io::Error::other("cancelled")));
         }
+        builder.at_entry(index as u64);
         let mut entry = entry.map_err(tar_err)?;
         let raw_path = entry.path_bytes().into_owned();
         let invalid = |reason: String| builder.invalid(&raw_path, reason);
@@ -228,7 +231,7 @@ fn parse_tar(
                     spool.append_sparse(&mut entry, &segments, size)
                 })?;
             }
-            None => builder.add_file(&raw_path, meta, |spool| spool.append(&mut entry))?,
+            None => builder.add(&raw_path, EntryData::File(&mut entry), meta)?,
         }
     }
     Ok(())
@@ -278,11 +281,11 @@ fn parse_pax_time(v: &[u8]) -> Option<(i64, u32)> {
 /// Chunks of this size travel from the reading thread to the parsing thread...
 const READ_AHEAD_CHUNK: usize = 1 << 20;
 /// ...and at most this many wait in between.
-const READ_AHEAD_CHUNKS: usize = 4;
+pub(crate) const READ_AHEAD_CHUNKS: usize = 4;
 
 /// Reads the blob into chunks for [`ChannelReader`], reporting compressed bytes. Stops when
 /// the stream ends or fails, or when the parser hangs up.
-fn pump(
+pub(crate) fn pump(
     mut raw: Box<dyn Read + Send>,
     tx: &mpsc::SyncSender<io::Result<Vec<u8>>>,
     progress: &(dyn Fn(u64) + Sync),
@@ -319,10 +322,20 @@ fn pump(
 }
 
 /// The parsing side of [`pump`]: end of stream when the sender is gone.
-struct ChannelReader {
+pub(crate) struct ChannelReader {
     rx: mpsc::Receiver<io::Result<Vec<u8>>>,
     chunk: Vec<u8>,
     pos: usize,
+}
+
+impl ChannelReader {
+    pub fn new(rx: mpsc::Receiver<io::Result<Vec<u8>>>) -> Self {
+        Self {
+            rx,
+            chunk: Vec::new(),
+            pos: 0,
+        }
+    }
 }
 
 impl Read for ChannelReader {

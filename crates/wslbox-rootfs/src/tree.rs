@@ -5,6 +5,9 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Read;
+use std::sync::Arc;
+
+use wslbox_image::{BlobOpener, LayerDescriptor};
 
 use crate::error::{FlattenError, show};
 use crate::layer::EntryMeta as Meta;
@@ -23,6 +26,31 @@ pub(crate) enum Data {
     Spool(BodyRef),
     /// Index into [`FlatTree::mem`].
     Mem(u32),
+    /// Left in the layer, read again from [`FlatTree::reread`] for the output.
+    Layer(LayerBody),
+}
+
+/// A body in a layer: the `entry`-th archive entry of layer `layer` (the index of the layer
+/// in [`Reread::layers`], as of its spool in [`FlatTree::spools`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LayerBody {
+    pub layer: u32,
+    pub entry: u64,
+    pub len: u64,
+}
+
+/// Where the bodies left in their layers are read again.
+pub(crate) struct Reread {
+    pub opener: Arc<dyn BlobOpener>,
+    pub layers: Vec<LayerDescriptor>,
+}
+
+impl std::fmt::Debug for Reread {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reread")
+            .field("layers", &self.layers.len())
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +69,16 @@ pub(crate) struct Inode {
     pub meta: Meta,
 }
 
+impl Inode {
+    /// The body of a regular file.
+    pub fn kind_data(&self) -> Data {
+        match self.kind {
+            InodeKind::File(data) => data,
+            _ => unreachable!("only regular files have a body"),
+        }
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct Node {
     pub inode: InodeId,
@@ -57,6 +95,8 @@ pub struct FlatTree {
     /// One spool file per layer, indexed by [`BodyRef::spool`].
     pub(crate) spools: Vec<File>,
     pub(crate) mem: Vec<Vec<u8>>,
+    /// Set when some bodies were left in their layers.
+    pub(crate) reread: Option<Reread>,
 }
 
 pub(crate) const ROOT: NodeId = 0;
@@ -86,6 +126,7 @@ impl FlatTree {
             inodes: vec![root],
             spools: Vec::new(),
             mem: Vec::new(),
+            reread: None,
         }
     }
 
@@ -105,8 +146,7 @@ impl FlatTree {
                 continue;
             }
             total += match &self.inodes[inode].kind {
-                InodeKind::File(Data::Spool(body)) => body.len,
-                InodeKind::File(Data::Mem(i)) => self.mem[*i as usize].len() as u64,
+                InodeKind::File(data) => self.data_len(*data),
                 _ => 0,
             };
         }
@@ -221,22 +261,33 @@ impl FlatTree {
         id
     }
 
-    /// A reader over a regular file's body.
-    pub(crate) fn body(&self, data: Data) -> Box<dyn Read + '_> {
-        match data {
+    /// A reader over a regular file's body. One left in its layer is read again (the layer is
+    /// decoded up to it), so that is for the rare big file customization reads.
+    pub(crate) fn body(&self, data: Data) -> std::io::Result<Box<dyn Read + '_>> {
+        Ok(match data {
             Data::Spool(b) => Box::new(BodyReader::new(
                 &self.spools[b.spool as usize],
                 b.offset,
                 b.len,
             )),
             Data::Mem(i) => Box::new(&self.mem[i as usize][..]),
-        }
+            Data::Layer(b) => {
+                let reread = self
+                    .reread
+                    .as_ref()
+                    .expect("layer bodies come with their layers");
+                let layer = &reread.layers[b.layer as usize];
+                let bytes = crate::reread::read_body(&*reread.opener, layer, b.entry, b.len)?;
+                Box::new(std::io::Cursor::new(bytes))
+            }
+        })
     }
 
     pub(crate) fn data_len(&self, data: Data) -> u64 {
         match data {
             Data::Spool(b) => b.len,
             Data::Mem(i) => self.mem[i as usize].len() as u64,
+            Data::Layer(b) => b.len,
         }
     }
 
@@ -361,7 +412,7 @@ impl TreeView for FlatTree {
             return Ok(None);
         };
         let mut out = Vec::new();
-        self.body(data).read_to_end(&mut out)?;
+        self.body(data)?.read_to_end(&mut out)?;
         Ok(Some(out))
     }
 

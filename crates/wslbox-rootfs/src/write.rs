@@ -17,6 +17,9 @@ use crate::report::Reporter;
 use crate::spool::BodyReader;
 use crate::tree::{Data, FlatTree, InodeId, InodeKind, ROOT};
 
+mod left;
+use left::Left;
+
 /// Largest value an 8-byte octal ustar field holds (7 digits).
 const MAX_OCTAL_ID: u64 = 0o7777777;
 /// Largest value a 12-byte octal ustar field holds (11 digits).
@@ -45,6 +48,7 @@ pub(crate) fn write_tree(
     };
     let links = tree.link_counts();
     let mut first_name: HashMap<InodeId, Vec<u8>> = HashMap::new();
+    let mut left = Left::default();
     let mut w = TarWriter { out, bytes: 0 };
     let mut entries = 0u64;
     let cancel = || reporter.cancelled();
@@ -56,6 +60,9 @@ pub(crate) fn write_tree(
         }
         let node = &tree.nodes[node_id as usize];
         let inode = &tree.inodes[node.inode as usize];
+        if left.take(tree, node.inode, &path) {
+            continue;
+        }
         let before = w.bytes;
         if links[node.inode as usize] > 1 {
             if let Some(target) = first_name.get(&node.inode) {
@@ -84,7 +91,10 @@ pub(crate) fn write_tree(
                         w.bytes += copied.as_ref().map_or(0, |n| *n);
                         copied
                     }
-                    Data::Mem(_) => copy_body(&mut tree.body(*data), &mut w, &cancel),
+                    Data::Mem(_) | Data::Layer(_) => match tree.body(*data) {
+                        Ok(mut body) => copy_body(&mut body, &mut w, &cancel),
+                        Err(e) => Err(CopyError::Read(e)),
+                    },
                 }
                 .map_err(|e| match e {
                     CopyError::Read(source) => OutputError::Spool {
@@ -126,6 +136,7 @@ pub(crate) fn write_tree(
             }
         }
     }
+    entries += left.write(tree, &mut w, reporter)?;
     w.write_all(&[0u8; 1024]).map_err(io_err)?;
     Ok(Stats {
         entries,

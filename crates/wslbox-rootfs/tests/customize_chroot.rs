@@ -37,8 +37,8 @@ fn export_minbase(
     let spool = scratch.path("spool");
     fs_err::create_dir_all(&spool).unwrap();
     let opts = FlattenOptions {
-        spool_dir: spool,
         jobs: 2,
+        ..FlattenOptions::new(spool)
     };
     let mut tree = wslbox_rootfs::flatten(&image.layers, &layout.opener(), &opts, &NoReporter)
         .expect("flatten");

@@ -71,8 +71,8 @@ fn peak_memory_stays_far_below_the_file_size() {
     let spool = scratch.path("spool");
     fs_err::create_dir_all(&spool).unwrap();
     let opts = wslbox_rootfs::FlattenOptions {
-        spool_dir: spool,
         jobs: 2,
+        ..wslbox_rootfs::FlattenOptions::new(spool)
     };
     let tree = wslbox_rootfs::flatten(&image.layers, &l.opener(), &opts, &counts).unwrap();
     let out = scratch.path("out.tar");

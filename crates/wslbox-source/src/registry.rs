@@ -297,6 +297,11 @@ impl BlobOpener for ArrivingBlobs {
         self.arrivals.wait_for(&layer.digest)?;
         self.cached.open(layer)
     }
+
+    /// After the flatten every layer is committed: read again from the cache.
+    fn reopen(&self) -> Option<Arc<dyn BlobOpener>> {
+        self.cached.reopen()
+    }
 }
 
 /// `wslbox pull`: resolves `reference` and downloads its config and layers into the cache.

@@ -328,6 +328,10 @@ impl BlobOpener for LayoutOpener {
             expected: layer.digest.hex().to_owned(),
         }))
     }
+
+    fn reopen(&self) -> Option<std::sync::Arc<dyn BlobOpener>> {
+        Some(std::sync::Arc::new(self.clone()))
+    }
 }
 
 struct VerifyingReader<R> {

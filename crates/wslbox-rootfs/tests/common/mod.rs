@@ -25,9 +25,12 @@ pub fn layout(dir: &Path, layers: &[(TarSource, Compression)]) -> (OciLayout, Im
 
 pub fn flatten(layout: &OciLayout, image: &Image, spool: &Path) -> Result<FlatTree, FlattenError> {
     fs_err::create_dir_all(spool).unwrap();
+    // A tiny spool budget: a few small bodies are spooled, every other body is read again
+    // from its layer for the output, so both paths meet the oracles in every case.
     let opts = FlattenOptions {
-        spool_dir: spool.to_owned(),
+        spool_budget: 4096,
         jobs: 2,
+        ..FlattenOptions::new(spool.to_owned())
     };
     wslbox_rootfs::flatten(&image.layers, &layout.opener(), &opts, &NoReporter)
 }
