@@ -2,10 +2,10 @@
 //!
 //! Data flows one way:
 //!
-//! 1. [`flatten`] reads each layer stream once (in parallel, `read`), spooling file bodies to
-//!    disk (`spool`) and recording headers, then applies the layers in order (`apply`) to an
-//!    in-memory model of the tree (`tree`: paths → inodes) with image-spec whiteout, opaque and
-//!    hardlink semantics, reproducing `umoci raw unpack` run as root.
+//! 1. [`flatten`] reads each layer stream (in parallel, `read`), recording headers and where
+//!    each file body is, then applies the layers in order (`apply`) to an in-memory model of
+//!    the tree (`tree`: paths → inodes) with image-spec whiteout, opaque and hardlink
+//!    semantics, reproducing `umoci raw unpack` run as root.
 //! 2. The model, a [`FlatTree`], is a [`TreeView`]: OS detection and WSL customization read
 //!    files from it and return [`Overlay`]s — files to add or replace — which
 //!    [`FlatTree::apply_overlays`] merges without a second pass over the layers.
@@ -13,9 +13,31 @@
 //!    their contents, hardlinks after their targets, PAX where ustar is not enough), optionally
 //!    gzip (parallel members, `pgzip`) or xz (liblzma multithreaded) compressed, atomically.
 //!
-//! Memory grows with the number of paths, never with layer or file sizes. The spool directory
-//! needs room for every layer's uncompressed file bodies (sparse files stay sparse); the spool
-//! files are unnamed and vanish with the [`FlatTree`].
+//! ## Which bytes wait where
+//!
+//! Memory grows with the number of paths, never with layer or file sizes. File bodies wait in
+//! one of two places until the output is written:
+//!
+//! - **In their layer**, when the opener can open the layers again
+//!   ([`BlobOpener::reopen`](wslbox_image::BlobOpener::reopen): cached blobs, OCI layouts and
+//!   archives, all on disk). The first reading only notes each body's entry number. The
+//!   output is then written in two parts: a walk of the tree (directories, symlinks, devices,
+//!   and the bodies that were spooled), then each layer read again, bottom first, writing the
+//!   bodies of the files that survived, in archive order, each followed by its other names as
+//!   hardlinks (`write/left`, `reread`). Reading a layer twice costs decoding it twice; it
+//!   saves writing and reading back the whole uncompressed image in the temp directory.
+//! - **In the spool** (`spool`, unnamed files in [`FlattenOptions::spool_dir`] that vanish
+//!   with the [`FlatTree`]): bodies of at most 64 KiB while the layer's share of
+//!   [`FlattenOptions::spool_budget`] (128 MiB in all) lasts, in archive order so the choice
+//!   is the same on every run — the configuration files customization reads — and sparse
+//!   files. A source read only once (a stream) spools every body, so its spool needs room
+//!   for the uncompressed image.
+//!
+//! A body that customization reads but that stayed in its layer is decoded again on demand;
+//! the rare big one (an ELF header for platform detection) costs a partial decode.
+//!
+//! The output cannot start before the last layer is read, because any layer may delete or
+//! replace what a lower one wrote.
 //!
 //! Deliberate differences from umoci: a `..` component or a hardlink leaving the root is an
 //! error ([`FlattenError::UnsafePath`]) where umoci clamps it; old GNU sparse entries and PAX

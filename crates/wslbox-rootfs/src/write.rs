@@ -2,7 +2,8 @@
 //!
 //! Order: depth-first, children sorted by name bytes, so every directory precedes its contents
 //! and the output is reproducible. The first name of an inode in that order carries the body;
-//! its other names become hardlink entries pointing back at it. Headers are ustar; a PAX
+//! its other names become hardlink entries pointing back at it. Files whose body stayed in
+//! their layer are left out of the walk and follow it (`left`), layer by layer. Headers are ustar; a PAX
 //! extended header is added when a field does not fit (long or non-ASCII names, big ids or
 //! sizes, sub-second or negative mtimes) and for xattrs (`SCHILY.xattr.*`, binary values).
 
