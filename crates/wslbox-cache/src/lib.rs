@@ -7,6 +7,14 @@
 //! and digest have been checked. A partial survives an interrupted download, so the next writer
 //! for that digest resumes from [`BlobWriter::offset`] after re-hashing the bytes already there.
 //!
+//! A blob can be read while it is written: [`BlobStore::follow`] returns a [`Follower`] over
+//! the partial file of a writer that this process (this store or a clone of it) runs right
+//! now. It reads the in-order prefix that the writer has written and hashed, waits for more,
+//! and returns EOF only after [`BlobWriter::commit`] verified size and digest. A mismatch, a
+//! discard, a writer dropped early, or a restart after the follower read bytes ends it with
+//! an I/O error carrying a [`FollowError`]. So a reader sees unverified bytes, but always
+//! learns whether they were the blob before it relies on having read all of it.
+//!
 //! Several processes may share one cache: [`BlobStore::acquire`] holds an exclusive lock on a
 //! per-digest lock file (`<root>/tmp-v1/<algorithm>-<hex>.lock`) for as long as the writer lives,
 //! and re-checks for a committed blob once it has the lock, so the loser of a race finds the
@@ -28,6 +36,7 @@
 //! future wslbox never misreads an old cache.
 
 mod error;
+mod follow;
 mod gc;
 mod layout;
 mod location;
@@ -37,6 +46,7 @@ mod store;
 mod writer;
 
 pub use error::CacheError;
+pub use follow::{FollowError, Follower};
 pub use gc::{GcLock, SpoolFile};
 pub use location::default_root;
 pub use prune::{PruneReport, Pruned};

@@ -3,18 +3,22 @@
 
 use std::io::{ErrorKind, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use wslbox_reference::{Algorithm, Digest, Hasher};
 
 use crate::CacheError;
+use crate::follow::{Follower, LiveWriters};
 use crate::layout::Layout;
 use crate::lock::Lock;
 use crate::writer::BlobWriter;
 
-/// A content-addressed blob store rooted at one directory. Cheap to clone.
+/// A content-addressed blob store rooted at one directory. Cheap to clone; clones share the
+/// registry of this process's live writers that [`follow`](Self::follow) looks in.
 #[derive(Debug, Clone)]
 pub struct BlobStore {
     pub(crate) layout: Layout,
+    live: Arc<LiveWriters>,
 }
 
 /// What [`BlobStore::acquire`] found once it held the digest's lock.
@@ -34,7 +38,10 @@ impl BlobStore {
             fs_err::create_dir_all(layout.blobs_dir(alg))?;
         }
         fs_err::create_dir_all(layout.tmp_dir())?;
-        Ok(BlobStore { layout })
+        Ok(BlobStore {
+            layout,
+            live: Arc::default(),
+        })
     }
 
     pub fn root(&self) -> &Path {
@@ -110,6 +117,15 @@ impl BlobStore {
         }
     }
 
+    /// A reader over the blob that a [`BlobWriter`] of this store (or a clone) is writing
+    /// right now, from the first byte; `None` when no writer of this process is writing it
+    /// (not started, committed, failed, or written by another process). The follower reads
+    /// the partial file as it grows and returns EOF only after the writer's commit verified
+    /// size and digest; see [`Follower`].
+    pub fn follow(&self, digest: &Digest) -> Result<Option<Follower>, CacheError> {
+        self.live.follow(digest)
+    }
+
     /// Removes a committed blob. Returns whether there was one.
     pub fn remove(&self, digest: &Digest) -> Result<bool, CacheError> {
         let _lock = self.lock(digest, true)?;
@@ -152,7 +168,7 @@ impl BlobStore {
         if let Some(path) = self.get_locked(digest, size)? {
             return Ok(Acquired::Cached(path));
         }
-        BlobWriter::open(&self.layout, digest.clone(), size, lock)
+        BlobWriter::open(&self.layout, &self.live, digest.clone(), size, lock)
             .map(|w| Acquired::Write(Box::new(w)))
     }
 

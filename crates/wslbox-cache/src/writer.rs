@@ -1,18 +1,22 @@
-//! Writing one blob: partial file, running hash, verify-then-commit.
+//! Writing one blob: partial file, running hash, verify-then-commit. Every change to the
+//! partial is announced to the blob's followers (see `follow`).
 
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use wslbox_reference::{Digest, Hasher};
 
 use crate::CacheError;
+use crate::follow::{LiveWriters, Publisher};
 use crate::layout::Layout;
 use crate::lock::Lock;
 
 /// Writes one blob into the store. Holds the digest's lock while alive.
 ///
 /// Dropping a writer without [`commit`](Self::commit) keeps the partial file, so a later writer
-/// resumes where this one stopped; [`discard`](Self::discard) deletes it instead.
+/// resumes where this one stopped; [`discard`](Self::discard) deletes it instead. Either way
+/// its [`Follower`](crate::Follower)s fail: only a commit ends them with EOF.
 #[derive(Debug)]
 pub struct BlobWriter {
     digest: Digest,
@@ -22,6 +26,7 @@ pub struct BlobWriter {
     file: fs_err::File,
     hasher: Hasher,
     written: u64,
+    publisher: Publisher,
     _lock: Lock,
 }
 
@@ -29,6 +34,7 @@ impl BlobWriter {
     /// Opens the partial for `digest`, re-hashing any bytes a previous attempt left there.
     pub(crate) fn open(
         layout: &Layout,
+        live: &Arc<LiveWriters>,
         digest: Digest,
         size: Option<u64>,
         lock: Lock,
@@ -43,6 +49,7 @@ impl BlobWriter {
         let mut writer = BlobWriter {
             hasher: Hasher::new(digest.algorithm()),
             blob: layout.blob_path(&digest),
+            publisher: live.register(digest.clone(), partial.clone(), 0),
             digest,
             size,
             partial,
@@ -68,6 +75,7 @@ impl BlobWriter {
             writer.hasher.update(&buf[..n]);
             writer.written += n as u64;
         }
+        writer.publisher.wrote(writer.written);
         Ok(writer)
     }
 
@@ -91,6 +99,7 @@ impl BlobWriter {
         self.file.seek(SeekFrom::Start(0))?;
         self.hasher = Hasher::new(self.digest.algorithm());
         self.written = 0;
+        self.publisher.restarted();
         Ok(())
     }
 
@@ -99,17 +108,16 @@ impl BlobWriter {
     pub fn write_chunk(&mut self, bytes: &[u8]) -> Result<(), CacheError> {
         let total = self.written + bytes.len() as u64;
         if let Some(expected) = self.size.filter(|&s| total > s) {
-            let digest = self.digest.clone();
-            self.remove_partial()?;
-            return Err(CacheError::SizeMismatch {
-                digest,
+            return Err(self.fail(CacheError::SizeMismatch {
+                digest: self.digest.clone(),
                 expected,
                 actual: total,
-            });
+            }));
         }
         self.file.write_all(bytes)?;
         self.hasher.update(bytes);
         self.written = total;
+        self.publisher.wrote(total);
         Ok(())
     }
 
@@ -118,42 +126,66 @@ impl BlobWriter {
     pub fn commit(mut self) -> Result<PathBuf, CacheError> {
         if let Some(expected) = self.size.filter(|&s| s != self.written) {
             let actual = self.written;
-            self.remove_partial()?;
-            return Err(CacheError::SizeMismatch {
-                digest: self.digest,
+            return Err(self.fail(CacheError::SizeMismatch {
+                digest: self.digest.clone(),
                 expected,
                 actual,
-            });
+            }));
         }
         let actual =
             std::mem::replace(&mut self.hasher, Hasher::new(self.digest.algorithm())).finish();
         if actual != self.digest {
-            self.remove_partial()?;
-            return Err(CacheError::DigestMismatch {
-                digest: self.digest,
+            return Err(self.fail(CacheError::DigestMismatch {
+                digest: self.digest.clone(),
                 actual,
-            });
+            }));
         }
         self.file.flush()?;
         // Make the content durable before the name points at it.
         self.file.sync_data()?;
-        fs_err::rename(&self.partial, &self.blob)?;
-        Ok(self.blob)
+        let (partial, blob) = (&self.partial, &self.blob);
+        self.publisher.commit(|| {
+            fs_err::rename(partial, blob)?;
+            Ok(blob.clone())
+        })
     }
 
     /// Deletes the partial instead of keeping it for a resume.
     pub fn discard(mut self) -> Result<(), CacheError> {
-        self.remove_partial()
+        let digest = self.digest.clone();
+        self.publisher
+            .fail(&format!("the download of {digest} was discarded"), || {
+                remove_partial(&self.partial)
+            })?;
+        self.reset();
+        Ok(())
     }
 
-    fn remove_partial(&mut self) -> Result<(), CacheError> {
+    /// Deletes the partial and fails the followers with `error`, which is returned unless
+    /// the deletion itself failed.
+    fn fail(&mut self, error: CacheError) -> CacheError {
+        let partial = &self.partial;
+        let removed = self
+            .publisher
+            .fail(&error.to_string(), || remove_partial(partial));
+        self.reset();
+        match removed {
+            Ok(()) => error,
+            Err(e) => e,
+        }
+    }
+
+    fn reset(&mut self) {
         self.written = 0;
         self.hasher = Hasher::new(self.digest.algorithm());
-        match fs_err::remove_file(&self.partial) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(e.into()),
-        }
+    }
+}
+
+fn remove_partial(partial: &std::path::Path) -> Result<(), CacheError> {
+    match fs_err::remove_file(partial) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e.into()),
     }
 }
 

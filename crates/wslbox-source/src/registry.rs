@@ -1,13 +1,28 @@
 //! Registry images through the shared cache. Downloads run on a background runtime while the
-//! flattener already reads the layers that have arrived: [`ArrivingBlobs`] hands out layer `i`
-//! as soon as its blob is committed, so download, digest, decompression and spooling overlap.
+//! flattener reads each layer as its bytes arrive, so download, digest, decompression and
+//! spooling overlap.
+//!
+//! Which bytes wait where: [`ArrivingBlobs`] hands out a layer that is already committed as a
+//! file of the cache; a layer that this process is downloading right now as a
+//! [`Follower`](wslbox_cache::Follower) over its partial file, which yields the in-order prefix
+//! the cache writer has written and hashed, and waits for more. Its EOF comes only after the
+//! writer's commit verified size and digest; a mismatch is a read error, so the flatten fails.
+//! Unverified bytes thus reach the flattener's tree (spool files, entries) but never the
+//! output: the output is written only after [`Source::flatten`] returns, and it returns only
+//! after every download ended, a download error winning over whatever it caused.
+//!
+//! A follower cannot go on when the download restarts (the server ignored a `Range` request)
+//! after it read bytes that are then thrown away. That flatten is repeated from the committed
+//! cache once the downloads succeeded, so the race never reaches the user.
 
 use std::collections::HashSet;
-use std::io::{self, Read};
+use std::io::{self, BufReader, Read};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
-use wslbox_cache::BlobStore;
+use wslbox_cache::{BlobStore, FollowError, Follower};
 use wslbox_image::{BlobOpener, LayerDescriptor, ResolvedImage};
 use wslbox_reference::{Digest, Platform, Reference};
 use wslbox_registry::{CachedBlobs, Client, ClientOptions, Resolved};
@@ -137,8 +152,13 @@ pub(crate) fn open(
     };
     Ok(Box::new(RegistrySource {
         info,
-        store,
-        opener: ArrivingBlobs { arrivals, cached },
+        store: store.clone(),
+        opener: ArrivingBlobs {
+            arrivals,
+            cached,
+            store,
+            restarted: Arc::default(),
+        },
         downloads,
     }))
 }
@@ -156,8 +176,10 @@ impl Source for RegistrySource {
     }
 
     /// Flattens while downloads go on. A download error, being the root cause, wins over the
-    /// read error it provoked; a read error from the cache leads to a re-check that drops
-    /// corrupt entries, so the next run downloads them again.
+    /// read error it provoked. A flatten that failed because a download restarted under a
+    /// follower is repeated from the cache once every download succeeded. A read error from
+    /// the cache leads to a re-check that drops corrupt entries, so the next run downloads
+    /// them again.
     fn flatten(
         self: Box<Self>,
         opts: &FlattenOptions,
@@ -166,10 +188,14 @@ impl Source for RegistrySource {
         let layers = &self.info.layers;
         reporter.flatten_started(layers.len());
         let rootfs_reporter: &dyn wslbox_rootfs::Reporter = reporter.as_ref();
-        let result = wslbox_rootfs::flatten(layers, &self.opener, opts, rootfs_reporter);
+        let mut result = wslbox_rootfs::flatten(layers, &self.opener, opts, rootfs_reporter);
         self.downloads
             .join()
             .map_err(|_| SourceError::DownloadThread)??;
+        if result.is_err() && self.opener.restarted.load(Ordering::SeqCst) {
+            reporter.flatten_started(layers.len());
+            result = wslbox_rootfs::flatten(layers, &self.opener.cached, opts, rootfs_reporter);
+        }
         let tree = result.map_err(|err| {
             let dropped = drop_corrupt(&self.store, layers);
             if dropped.is_empty() {
@@ -229,10 +255,23 @@ struct Arrivals {
 #[derive(Default)]
 struct ArrivalState {
     done: HashSet<Digest>,
+    /// Blobs whose first bytes were written: from then on a live writer may be followed.
+    writing: HashSet<Digest>,
     failed: Option<String>,
 }
 
+/// How long a layer waits before looking for a live writer again without being told; a
+/// backstop only, as the first progress of each blob wakes the waiters.
+const FOLLOW_POLL: Duration = Duration::from_millis(100);
+
 impl Arrivals {
+    fn writing(&self, digest: &Digest) {
+        let first = self.state.lock().unwrap().writing.insert(digest.clone());
+        if first {
+            self.changed.notify_all();
+        }
+    }
+
     fn arrive(&self, digest: &Digest) {
         self.state.lock().unwrap().done.insert(digest.clone());
         self.changed.notify_all();
@@ -243,18 +282,26 @@ impl Arrivals {
         self.changed.notify_all();
     }
 
-    fn wait_for(&self, digest: &Digest) -> io::Result<()> {
+    /// Waits until `digest` is committed (`None`) or `follow` finds its live writer.
+    fn wait_for(
+        &self,
+        digest: &Digest,
+        follow: impl Fn() -> io::Result<Option<Follower>>,
+    ) -> io::Result<Option<Follower>> {
         let mut state = self.state.lock().unwrap();
         loop {
             if state.done.contains(digest) {
-                return Ok(());
+                return Ok(None);
             }
             if let Some(reason) = &state.failed {
                 return Err(io::Error::other(format!(
                     "layer {digest} was not downloaded: {reason}"
                 )));
             }
-            state = self.changed.wait(state).unwrap();
+            if let Some(follower) = follow()? {
+                return Ok(Some(follower));
+            }
+            state = self.changed.wait_timeout(state, FOLLOW_POLL).unwrap().0;
         }
     }
 }
@@ -272,6 +319,7 @@ impl wslbox_registry::Reporter for DownloadReporter {
     }
     fn on_blob_progress(&self, digest: &Digest, bytes: u64) {
         self.reporter.on_blob_progress(digest, bytes);
+        self.arrivals.writing(digest);
     }
     fn on_blob_reset(&self, digest: &Digest) {
         self.reporter.on_blob_reset(digest);
@@ -286,16 +334,43 @@ impl wslbox_registry::Reporter for DownloadReporter {
     }
 }
 
-/// Opens each layer from the cache as soon as its download is committed.
+/// Opens each layer as soon as it is committed or being written by this process: a
+/// committed layer from the cache, one in flight through a [`Follower`].
 struct ArrivingBlobs {
     arrivals: Arc<Arrivals>,
     cached: CachedBlobs,
+    store: BlobStore,
+    /// Set when a follower failed because its download restarted.
+    restarted: Arc<AtomicBool>,
 }
 
 impl BlobOpener for ArrivingBlobs {
     fn open(&self, layer: &LayerDescriptor) -> io::Result<Box<dyn Read + Send>> {
-        self.arrivals.wait_for(&layer.digest)?;
-        self.cached.open(layer)
+        let follow = || self.store.follow(&layer.digest).map_err(io::Error::other);
+        match self.arrivals.wait_for(&layer.digest, follow)? {
+            None => self.cached.open(layer),
+            Some(follower) => Ok(Box::new(Followed {
+                inner: BufReader::with_capacity(256 * 1024, follower),
+                restarted: Arc::clone(&self.restarted),
+            })),
+        }
+    }
+}
+
+/// A follower that records a restart, so the flatten it broke is repeated from the cache.
+struct Followed {
+    inner: BufReader<Follower>,
+    restarted: Arc<AtomicBool>,
+}
+
+impl Read for Followed {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf).inspect_err(|err| {
+            let cause = err.get_ref().and_then(|e| e.downcast_ref::<FollowError>());
+            if matches!(cause, Some(FollowError::Restarted { .. })) {
+                self.restarted.store(true, Ordering::SeqCst);
+            }
+        })
     }
 
     /// After the flatten every layer is committed: read again from the cache.

@@ -10,7 +10,7 @@ pub trait Reporter: wslbox_rootfs::Reporter + wslbox_registry::Reporter {
     }
     /// Every download ended (done or failed).
     fn downloads_finished(&self) {}
-    /// Reading `layers` layers begins.
+    /// Reading `layers` layers begins (again, when a flatten is repeated from the cache).
     fn flatten_started(&self, layers: usize) {
         let _ = layers;
     }

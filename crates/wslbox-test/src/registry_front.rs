@@ -12,6 +12,8 @@
 //!
 //! - **Slow blobs**: blob bodies trickle at a fixed rate, so a test can act (kill the client,
 //!   start another process) while a download is in flight.
+//! - **No ranges**: `Range` headers are dropped, so a resumed download gets the whole blob
+//!   again (200), as from a server that does not support ranges.
 //!
 //! Everything else is forwarded byte for byte.
 
@@ -35,6 +37,8 @@ pub struct FrontOptions {
     pub truncate_blob: Option<(String, u64)>,
     /// Send blob bodies at this many bytes per second.
     pub blob_bytes_per_second: Option<u64>,
+    /// Drop `Range` from every forwarded request.
+    pub ignore_range: bool,
 }
 
 /// A running front (and CDN host); stops when dropped.
@@ -149,6 +153,7 @@ impl State {
             .iter()
             .filter(|(name, _)| !name.eq_ignore_ascii_case("connection"))
             .filter(|(name, _)| !(strip_auth && name.eq_ignore_ascii_case("authorization")))
+            .filter(|(name, _)| !(self.options.ignore_range && name.eq_ignore_ascii_case("range")))
             .cloned()
             .collect();
         self.forwarded.lock().expect("front log").push(SeenRequest {

@@ -117,7 +117,11 @@ impl Progress {
                 );
                 bar.set_prefix("flatten");
                 bar.enable_steady_tick(Duration::from_millis(200));
-                *self.layers.lock().unwrap() = Some(bar);
+                // A flatten repeated from the cache starts its count again.
+                if let Some(old) = self.layers.lock().unwrap().replace(bar) {
+                    old.finish_and_clear();
+                    self.multi.remove(&old);
+                }
             }
             Mode::Lines => printer::note(&format!(
                 "Flattening {count} layer{}",

@@ -1,11 +1,13 @@
 //! What `wslbox pull` must refuse or survive: blobs corrupted in registry storage, manifests
 //! that do not match their digest, redirects to another host (no `Authorization` may follow),
-//! and two processes pulling into one cache at once.
+//! and two processes pulling into one cache at once. An export that reads a corrupt layer
+//! while it still downloads must fail the same way.
 
 use wslbox_test::registry::{Auth, Registry};
 use wslbox_test::registry_env::CliEnv;
 use wslbox_test::registry_fixture::{ImageSpec, noise, sha256_digest as sha256};
 use wslbox_test::registry_front::{Front, FrontOptions};
+use wslbox_test::shaper::{Shaper, ShaperOptions};
 use wslbox_test::skopeo::PushOptions;
 use wslbox_test::token_server::{TokenPolicy, TokenServer};
 
@@ -54,6 +56,50 @@ fn corrupted_blob_in_registry_storage_is_rejected_and_not_cached() {
     env.run(&["pull", &reference]).success();
     env.assert_cache_consistent();
     assert_eq!(env.cache_entries_named(&layer.digest).len(), 1);
+}
+
+/// The download is slowed (about 2 s) so the flattener reads the layer while it arrives,
+/// from the cache's partial file, before the digest is checked at the end.
+#[test]
+fn corrupted_blob_read_while_it_downloads_fails_the_export_without_output() {
+    let registry = Registry::start(Auth::None);
+    let mut spec = ImageSpec::small("amd64");
+    spec.layers = vec![vec![("payload.bin".to_owned(), noise(13, 2 << 20))]];
+    let image = registry.push_image("app:v1", &spec, &PushOptions::default());
+    let layer = &image.layers[0];
+    let data = registry.blob_data_path(&layer.digest);
+    let mut corrupted = fs_err::read(&data).unwrap();
+    // Early in the blob, so the flattener has long read past it when the digest is checked.
+    corrupted[1000] ^= 0xff;
+    fs_err::write(&data, &corrupted).unwrap();
+    let computed = sha256(&corrupted);
+    let shaper = Shaper::start(
+        0,
+        registry.addr(),
+        ShaperOptions {
+            per_connection: 1_000_000,
+            link: 1_000_000,
+            rtt: std::time::Duration::from_millis(2),
+        },
+    )
+    .unwrap();
+
+    let env = cli();
+    let out = env.root().join("rootfs.tar");
+    let reference = format!("{}/app:v1", shaper.addr());
+    let outcome = env.run(&["export", &reference, "--raw", "-o", out.to_str().unwrap()]);
+    outcome.failure();
+    assert!(outcome.stderr.contains(&layer.digest), "{outcome}");
+    assert!(outcome.stderr.contains(&computed), "{outcome}");
+    assert!(!out.exists(), "no output after a failed export");
+    assert!(env.cache_entries_named(&layer.digest).is_empty());
+    let partials: Vec<_> = env
+        .cache_files()
+        .into_iter()
+        .filter(|p| p.to_string_lossy().ends_with(".partial"))
+        .collect();
+    assert!(partials.is_empty(), "corrupt bytes kept: {partials:?}");
+    env.assert_cache_consistent();
 }
 
 #[test]
