@@ -355,6 +355,11 @@ impl BlobOpener for ArrivingBlobs {
             })),
         }
     }
+
+    /// After the flatten every layer is committed: read again from the cache.
+    fn reopen(&self) -> Option<Arc<dyn BlobOpener>> {
+        self.cached.reopen()
+    }
 }
 
 /// A follower that records a restart, so the flatten it broke is repeated from the cache.
@@ -371,11 +376,6 @@ impl Read for Followed {
                 self.restarted.store(true, Ordering::SeqCst);
             }
         })
-    }
-
-    /// After the flatten every layer is committed: read again from the cache.
-    fn reopen(&self) -> Option<Arc<dyn BlobOpener>> {
-        self.cached.reopen()
     }
 }
 
