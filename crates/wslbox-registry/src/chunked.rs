@@ -269,6 +269,7 @@ impl Session {
         let direct = fetch.redirected.lock().expect("redirect lock").clone();
         if let Some(url) = direct {
             let mut request = Request::get(url);
+            request.own_connection = true;
             request.headers.insert(RANGE, range.clone());
             let response = self.transport.send(&request, None).await?;
             if !response.status().is_client_error() {
@@ -278,6 +279,7 @@ impl Session {
             *fetch.redirected.lock().expect("redirect lock") = None;
         }
         let mut request = Request::get(fetch.url.clone());
+        request.own_connection = true;
         request.headers.insert(RANGE, range);
         let response = self.blob_request(fetch, &request).await?;
         if response.url().origin() != fetch.url.origin() {

@@ -23,6 +23,10 @@ pub(crate) struct Request {
     pub url: Url,
     pub headers: HeaderMap,
     pub form: Option<Vec<(String, String)>>,
+    /// Send it over an HTTP/1.1 connection of its own instead of sharing an HTTP/2 one: the
+    /// chunks of one blob are fetched in parallel to get more than one TCP connection's share
+    /// of the line, which HTTP/2 multiplexing would undo.
+    pub own_connection: bool,
 }
 
 impl Request {
@@ -32,6 +36,7 @@ impl Request {
             url,
             headers: HeaderMap::new(),
             form: None,
+            own_connection: false,
         }
     }
 }
@@ -75,6 +80,8 @@ fn origin(url: &Url) -> (String, u16) {
 #[derive(Debug)]
 pub(crate) struct Transport {
     http: reqwest::Client,
+    /// HTTP/1.1 only, for requests that want a connection of their own.
+    http1: reqwest::Client,
     retry: RetryPolicy,
     insecure: Vec<String>,
     schemes: Mutex<HashMap<String, &'static str>>,
@@ -82,24 +89,31 @@ pub(crate) struct Transport {
 
 impl Transport {
     pub fn new(options: &ClientOptions) -> Result<Self, RegistryError> {
-        let builder = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls_config()?)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(options.user_agent.clone())
-            .connect_timeout(options.connect_timeout)
-            .read_timeout(options.read_timeout);
-        let builder = options
-            .resolve
-            .iter()
-            .fold(builder, |b, (host, ip)| b.resolve(host, (*ip, 0).into()));
-        let http =
+        let client = |alpn: &[&[u8]], http1_only: bool| {
+            let builder = reqwest::Client::builder()
+                .tls_backend_preconfigured(tls_config(alpn)?)
+                .redirect(reqwest::redirect::Policy::none())
+                .user_agent(options.user_agent.clone())
+                .connect_timeout(options.connect_timeout)
+                .read_timeout(options.read_timeout);
+            let builder = if http1_only {
+                builder.http1_only()
+            } else {
+                builder
+            };
+            let builder = options
+                .resolve
+                .iter()
+                .fold(builder, |b, (host, ip)| b.resolve(host, (*ip, 0).into()));
             apply_proxy(builder, &options.proxy)?
                 .build()
                 .map_err(|e| RegistryError::Setup {
                     reason: describe(&e),
-                })?;
+                })
+        };
         Ok(Transport {
-            http,
+            http: client(&[b"h2", b"http/1.1"], false)?,
+            http1: client(&[b"http/1.1"], true)?,
             retry: options.retry.clone(),
             insecure: options
                 .insecure_registries
@@ -195,8 +209,12 @@ impl Transport {
         let start = Instant::now();
         let mut attempt = 1;
         loop {
-            let mut builder = self
-                .http
+            let http = if req.own_connection {
+                &self.http1
+            } else {
+                &self.http
+            };
+            let mut builder = http
                 .request(method.clone(), url.clone())
                 .headers(req.headers.clone());
             if let Some(auth) = auth {
@@ -300,7 +318,8 @@ pub(crate) fn is_loopback(host: &str) -> bool {
         || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-fn tls_config() -> Result<rustls::ClientConfig, RegistryError> {
+/// TLS from the OS store, offering the application protocols `alpn`.
+fn tls_config(alpn: &[&[u8]]) -> Result<rustls::ClientConfig, RegistryError> {
     let mut roots = rustls::RootCertStore::empty();
     // Honours SSL_CERT_FILE / SSL_CERT_DIR; unreadable entries are skipped like curl does.
     let found = rustls_native_certs::load_native_certs();
@@ -313,7 +332,7 @@ fn tls_config() -> Result<rustls::ClientConfig, RegistryError> {
         })?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(config)
 }
 
