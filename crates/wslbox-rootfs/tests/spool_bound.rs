@@ -17,20 +17,9 @@ use wslbox_rootfs::{FlattenError, FlattenOptions, NoReporter, OutputDest, Output
 use wslbox_test::chroot::{must_run, require_root};
 use wslbox_test::oci_layout::{Compression, TarSource};
 use wslbox_test::oracle::Scratch;
+use wslbox_test::registry_fixture::noise;
 
 const BIG: usize = 3 << 20;
-
-fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
 
 fn tar_of(entries: &[(&str, tar::EntryType, Vec<u8>, &str)]) -> Vec<u8> {
     let mut b = tar::Builder::new(Vec::new());
