@@ -46,9 +46,11 @@ impl Left {
         w: &mut TarWriter<'_>,
         reporter: &dyn Reporter,
     ) -> Result<u64, OutputError> {
-        let Some(reread) = tree.reread.as_ref().filter(|_| !self.by_body.is_empty()) else {
+        if self.by_body.is_empty() {
             return Ok(0);
-        };
+        }
+        let reread = (tree.reread.as_ref())
+            .expect("bodies are left in layers only by a flatten that can read them again");
         let mut entries = 0;
         let mut layers: BTreeMap<u32, Vec<(u64, &[InodeId])>> = BTreeMap::new();
         for (&(layer, entry), inodes) in &self.by_body {
