@@ -44,12 +44,12 @@ pub(crate) struct BlobFetch<'a> {
 }
 
 /// How a chunked download ended.
-pub(crate) enum Chunked {
+pub(crate) enum Chunked<'s> {
     /// Every byte is in the writer.
     Done,
     /// The server ignored a range: the single-stream path goes on from the writer's offset,
-    /// with the answer already received for it, if any.
-    Unsupported(Option<Response>),
+    /// with the answer already received for it and the connection it came on, if any.
+    Unsupported(Option<(Response, SemaphorePermit<'s>)>),
 }
 
 enum ChunkError {
@@ -96,7 +96,7 @@ impl Session {
         &self,
         fetch: &BlobFetch<'_>,
         writer: &mut BlobWriter,
-    ) -> Result<Chunked, RegistryError> {
+    ) -> Result<Chunked<'_>, RegistryError> {
         let size = fetch.blob.size;
         let chunk = self.options.chunks.chunk_size.max(1);
         let start = writer.offset();
@@ -104,7 +104,7 @@ impl Session {
         let permit = self.connection().await;
         let response = self.request_range(fetch, start, first_end).await?;
         if !answers_range(&response, start, first_end, size) {
-            return Ok(Chunked::Unsupported(Some(response)));
+            return Ok(Chunked::Unsupported(Some((response, permit))));
         }
         let workers = self.options.jobs.max(1);
         let (head, _) = watch::channel(start);

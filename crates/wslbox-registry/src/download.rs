@@ -136,7 +136,7 @@ impl Session {
             reporter.on_blob_progress(&blob.digest, writer.offset());
         }
         let chunks = &self.options.chunks;
-        let mut first = None;
+        let (mut first, mut connection) = (None, None);
         if blob.urls.is_empty() && blob.size - writer.offset().min(blob.size) >= chunks.min_blob {
             let fetch = BlobFetch {
                 reg,
@@ -148,11 +148,18 @@ impl Session {
             };
             match self.download_chunks(&fetch, writer).await? {
                 Chunked::Done => return Ok(()),
-                // The server answered without honouring the range: go on with that answer.
-                Chunked::Unsupported(response) => first = response,
+                // The server answered without honouring the range: go on with that answer,
+                // on the connection it came on.
+                Chunked::Unsupported(Some((response, permit))) => {
+                    (first, connection) = (Some(response), Some(permit));
+                }
+                Chunked::Unsupported(None) => {}
             }
         }
-        let _connection = self.connection().await;
+        let _connection = match connection {
+            Some(permit) => permit,
+            None => self.connection().await,
+        };
         self.stream_whole(reg, reference, blob, &url, writer, reporter, first)
             .await
     }
