@@ -25,39 +25,91 @@ use crate::spool::BodyRef;
 use crate::tree::{Data, FlatTree, InodeKind, LayerBody, NodeId, ROOT};
 
 /// The opaque whiteout's file name (image-spec layer.md, "Opaque Whiteout").
-const OPAQUE: &[u8] = b".wh..wh..opq";
+pub(crate) const OPAQUE: &[u8] = b".wh..wh..opq";
 
 /// Implicit parents are made by `MkdirAll(dir, 0777)` under the usual umask 022.
 const IMPLICIT_DIR_MODE: u32 = 0o755;
+
+/// A layer being applied entry by entry ([`FlatTree::apply_entries`]), for a layer streamed
+/// while it is read.
+pub(crate) struct Applying {
+    label: String,
+    spool: u32,
+    whiteouts: bool,
+    /// Paths this layer created, and their ancestors: its whiteouts never remove those.
+    upper: HashSet<Vec<u8>>,
+}
+
+impl Applying {
+    /// The index of the layer's spool, which its left bodies name as their layer.
+    pub(crate) fn spool(&self) -> u32 {
+        self.spool
+    }
+}
 
 impl FlatTree {
     /// Applies the next layer on top of the tree (its entries in archive order); its spool
     /// file then belongs to the tree.
     pub fn apply(&mut self, layer: ParsedLayer) -> Result<(), FlattenError> {
-        let spool = u32::try_from(self.spools.len()).expect("fewer than 2^32 layers");
-        self.spools.push(layer.spool);
-        let mut upper: HashSet<Vec<u8>> = HashSet::new();
-        for entry in &layer.entries {
-            self.apply_entry(entry, spool, layer.whiteouts, &mut upper)
-                .map_err(|(unsafe_input, reason)| {
-                    let path = String::from_utf8_lossy(&entry.path).into_owned();
-                    let layer = layer.label.clone();
-                    if unsafe_input {
-                        FlattenError::UnsafePath {
-                            layer,
-                            path,
-                            reason,
-                        }
-                    } else {
-                        FlattenError::InvalidEntry {
-                            layer,
-                            path,
-                            reason,
-                        }
+        let mut applying = self.start_layer(&layer.label, layer.whiteouts);
+        self.apply_entries(&mut applying, &layer.entries)?;
+        self.finish_layer(applying, layer.spool);
+        Ok(())
+    }
+
+    /// Starts applying the next layer; its spool file is handed over by
+    /// [`Self::finish_layer`], and no other layer may be applied in between.
+    pub(crate) fn start_layer(&mut self, label: &str, whiteouts: bool) -> Applying {
+        Applying {
+            label: label.to_owned(),
+            spool: u32::try_from(self.spools.len()).expect("fewer than 2^32 layers"),
+            whiteouts,
+            upper: HashSet::new(),
+        }
+    }
+
+    /// Applies the next entries of the layer being applied, in archive order.
+    pub(crate) fn apply_entries(
+        &mut self,
+        applying: &mut Applying,
+        entries: &[LayerEntry],
+    ) -> Result<(), FlattenError> {
+        for entry in entries {
+            self.apply_entry(
+                entry,
+                applying.spool,
+                applying.whiteouts,
+                &mut applying.upper,
+            )
+            .map_err(|(unsafe_input, reason)| {
+                let path = String::from_utf8_lossy(&entry.path).into_owned();
+                let layer = applying.label.clone();
+                if unsafe_input {
+                    FlattenError::UnsafePath {
+                        layer,
+                        path,
+                        reason,
                     }
-                })?;
+                } else {
+                    FlattenError::InvalidEntry {
+                        layer,
+                        path,
+                        reason,
+                    }
+                }
+            })?;
         }
         Ok(())
+    }
+
+    /// The layer being applied is complete; `spool` holds its spooled bodies.
+    pub(crate) fn finish_layer(&mut self, applying: Applying, spool: std::fs::File) {
+        assert_eq!(
+            applying.spool as usize,
+            self.spools.len(),
+            "layers are applied one after the other"
+        );
+        self.spools.push(spool);
     }
 
     /// A tree made of `layers`, bottom first.

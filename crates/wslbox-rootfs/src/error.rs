@@ -65,6 +65,9 @@ pub enum FlattenError {
     /// An overlay from customization cannot be placed.
     #[error("cannot add `{path}` to the root filesystem: {reason}")]
     Overlay { path: String, reason: String },
+    /// Writing a file streamed into the output while its layer was read failed.
+    #[error(transparent)]
+    Output(Box<OutputError>),
 }
 
 /// Why writing the output failed. A failed write leaves no file at the destination.
@@ -84,6 +87,13 @@ pub enum OutputError {
         path: String,
         source: std::io::Error,
     },
+    /// A file written to the output while its layer was read did not survive: a later entry
+    /// of that layer, or customization, replaced or removed it. Layers built by image tools
+    /// name each path once; only a hand-made layer does this.
+    #[error(
+        "`{path}` went to the output while its layer was read, but a later entry of that layer replaced or removed it, and a stream cannot take it back; run again with --no-stream"
+    )]
+    Streamed { path: String },
     /// Reading a layer again for the file bodies left in it failed.
     #[error("reading layer {layer} again for its file bodies: {source}")]
     Layer {

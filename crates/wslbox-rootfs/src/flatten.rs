@@ -10,9 +10,11 @@ use std::sync::mpsc;
 use wslbox_image::{BlobOpener, LayerDescriptor};
 
 use crate::error::FlattenError;
-use crate::layer::ParsedLayer;
-use crate::read::read_layer;
+use crate::layer::{LayerBuilder, LayerOptions, ParsedLayer};
+use crate::output::Output;
+use crate::read::{read_layer, read_tar_into};
 use crate::report::Reporter;
+use crate::stream::{Shadow, Streaming};
 use crate::tree::{FlatTree, Reread};
 
 /// How to flatten.
@@ -27,6 +29,11 @@ pub struct FlattenOptions {
     /// Bytes of small file bodies (configuration files, scripts: what customization reads)
     /// spooled in all when layers can be read again; every other body stays in its layer.
     pub spool_budget: u64,
+    /// Tree paths whose files [`flatten_into`] never streams, because what comes after the
+    /// flatten replaces files below them: customization's
+    /// ([`crate::customize::REPLACED`]), and an upgrade's kept paths. Their bodies are
+    /// spooled whatever their size while the budget lasts.
+    pub hold: Vec<Vec<u8>>,
 }
 
 impl FlattenOptions {
@@ -38,8 +45,124 @@ impl FlattenOptions {
             spool_dir,
             jobs,
             spool_budget: 128 << 20,
+            hold: crate::customize::REPLACED
+                .iter()
+                .map(|p| p.as_bytes().to_vec())
+                .collect(),
         }
     }
+}
+
+/// Like [`flatten`], and streams the biggest layer's file bodies into `out` while that layer
+/// is read, when they are certain to survive (see the crate docs); the rest of the tree
+/// follows with [`Output::finish`]. Layers are read again for the output only when the opener
+/// can open them again; otherwise this is [`flatten`].
+///
+/// The other layers are read first (the lower ones applied), so the streamed layer, the one
+/// whose download ends last, is read as it arrives.
+pub fn flatten_into(
+    layers: &[LayerDescriptor],
+    opener: &dyn BlobOpener,
+    opts: &FlattenOptions,
+    reporter: &dyn Reporter,
+    out: &mut Output,
+) -> Result<FlatTree, FlattenError> {
+    let reopen = opener.reopen();
+    let Some(streamed) = (0..layers.len()).max_by_key(|&i| (layers[i].size, i)) else {
+        return flatten(layers, opener, opts, reporter);
+    };
+    let Some(reopen) = reopen else {
+        return flatten(layers, opener, opts, reporter);
+    };
+    let mut tree = FlatTree::new();
+    let budget = opts.spool_budget / layers.len() as u64;
+    let next = AtomicUsize::new(0);
+    let cancel = AtomicBool::new(false);
+    let others = layers.len() - 1;
+    let workers = opts.jobs.clamp(1, others.max(1));
+    let (tx, rx) = mpsc::sync_channel::<(usize, Result<ParsedLayer, FlattenError>)>(workers);
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            let tx = tx.clone();
+            let (next, cancel) = (&next, &cancel);
+            scope.spawn(move || {
+                loop {
+                    let mut i = next.fetch_add(1, Ordering::SeqCst);
+                    if i >= streamed {
+                        i += 1; // the streamed layer is read on the calling thread
+                    }
+                    if i >= layers.len() || cancel.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let result = read_layer(
+                        i,
+                        &layers[i],
+                        opener,
+                        &opts.spool_dir,
+                        Some(budget),
+                        reporter,
+                        cancel,
+                    );
+                    if tx.send((i, result)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let result = (|| {
+            let mut pending = BTreeMap::new();
+            let mut take = |want: usize| {
+                loop {
+                    if let Some(p) = pending.remove(&want) {
+                        return p;
+                    }
+                    let (i, result) = rx.recv().expect("a worker reports every layer it takes");
+                    pending.insert(i, result);
+                }
+            };
+            for want in 0..streamed {
+                if reporter.cancelled() {
+                    return Err(FlattenError::Interrupted);
+                }
+                tree.apply(take(want)?)?;
+            }
+            let uppers = (streamed + 1..layers.len())
+                .map(&mut take)
+                .collect::<Result<Vec<_>, _>>()?;
+            let shadow = Shadow::of(&uppers);
+            let layer = &layers[streamed];
+            let label = format!("layer {}", layer.digest);
+            reporter.layer_started(streamed, layer);
+            let raw = opener.open(layer).map_err(|source| FlattenError::Read {
+                layer: label.clone(),
+                source,
+            })?;
+            let builder = LayerBuilder::new(label, &opts.spool_dir, LayerOptions::image_layer())?
+                .rereadable(budget)
+                .holding(&opts.hold);
+            let mut streaming =
+                Streaming::new(builder, &mut tree, shadow, &opts.hold, out, reporter);
+            let progress = |bytes| reporter.layer_progress(streamed, bytes);
+            read_tar_into(raw, layer.compression, &mut streaming, &progress, &cancel)?;
+            let entries = streaming.finish()?;
+            reporter.layer_finished(streamed, entries as u64);
+            for upper in uppers {
+                tree.apply(upper)?;
+            }
+            Ok(())
+        })();
+        if result.is_err() {
+            cancel.store(true, Ordering::Relaxed);
+            drain(rx);
+        }
+        result
+    })?;
+    tree.reread = Some(Reread {
+        opener: reopen,
+        layers: layers.to_vec(),
+    });
+    Ok(tree)
 }
 
 /// Reads `layers` (bottom first) through `opener` and applies them in order.

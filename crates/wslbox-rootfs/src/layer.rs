@@ -225,6 +225,9 @@ pub struct LayerBuilder {
     reread: Option<u64>,
     /// The archive entry being added (see [`EntryKind::Reread`]).
     entry: u64,
+    /// Paths (and what is below them) whose bodies are spooled whatever their size while the
+    /// budget lasts: what customization replaces or reads.
+    hold: Vec<Vec<u8>>,
 }
 
 impl LayerBuilder {
@@ -248,6 +251,7 @@ impl LayerBuilder {
             entries: Vec::new(),
             reread: None,
             entry: 0,
+            hold: Vec::new(),
         })
     }
 
@@ -257,6 +261,22 @@ impl LayerBuilder {
     pub(crate) fn rereadable(mut self, budget: u64) -> Self {
         self.reread = Some(budget);
         self
+    }
+
+    /// Spools the bodies below `paths` whatever their size, while the budget lasts.
+    pub(crate) fn holding(mut self, paths: &[Vec<u8>]) -> Self {
+        self.hold = paths.to_vec();
+        self
+    }
+
+    /// Whether whiteouts are applied (image layers) or kept as files.
+    pub(crate) fn whiteouts(&self) -> bool {
+        self.opts.whiteouts
+    }
+
+    /// The entries added so far.
+    pub(crate) fn entries(&self) -> &[LayerEntry] {
+        &self.entries
     }
 
     /// The number of the archive entry the next [`Self::add`] is for.
@@ -277,9 +297,6 @@ impl LayerBuilder {
         meta: EntryMeta,
     ) -> Result<(), FlattenError> {
         let kind = match data {
-            EntryData::File(body) if self.reread.is_some() => {
-                return self.add_rereadable(raw_path, meta, body);
-            }
             EntryData::File(body) => {
                 return self.add_file(raw_path, meta, |spool| spool.append(body));
             }
@@ -350,39 +367,70 @@ impl LayerBuilder {
         self.push(raw_path, EntryKind::File { offset, len }, meta)
     }
 
-    /// A regular file of a layer that can be read again: a small body is spooled while the
-    /// budget lasts; any other is skipped and recorded by its entry number.
-    fn add_rereadable(
+    /// Adds a regular file whose header says it has `len` bytes.
+    pub(crate) fn add_body(
         &mut self,
         raw_path: &[u8],
         meta: EntryMeta,
+        len: u64,
         body: &mut dyn Read,
     ) -> Result<(), FlattenError> {
-        let path = self.normalized(raw_path)?;
-        if (self.opts.whiteouts && is_whiteout(&path)) || self.opts.place(raw_path, &path).is_none()
-        {
-            return self.add_file(raw_path, meta, |_| Ok((0, 0)));
+        if self.reread.is_none() {
+            return self.add(raw_path, EntryData::File(body), meta);
         }
-        let read_err = |source| FlattenError::Read {
+        if self.leaves_in_layer(raw_path, len)?.is_none() {
+            let path = self.normalized(raw_path)?;
+            if (self.opts.whiteouts && is_whiteout(&path))
+                || self.opts.place(raw_path, &path).is_none()
+            {
+                return self.add_file(raw_path, meta, |_| Ok((0, 0)));
+            }
+            if let Some(budget) = self.reread.as_mut() {
+                *budget -= len;
+            }
+            return self.add_file(raw_path, meta, |spool| spool.append(body));
+        }
+        let skipped = io::copy(body, &mut io::sink()).map_err(|source| FlattenError::Read {
             layer: self.label.clone(),
             source,
+        })?;
+        self.add_left(raw_path, meta, skipped)
+    }
+
+    /// The tree path of a regular file of `len` bytes at `raw_path` if its body is to stay
+    /// in the layer: the layer can be read again, and the body is neither small nor held
+    /// (see [`Self::holding`]), or the spool budget is spent.
+    pub(crate) fn leaves_in_layer(
+        &self,
+        raw_path: &[u8],
+        len: u64,
+    ) -> Result<Option<Vec<u8>>, FlattenError> {
+        let Some(budget) = self.reread else {
+            return Ok(None);
         };
-        let mut head = Vec::new();
-        body.take(SMALL_BODY + 1)
-            .read_to_end(&mut head)
-            .map_err(read_err)?;
-        let budget = self.reread.as_mut().expect("a rereadable layer");
-        if let Some(left) = budget
-            .checked_sub(head.len() as u64)
-            .filter(|_| head.len() as u64 <= SMALL_BODY)
-        {
-            *budget = left;
-            return self.add_file(raw_path, meta, |spool| spool.append(&mut &head[..]));
+        let path = self.normalized(raw_path)?;
+        if self.opts.whiteouts && is_whiteout(&path) {
+            return Ok(None);
         }
-        let rest = io::copy(body, &mut io::sink()).map_err(read_err)?;
+        let Some(placed) = self.opts.place(raw_path, &path) else {
+            return Ok(None);
+        };
+        let held = || self.hold.iter().any(|h| crate::path::is_within(&placed, h));
+        let spooled = len <= budget && (len <= SMALL_BODY || held());
+        Ok((!spooled).then_some(placed))
+    }
+
+    /// Records a regular file of `len` bytes whose body stays in the layer (the caller read
+    /// past it), by its entry number.
+    pub(crate) fn add_left(
+        &mut self,
+        raw_path: &[u8],
+        meta: EntryMeta,
+        len: u64,
+    ) -> Result<(), FlattenError> {
         let kind = EntryKind::Reread {
             entry: self.entry,
-            len: head.len() as u64 + rest,
+            len,
         };
         self.push(raw_path, kind, meta)
     }

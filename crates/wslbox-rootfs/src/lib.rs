@@ -69,6 +69,7 @@ mod reread;
 mod resolve;
 mod sparse;
 mod spool;
+mod stream;
 mod tree;
 mod write;
 
@@ -77,10 +78,10 @@ pub mod osrelease;
 
 pub use arch::detect_platform;
 pub use error::{FlattenError, OutputError};
-pub use flatten::{FlattenOptions, flatten};
+pub use flatten::{FlattenOptions, flatten, flatten_into};
 pub use keep::{ALWAYS_KEPT, KeepPathError, KeepPaths, Kept, read_kept};
 pub use layer::{EntryData, EntryMeta, LayerBuilder, LayerOptions, ParsedLayer, PathMap};
-pub use output::{OutputDest, OutputFormat, Stats, write_output, write_tar};
+pub use output::{Output, OutputDest, OutputFormat, Stats, write_output, write_tar};
 pub use read::read_tar;
 pub use report::{NoReporter, Reporter};
 pub use tree::FlatTree;

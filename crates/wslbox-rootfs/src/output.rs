@@ -10,7 +10,7 @@ use crate::pgzip::ParGzWriter;
 use crate::report::Reporter;
 use crate::tree::FlatTree;
 pub use crate::write::Stats;
-use crate::write::{Direct, Plain};
+use crate::write::{Cancel, CopyError, Plain, TarSink, copy_spool_direct};
 
 /// gzip level of `.tar.gz`/`.wsl` outputs (pigz's default).
 const GZIP_LEVEL: u32 = 6;
@@ -87,17 +87,7 @@ pub fn write_output(
     format: OutputFormat,
     reporter: &dyn Reporter,
 ) -> Result<Stats, OutputError> {
-    match dest {
-        OutputDest::File(path) => write_file(tree, &path, format, reporter),
-        OutputDest::Stdout => {
-            let stdout = io::stdout().lock();
-            write_compressed(tree, stdout, format, reporter, "standard output", true)
-        }
-        // Kernel copies cannot help an arbitrary writer; big user-space chunks do.
-        OutputDest::Writer(w) => {
-            write_compressed(tree, w, format, reporter, "the output stream", false)
-        }
-    }
+    Output::open(dest, format)?.finish(tree, reporter)
 }
 
 /// Writes the uncompressed tar stream of `tree` into `out`.
@@ -106,43 +96,342 @@ pub fn write_tar(
     out: &mut dyn Write,
     reporter: &dyn Reporter,
 ) -> Result<Stats, OutputError> {
-    crate::write::write_tree(tree, &mut Plain(out), reporter)
+    crate::write::write_tree(tree, &mut Plain(out), Stats::default(), false, reporter)
 }
 
-fn write_file(
-    tree: &FlatTree,
-    path: &Path,
+/// An output being written: opened before the layers are read, so that
+/// [`crate::flatten_into`] can stream file bodies into it while their layer arrives, then
+/// completed with the rest of the tree by [`Output::finish`]. Dropped unfinished, a file
+/// destination leaves nothing behind.
+pub struct Output {
+    /// The destination, as messages name it.
+    dest: String,
     format: OutputFormat,
-    reporter: &dyn Reporter,
-) -> Result<Stats, OutputError> {
-    let err = |source| OutputError::Io {
-        dest: path.display().to_string(),
-        source,
-    };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".partial")
-        .tempfile_in(dir)
-        .map_err(err)?;
-    let stats = write_compressed(
-        tree,
-        tmp.as_file(),
-        format,
-        reporter,
-        &path.display().to_string(),
-        true,
-    )?;
-    set_readable(tmp.as_file()).map_err(err)?;
-    tmp.persist(path).map_err(|e| err(e.error))?;
-    Ok(stats)
+    sink: Sink,
+    /// A file destination: the temp file next to it, renamed into place by `finish`.
+    file: Option<(tempfile::NamedTempFile, PathBuf)>,
+    /// The entries and tar bytes written so far.
+    stats: Stats,
+}
+
+impl std::fmt::Debug for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Output")
+            .field("dest", &self.dest)
+            .field("format", &self.format)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Output {
+    /// Opens `dest` for a tar stream in `format`: a file is created as a temp file beside it.
+    pub fn open(dest: OutputDest, format: OutputFormat) -> Result<Output, OutputError> {
+        let (dest_name, target, file) = match dest {
+            OutputDest::File(path) => {
+                let err = |source| OutputError::Io {
+                    dest: path.display().to_string(),
+                    source,
+                };
+                let dir = match path.parent() {
+                    Some(d) if !d.as_os_str().is_empty() => d,
+                    _ => Path::new("."),
+                };
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let tmp = tempfile::Builder::new()
+                    .prefix(&format!(".{name}."))
+                    .suffix(".partial")
+                    .tempfile_in(dir)
+                    .map_err(err)?;
+                let handle = tmp.as_file().try_clone().map_err(err)?;
+                (
+                    path.display().to_string(),
+                    Target::File(handle),
+                    Some((tmp, path)),
+                )
+            }
+            OutputDest::Stdout => (
+                "standard output".to_owned(),
+                Target::Stdout(io::stdout()),
+                None,
+            ),
+            OutputDest::Writer(w) => ("the output stream".to_owned(), Target::Writer(w), None),
+        };
+        let sink = Sink::new(target, format).map_err(|source| OutputError::Io {
+            dest: dest_name.clone(),
+            source,
+        })?;
+        Ok(Output {
+            dest: dest_name,
+            format,
+            sink,
+            file,
+            stats: Stats::default(),
+        })
+    }
+
+    /// The destination, as messages name it.
+    pub fn dest(&self) -> &str {
+        &self.dest
+    }
+
+    /// Entries written so far, before [`Output::finish`].
+    pub fn written(&self) -> u64 {
+        self.stats.entries
+    }
+
+    /// Starts over, for a flatten that has to read its layers again: a file is emptied; a
+    /// stream that already received entries cannot be taken back (`false`).
+    pub fn rewind(&mut self) -> bool {
+        if self.stats.entries == 0 {
+            return true;
+        }
+        let Some((tmp, _)) = &self.file else {
+            return false;
+        };
+        // The old encoder goes first: dropping it flushes what it buffered.
+        let old = std::mem::replace(
+            &mut self.sink,
+            Sink::Plain(Plain(BufWriter::new(Target::Writer(Box::new(io::sink()))))),
+        );
+        drop(old);
+        let fresh = tmp.as_file().try_clone().and_then(|f| {
+            f.set_len(0)?;
+            let mut f = f;
+            io::Seek::seek(&mut f, io::SeekFrom::Start(0))?;
+            Sink::new(Target::File(f), self.format)
+        });
+        match fresh {
+            Ok(sink) => {
+                self.sink = sink;
+                self.stats = Stats::default();
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Writes one regular file, `len` bytes of `body`, at the tree path `path`. A body that
+    /// fails or ends early is [`StreamError::Read`].
+    pub(crate) fn stream_file(
+        &mut self,
+        path: &[u8],
+        meta: &crate::layer::EntryMeta,
+        len: u64,
+        body: &mut dyn io::Read,
+        reporter: &dyn Reporter,
+    ) -> Result<(), StreamError> {
+        let before = self.stats.tar_bytes;
+        let cancel = || reporter.cancelled();
+        crate::write::write_file(
+            &mut self.sink,
+            &mut self.stats.tar_bytes,
+            path,
+            meta,
+            len,
+            body,
+            &cancel,
+        )
+        .map_err(|e| match e {
+            CopyError::Read(source) => StreamError::Read(source),
+            CopyError::Write(source) => StreamError::Output(OutputError::Io {
+                dest: self.dest.clone(),
+                source,
+            }),
+            CopyError::Cancelled => StreamError::Output(OutputError::Interrupted),
+        })?;
+        self.stats.entries += 1;
+        reporter.output_progress(1, self.stats.tar_bytes - before);
+        Ok(())
+    }
+
+    /// Writes the rest of `tree` after what was streamed, ends the stream and, for a file,
+    /// renames it into place. When a streamed file did not survive (a path its layer names
+    /// twice), a file is written again from the start, and a stream fails
+    /// ([`OutputError::Streamed`]).
+    pub fn finish(
+        mut self,
+        tree: &FlatTree,
+        reporter: &dyn Reporter,
+    ) -> Result<Stats, OutputError> {
+        if let Some(path) = &tree.stream_conflict
+            && self.stats.entries > 0
+            && !self.rewind()
+        {
+            return Err(OutputError::Streamed {
+                path: crate::error::show(path),
+            });
+        }
+        // Nothing streamed into this output (or it started over): the tree is written whole.
+        let streamed = self.stats.entries > 0;
+        let Output {
+            dest,
+            sink,
+            file,
+            stats,
+            ..
+        } = self;
+        let err = |source| OutputError::Io {
+            dest: dest.clone(),
+            source,
+        };
+        let mut sink = sink;
+        let mut stats = crate::write::write_tree(tree, &mut sink, stats, streamed, reporter)
+            .map_err(|e| match e {
+                OutputError::Io { source, .. } => err(source),
+                other => other,
+            })?;
+        stats.output_bytes = sink.finish().map_err(err)?.unwrap_or(stats.tar_bytes);
+        if let Some((tmp, path)) = file {
+            set_readable(tmp.as_file()).map_err(err)?;
+            tmp.persist(&path).map_err(|e| err(e.error))?;
+        }
+        Ok(stats)
+    }
+}
+
+/// Why streaming a file into the output failed.
+pub(crate) enum StreamError {
+    /// Reading the body from its layer.
+    Read(io::Error),
+    Output(OutputError),
+}
+
+/// Where the bytes go.
+enum Target {
+    File(std::fs::File),
+    Stdout(io::Stdout),
+    Writer(Box<dyn Write + Send>),
+}
+
+impl Write for Target {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Self::File(f) => f.write(buf),
+            Self::Stdout(s) => s.write(buf),
+            Self::Writer(w) => w.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Self::File(f) => f.flush(),
+            Self::Stdout(s) => s.flush(),
+            Self::Writer(w) => w.flush(),
+        }
+    }
+}
+
+/// The tar stream's encoder over its target.
+enum Sink {
+    /// Plain tar into a file or standard output: spooled bodies are copied in the kernel.
+    Direct(BufWriter<Target>),
+    /// Plain tar into any writer.
+    Plain(Plain<BufWriter<Target>>),
+    /// gzip members compressed on all cores.
+    Gz(ParGzWriter<Counting<Target>>),
+    /// xz, liblzma's multithreaded encoder.
+    Xz(Box<liblzma::write::XzEncoder<BufWriter<Counting<Target>>>>),
+}
+
+impl Sink {
+    fn new(target: Target, format: OutputFormat) -> io::Result<Sink> {
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let counted = |inner| Counting { inner, bytes: 0 };
+        Ok(match format {
+            OutputFormat::Tar if matches!(target, Target::Writer(_)) => {
+                Sink::Plain(Plain(BufWriter::with_capacity(1 << 20, target)))
+            }
+            OutputFormat::Tar => Sink::Direct(BufWriter::with_capacity(1 << 20, target)),
+            OutputFormat::TarGz | OutputFormat::Wsl => {
+                Sink::Gz(ParGzWriter::new(counted(target), threads, GZIP_LEVEL))
+            }
+            OutputFormat::TarXz => {
+                let stream = liblzma::stream::MtStreamBuilder::new()
+                    .threads(u32::try_from(threads).unwrap_or(1))
+                    .preset(XZ_PRESET)
+                    .check(liblzma::stream::Check::Crc64)
+                    .encoder()
+                    .map_err(io::Error::other)?;
+                Sink::Xz(Box::new(liblzma::write::XzEncoder::new_stream(
+                    BufWriter::with_capacity(1 << 20, counted(target)),
+                    stream,
+                )))
+            }
+        })
+    }
+
+    /// Ends the stream; returns the compressed bytes written, if it compresses.
+    fn finish(self) -> io::Result<Option<u64>> {
+        match self {
+            Sink::Direct(mut d) => {
+                d.flush()?;
+                Ok(None)
+            }
+            Sink::Plain(mut p) => {
+                p.flush()?;
+                Ok(None)
+            }
+            Sink::Gz(gz) => {
+                let mut counted = gz.finish()?;
+                counted.flush()?;
+                Ok(Some(counted.bytes))
+            }
+            Sink::Xz(xz) => {
+                let mut buf = xz.finish()?;
+                buf.flush()?;
+                let counted = buf.into_inner().map_err(|e| e.into_error())?;
+                Ok(Some(counted.bytes))
+            }
+        }
+    }
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Sink::Direct(d) => d.write(buf),
+            Sink::Plain(p) => p.write(buf),
+            Sink::Gz(g) => g.write(buf),
+            Sink::Xz(x) => x.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Sink::Direct(d) => d.flush(),
+            Sink::Plain(p) => p.flush(),
+            Sink::Gz(g) => g.flush(),
+            Sink::Xz(x) => x.flush(),
+        }
+    }
+}
+
+impl TarSink for Sink {
+    fn copy_spool(
+        &mut self,
+        spool: &std::fs::File,
+        offset: u64,
+        len: u64,
+        cancel: Cancel,
+    ) -> Result<u64, CopyError> {
+        match self {
+            Sink::Direct(buf) => {
+                buf.flush().map_err(CopyError::Write)?;
+                match buf.get_mut() {
+                    Target::File(f) => copy_spool_direct(spool, offset, len, f, cancel),
+                    Target::Stdout(s) => copy_spool_direct(spool, offset, len, s, cancel),
+                    Target::Writer(w) => copy_spool_direct(spool, offset, len, w, cancel),
+                }
+            }
+            other => crate::write::copy_body(
+                &mut crate::spool::BodyReader::new(spool, offset, len),
+                other,
+                cancel,
+            ),
+        }
+    }
 }
 
 /// Temp files are created 0600; an exported rootfs is an ordinary file.
@@ -155,74 +444,6 @@ fn set_readable(file: &std::fs::File) -> io::Result<()> {
 #[cfg(not(unix))]
 fn set_readable(_file: &std::fs::File) -> io::Result<()> {
     Ok(())
-}
-
-/// `kernel_copy`: `out` is a file or standard output, where `std::io::copy` can copy file
-/// bodies from the spool in the kernel.
-fn write_compressed<W: Write>(
-    tree: &FlatTree,
-    out: W,
-    format: OutputFormat,
-    reporter: &dyn Reporter,
-    dest: &str,
-    kernel_copy: bool,
-) -> Result<Stats, OutputError> {
-    let err = |source| OutputError::Io {
-        dest: dest.to_owned(),
-        source,
-    };
-    let rename = |e: OutputError| match e {
-        OutputError::Io { source, .. } => err(source),
-        other => other,
-    };
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    if format == OutputFormat::Tar && !kernel_copy {
-        let mut sink = Plain(BufWriter::with_capacity(1 << 20, out));
-        let mut stats = crate::write::write_tree(tree, &mut sink, reporter).map_err(rename)?;
-        sink.flush().map_err(err)?;
-        stats.output_bytes = stats.tar_bytes;
-        return Ok(stats);
-    }
-    if format == OutputFormat::Tar {
-        let mut sink = Direct {
-            buf: BufWriter::with_capacity(1 << 20, out),
-        };
-        let mut stats = crate::write::write_tree(tree, &mut sink, reporter).map_err(rename)?;
-        sink.flush().map_err(err)?;
-        stats.output_bytes = stats.tar_bytes;
-        return Ok(stats);
-    }
-    let mut counted = Counting {
-        inner: out,
-        bytes: 0,
-    };
-    let mut stats = match format {
-        OutputFormat::Tar => unreachable!("handled above"),
-        OutputFormat::TarGz | OutputFormat::Wsl => {
-            let mut gz = ParGzWriter::new(&mut counted, threads, GZIP_LEVEL);
-            let stats = write_tar(tree, &mut gz, reporter).map_err(rename)?;
-            gz.finish().map_err(err)?;
-            stats
-        }
-        OutputFormat::TarXz => {
-            let stream = liblzma::stream::MtStreamBuilder::new()
-                .threads(u32::try_from(threads).unwrap_or(1))
-                .preset(XZ_PRESET)
-                .check(liblzma::stream::Check::Crc64)
-                .encoder()
-                .map_err(|e| err(io::Error::other(e)))?;
-            let mut xz = liblzma::write::XzEncoder::new_stream(
-                BufWriter::with_capacity(1 << 20, &mut counted),
-                stream,
-            );
-            let stats = write_tar(tree, &mut xz, reporter).map_err(rename)?;
-            xz.finish().map_err(err)?.flush().map_err(err)?;
-            stats
-        }
-    };
-    counted.flush().map_err(err)?;
-    stats.output_bytes = counted.bytes;
-    Ok(stats)
 }
 
 struct Counting<W> {

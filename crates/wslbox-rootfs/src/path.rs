@@ -48,6 +48,14 @@ pub(crate) fn join(parent: &[u8], name: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Whether the normalized `path` is `dir` or lies below it (the root holds everything).
+pub(crate) fn is_within(path: &[u8], dir: &[u8]) -> bool {
+    dir.is_empty()
+        || path
+            .strip_prefix(dir)
+            .is_some_and(|rest| rest.is_empty() || rest[0] == b'/')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,3 +85,4 @@ mod tests {
         assert_eq!(join(b"", b"c"), b"c");
     }
 }
+

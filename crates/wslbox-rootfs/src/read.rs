@@ -57,7 +57,45 @@ pub fn read_tar(
     progress: &(dyn Fn(u64) + Sync),
     cancel: &AtomicBool,
 ) -> Result<ParsedLayer, FlattenError> {
-    let label = builder.label().to_owned();
+    read_tar_into(raw, compression, &mut builder, progress, cancel)?;
+    builder.finish()
+}
+
+/// Where [`read_tar_into`] puts a layer's entries: a [`LayerBuilder`], or one that also
+/// streams bodies into the output (`stream`).
+pub(crate) trait Entries {
+    fn builder(&self) -> &LayerBuilder;
+    fn builder_mut(&mut self) -> &mut LayerBuilder;
+    /// A regular file whose header says it has `len` bytes.
+    fn file(
+        &mut self,
+        raw_path: &[u8],
+        meta: Meta,
+        len: u64,
+        body: &mut dyn Read,
+    ) -> Result<(), FlattenError> {
+        self.builder_mut().add_body(raw_path, meta, len, body)
+    }
+}
+
+impl Entries for LayerBuilder {
+    fn builder(&self) -> &LayerBuilder {
+        self
+    }
+    fn builder_mut(&mut self) -> &mut LayerBuilder {
+        self
+    }
+}
+
+/// [`read_tar`] into any [`Entries`].
+pub(crate) fn read_tar_into(
+    raw: Box<dyn Read + Send>,
+    compression: Compression,
+    builder: &mut dyn Entries,
+    progress: &(dyn Fn(u64) + Sync),
+    cancel: &AtomicBool,
+) -> Result<(), FlattenError> {
+    let label = builder.builder().label().to_owned();
     let read_err = |source| FlattenError::Read {
         layer: label.clone(),
         source,
@@ -72,7 +110,7 @@ pub fn read_tar(
             inner: decoded,
             failed: &below_failed,
         };
-        if let Err(e) = parse_tar(&mut tracked, &mut builder, cancel) {
+        if let Err(e) = parse_tar(&mut tracked, builder, cancel) {
             drop(tracked);
             // A corrupt blob decodes to garbage long before its digest is checked at EOF.
             // Reading the raw rest lets a digest mismatch, the root cause, be reported
@@ -95,8 +133,7 @@ pub fn read_tar(
         drop(tracked);
         io::copy(&mut counted, &mut io::sink()).map_err(read_err)?;
         Ok(())
-    })?;
-    builder.finish()
+    })
 }
 
 /// The decompressor for `compression` over `input`; every one reads concatenated streams.
@@ -120,10 +157,10 @@ pub(crate) fn decoder<'a>(
 
 fn parse_tar(
     input: &mut dyn Read,
-    builder: &mut LayerBuilder,
+    sink: &mut dyn Entries,
     cancel: &AtomicBool,
 ) -> Result<(), FlattenError> {
-    let label = builder.label().to_owned();
+    let label = sink.builder().label().to_owned();
     let tar_err = |source| FlattenError::Tar {
         layer: label.clone(),
         source,
@@ -133,9 +170,10 @@ fn parse_tar(
         if cancel.load(Ordering::Relaxed) {
             return Err(tar_err(io::Error::other("cancelled")));
         }
-        builder.at_entry(index as u64);
+        sink.builder_mut().at_entry(index as u64);
         let mut entry = entry.map_err(tar_err)?;
         let raw_path = entry.path_bytes().into_owned();
+        let builder = sink.builder();
         let invalid = |reason: String| builder.invalid(&raw_path, reason);
         let header = entry.header();
         let entry_type = header.entry_type();
@@ -221,17 +259,20 @@ fn parse_tar(
             }
         }
         match data {
-            Some(data) => builder.add(&raw_path, data, meta)?,
+            Some(data) => sink.builder_mut().add(&raw_path, data, meta)?,
             // A PAX sparse file is stored under a made-up name; its real one is a record.
             None if sparse.is_sparse() => {
                 let name = sparse.name.clone().unwrap_or(raw_path.clone());
                 let segments = sparse.segments(&mut entry).map_err(&invalid)?;
                 let size = sparse.real_size.unwrap_or(0);
-                builder.add_file(&name, meta, |spool| {
+                sink.builder_mut().add_file(&name, meta, |spool| {
                     spool.append_sparse(&mut entry, &segments, size)
                 })?;
             }
-            None => builder.add(&raw_path, EntryData::File(&mut entry), meta)?,
+            None => {
+                let len = entry.size();
+                sink.file(&raw_path, meta, len, &mut entry)?;
+            }
         }
     }
     Ok(())

@@ -2,7 +2,7 @@
 //! names pointing at shared inodes (so hardlink groups are exact), file bodies referenced in
 //! the layer spools or, for overlays, held in memory (they are small config files).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::Read;
 use std::sync::Arc;
@@ -97,6 +97,12 @@ pub struct FlatTree {
     pub(crate) mem: Vec<Vec<u8>>,
     /// Set when some bodies were left in their layers.
     pub(crate) reread: Option<Reread>,
+    /// Files whose entry the output already holds, written while their layer was read
+    /// (`stream`): node → its path.
+    pub(crate) streamed: HashMap<NodeId, Vec<u8>>,
+    /// The first streamed path that a later change removed or replaced: the output cannot
+    /// take it back, so writing the rest fails ([`crate::OutputError::Streamed`]).
+    pub(crate) stream_conflict: Option<Vec<u8>>,
 }
 
 pub(crate) const ROOT: NodeId = 0;
@@ -127,6 +133,8 @@ impl FlatTree {
             spools: Vec::new(),
             mem: Vec::new(),
             reread: None,
+            streamed: HashMap::new(),
+            stream_conflict: None,
         }
     }
 
@@ -229,14 +237,33 @@ impl FlatTree {
         Some((full, node))
     }
 
-    /// Detaches the node at a (resolved) path, with everything below it.
+    /// Detaches the node at a (resolved) path, with everything below it. Every removal and
+    /// replacement comes through here, so this is where a streamed file that does not
+    /// survive is noticed.
     pub(crate) fn remove(&mut self, path: &[u8]) {
         let (parent, name) = split_last(path);
         if let Some(p) = self.lookup_lexical(parent)
             && let Some(children) = self.nodes[p as usize].children.as_mut()
+            && let Some(gone) = children.remove(name)
+            && !self.streamed.is_empty()
+            && self.stream_conflict.is_none()
         {
-            children.remove(name);
+            self.stream_conflict = self.streamed_below(gone);
         }
+    }
+
+    /// The path of a streamed file at or below `top`, if there is one.
+    fn streamed_below(&self, top: NodeId) -> Option<Vec<u8>> {
+        let mut stack = vec![top];
+        while let Some(n) = stack.pop() {
+            if let Some(path) = self.streamed.get(&n) {
+                return Some(path.clone());
+            }
+            if let Some(children) = &self.nodes[n as usize].children {
+                stack.extend(children.values().copied());
+            }
+        }
+        None
     }
 
     /// Adds a new name in the (existing, resolved) directory `parent`.

@@ -37,21 +37,33 @@ pub struct Stats {
     pub output_bytes: u64,
 }
 
-/// Writes the tree as a tar stream into `out` (end-of-archive blocks included).
+/// Writes the tree as a tar stream into `out` (end-of-archive blocks included). With
+/// `streamed`, `out` holds the `before` entries streamed while the layers were read (the
+/// files in [`FlatTree::streamed`]), and those are not written again.
 pub(crate) fn write_tree(
     tree: &FlatTree,
     out: &mut dyn TarSink,
+    before: Stats,
+    streamed: bool,
     reporter: &dyn Reporter,
 ) -> Result<Stats, OutputError> {
     let io_err = |source| OutputError::Io {
         dest: "the output".to_owned(),
         source,
     };
+    let empty = HashMap::new();
+    let streamed = if streamed { &tree.streamed } else { &empty };
     let links = tree.link_counts();
-    let mut first_name: HashMap<InodeId, Vec<u8>> = HashMap::new();
+    // A streamed file's other names are hardlinks to the name it was streamed under.
+    let mut first_name: HashMap<InodeId, Vec<u8>> = (streamed.iter())
+        .map(|(&node, path)| (tree.nodes[node as usize].inode, path.clone()))
+        .collect();
     let mut left = Left::default();
-    let mut w = TarWriter { out, bytes: 0 };
-    let mut entries = 0u64;
+    let mut w = TarWriter {
+        out,
+        bytes: before.tar_bytes,
+    };
+    let mut entries = before.entries;
     let cancel = || reporter.cancelled();
     // Children are pushed in reverse so they pop in name order.
     let mut stack: Vec<(Vec<u8>, u32)> = vec![(Vec::new(), ROOT)];
@@ -61,18 +73,23 @@ pub(crate) fn write_tree(
         }
         let node = &tree.nodes[node_id as usize];
         let inode = &tree.inodes[node.inode as usize];
+        if streamed.contains_key(&node_id) {
+            continue; // a file, written already
+        }
+        let before = w.bytes;
+        if links[node.inode as usize] > 1
+            && let Some(target) = first_name.get(&node.inode)
+        {
+            w.header(&path, &inode.meta, Kind::Hardlink(target), 0)
+                .map_err(io_err)?;
+            entries += 1;
+            reporter.output_progress(1, w.bytes - before);
+            continue;
+        }
         if left.take(tree, node.inode, &path) {
             continue;
         }
-        let before = w.bytes;
         if links[node.inode as usize] > 1 {
-            if let Some(target) = first_name.get(&node.inode) {
-                w.header(&path, &inode.meta, Kind::Hardlink(target), 0)
-                    .map_err(io_err)?;
-                entries += 1;
-                reporter.output_progress(1, w.bytes - before);
-                continue;
-            }
             first_name.insert(node.inode, path.clone());
         }
         match &inode.kind {
@@ -146,6 +163,32 @@ pub(crate) fn write_tree(
     })
 }
 
+/// Writes one regular file entry, `len` bytes of `body` after its header, as the first part
+/// of the stream (`stream`); `bytes` counts the tar bytes written.
+pub(crate) fn write_file(
+    out: &mut dyn TarSink,
+    bytes: &mut u64,
+    path: &[u8],
+    meta: &Meta,
+    len: u64,
+    body: &mut dyn io::Read,
+    cancel: Cancel,
+) -> Result<(), CopyError> {
+    let mut w = TarWriter { out, bytes: *bytes };
+    w.header(path, meta, Kind::File, len)
+        .map_err(CopyError::Write)?;
+    let copied = copy_body(&mut body.take(len), &mut w, cancel)?;
+    if copied != len {
+        return Err(CopyError::Read(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!("the body ended after {copied} of {len} bytes"),
+        )));
+    }
+    w.pad(len).map_err(CopyError::Write)?;
+    *bytes = w.bytes;
+    Ok(())
+}
+
 pub(crate) enum CopyError {
     Read(io::Error),
     Write(io::Error),
@@ -184,54 +227,37 @@ impl<W: Write> Write for Plain<W> {
 
 impl<W: Write> TarSink for Plain<W> {}
 
-/// A sink that hands bodies to `std::io::copy` against the destination itself, which uses
-/// in-kernel copies when it is a file or standard output (Linux).
-pub(crate) struct Direct<W: Write> {
-    pub buf: io::BufWriter<W>,
-}
-
-impl<W: Write> Write for Direct<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.buf.write(buf)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.buf.flush()
-    }
-}
-
-impl<W: Write> TarSink for Direct<W> {
-    fn copy_spool(
-        &mut self,
-        spool: &File,
-        offset: u64,
-        len: u64,
-        cancel: Cancel,
-    ) -> Result<u64, CopyError> {
-        self.buf.flush().map_err(CopyError::Write)?;
-        let mut src = spool;
-        src.seek(io::SeekFrom::Start(offset))
-            .map_err(CopyError::Read)?;
-        // In-kernel copies are fast; large slices keep them so while still checking `cancel`.
-        const SLICE: u64 = 64 << 20;
-        let mut copied = 0;
-        while copied < len {
-            if cancel() {
-                return Err(CopyError::Cancelled);
-            }
-            // Errors of the combined copy are blamed on the destination: it is the side that
-            // fails in practice (disk full, closed pipe).
-            let n = io::copy(&mut src.take(SLICE.min(len - copied)), self.buf.get_mut())
-                .map_err(CopyError::Write)?;
-            if n == 0 {
-                break;
-            }
-            copied += n;
+/// Copies a spooled body with `std::io::copy` straight into `dst`, which uses in-kernel copies
+/// when `dst` is a file or standard output (Linux); the caller flushed what it buffered.
+pub(crate) fn copy_spool_direct<W: Write>(
+    spool: &File,
+    offset: u64,
+    len: u64,
+    dst: &mut W,
+    cancel: Cancel,
+) -> Result<u64, CopyError> {
+    let mut src = spool;
+    src.seek(io::SeekFrom::Start(offset))
+        .map_err(CopyError::Read)?;
+    // In-kernel copies are fast; large slices keep them so while still checking `cancel`.
+    const SLICE: u64 = 64 << 20;
+    let mut copied = 0;
+    while copied < len {
+        if cancel() {
+            return Err(CopyError::Cancelled);
         }
-        Ok(copied)
+        // Errors of the combined copy are blamed on the destination: it is the side that
+        // fails in practice (disk full, closed pipe).
+        let n = io::copy(&mut src.take(SLICE.min(len - copied)), dst).map_err(CopyError::Write)?;
+        if n == 0 {
+            break;
+        }
+        copied += n;
     }
+    Ok(copied)
 }
 
-fn copy_body(
+pub(crate) fn copy_body(
     from: &mut dyn io::Read,
     to: &mut (impl Write + ?Sized),
     cancel: Cancel,

@@ -1,7 +1,9 @@
 //! The structural promises of every tar wslbox writes, checked by the rootfs tests and the
 //! fuzz target (`fuzz/src/check.rs`) alike: names are relative and free of `..`, no path
 //! appears twice, every directory comes before its contents, and every hardlink comes after
-//! its target, which is named without `..` too.
+//! its target, which is named without `..` too. The one exception to the order of
+//! directories: the regular files streamed while their layer was read come first, before
+//! the root directory's entry, which starts everything else.
 
 use std::collections::HashSet;
 use std::io::Read;
@@ -11,6 +13,7 @@ pub fn check_output(input: impl Read) {
     let mut archive = tar::Archive::new(input);
     let mut seen: HashSet<Vec<u8>> = HashSet::new();
     let mut dirs: HashSet<Vec<u8>> = HashSet::from([Vec::new()]);
+    let mut tree_started = false;
     for entry in archive.entries().expect("output parses") {
         let entry = entry.expect("output parses");
         let raw = entry.path_bytes().into_owned();
@@ -19,14 +22,26 @@ pub fn check_output(input: impl Read) {
         assert!(!has_dotdot(&raw), "`..` in output name {shown:?}");
         let path = normalize(&raw);
         assert!(seen.insert(path.clone()), "duplicate output name {shown:?}");
-        if !path.is_empty() {
+        let kind = entry.header().entry_type();
+        if path.is_empty() {
+            assert!(
+                kind == tar::EntryType::Directory,
+                "the root {shown:?} is not a directory"
+            );
+            tree_started = true;
+        } else if !tree_started {
+            assert!(
+                kind == tar::EntryType::Regular,
+                "{shown:?} comes before the root directory, and only streamed regular files may"
+            );
+        } else {
             let parent = path
                 .iter()
                 .rposition(|&b| b == b'/')
                 .map_or(Vec::new(), |i| path[..i].to_vec());
             assert!(dirs.contains(&parent), "{shown:?} precedes its directory");
         }
-        match entry.header().entry_type() {
+        match kind {
             tar::EntryType::Directory => {
                 dirs.insert(path);
             }

@@ -55,6 +55,13 @@ use wslbox_image::ImageConfigSummary;
 use wslbox_reference::{Digest, Platform};
 
 pub use crate::resolve::{read_resolved, resolve};
+
+/// Where customization writes: `/etc` (accounts, sudoers, `wsl.conf`, `profile.d`, the
+/// provenance record), `/home` and `/root` (the default user's home, root's). Files below
+/// these are never streamed into the output before customization ran
+/// ([`crate::FlattenOptions::hold`]); should customization replace one anyway, the output
+/// fails rather than hold both ([`crate::OutputError::Streamed`]).
+pub const REPLACED: &[&str] = &["etc", "home", "root"];
 pub use carry::PreviousAccounts;
 pub use distro_name::{DistroNameError, MAX_DISTRO_NAME_LEN, validate_distro_name};
 pub use provenance::{PROVENANCE_PATH, Provenance};

@@ -6,7 +6,9 @@
 
 use std::path::Path;
 
-use wslbox_rootfs::{FlatTree, FlattenError, FlattenOptions, NoReporter, OutputDest, OutputFormat};
+use wslbox_rootfs::{
+    FlatTree, FlattenError, FlattenOptions, NoReporter, Output, OutputDest, OutputFormat,
+};
 use wslbox_test::oci_layout::{Compression, Image, OciLayout, Platform, TarSource};
 use wslbox_test::oracle::{self, Scratch};
 use wslbox_test::output_check::check_output;
@@ -24,15 +26,52 @@ pub fn layout(dir: &Path, layers: &[(TarSource, Compression)]) -> (OciLayout, Im
 }
 
 pub fn flatten(layout: &OciLayout, image: &Image, spool: &Path) -> Result<FlatTree, FlattenError> {
+    wslbox_rootfs::flatten(
+        &image.layers,
+        &layout.opener(),
+        &options(spool),
+        &NoReporter,
+    )
+}
+
+/// A tiny spool budget: a few small bodies are spooled, every other body is read again from
+/// its layer for the output (or streamed), so every path meets the oracles in every case.
+pub fn options(spool: &Path) -> FlattenOptions {
     fs_err::create_dir_all(spool).unwrap();
-    // A tiny spool budget: a few small bodies are spooled, every other body is read again
-    // from its layer for the output, so both paths meet the oracles in every case.
-    let opts = FlattenOptions {
+    FlattenOptions {
         spool_budget: 4096,
         jobs: 2,
         ..FlattenOptions::new(spool.to_owned())
-    };
-    wslbox_rootfs::flatten(&image.layers, &layout.opener(), &opts, &NoReporter)
+    }
+}
+
+/// Flattens with [`wslbox_rootfs::flatten_into`], streaming into the tar file `out`, and
+/// writes the rest; returns the stats and how many entries were streamed.
+pub fn flatten_streamed(
+    layout: &OciLayout,
+    image: &Image,
+    spool: &Path,
+    out: &Path,
+) -> Result<(wslbox_rootfs::Stats, u64), String> {
+    let mut output = Output::open(OutputDest::File(out.to_owned()), OutputFormat::Tar)
+        .map_err(|e| e.to_string())?;
+    let tree = wslbox_rootfs::flatten_into(
+        &image.layers,
+        &layout.opener(),
+        // No spool budget: every body that can be streamed is.
+        &FlattenOptions {
+            spool_budget: 0,
+            ..options(spool)
+        },
+        &NoReporter,
+        &mut output,
+    )
+    .map_err(|e| e.to_string())?;
+    let streamed = output.written();
+    let stats = output
+        .finish(&tree, &NoReporter)
+        .map_err(|e| e.to_string())?;
+    Ok((stats, streamed))
 }
 
 /// Differential check of gzip layers.
@@ -48,6 +87,11 @@ pub fn check(layers: Vec<Vec<u8>>) {
 /// Differential check: our flattening of `layers` must extract to exactly umoci's tree.
 /// zstd layers are given to umoci (which cannot read zstd) as gzip of the same tar bytes.
 pub fn check_with(layers: Vec<(TarSource, Compression)>) {
+    check_streamed(layers);
+}
+
+/// [`check_with`], returning how many files went to the output while their layer was read.
+pub fn check_streamed(layers: Vec<(TarSource, Compression)>) -> u64 {
     let scratch = Scratch::new().expect("scratch dir");
     let (ours, image) = layout(&scratch.path("layout"), &layers);
     let oracle_layout = if layers.iter().any(|(_, c)| *c == Compression::Zstd) {
@@ -96,6 +140,31 @@ pub fn check_with(layers: Vec<(TarSource, Compression)>) {
         &oracle::snapshot(&scratch.path("gnutar")).unwrap(),
         "GNU tar -xp of our output",
     );
+
+    // The same with the biggest layer streamed into the output while it is read.
+    let streamed_out = scratch.path("streamed.tar");
+    let (streamed_stats, n_streamed) = flatten_streamed(
+        &ours,
+        &image,
+        &scratch.path("spool-streamed"),
+        &streamed_out,
+    )
+    .expect("flatten while streaming");
+    assert_eq!(streamed_stats.entries, stats.entries, "the same entries");
+    check_structure(&streamed_out);
+    oracle::bsdtar_extract(&streamed_out, &scratch.path("bsdtar-streamed")).unwrap();
+    oracle::assert_same(
+        &expected,
+        &oracle::snapshot(&scratch.path("bsdtar-streamed")).unwrap(),
+        "bsdtar -xp of our streamed output",
+    );
+    oracle::gnu_tar_extract(&streamed_out, &scratch.path("gnutar-streamed")).unwrap();
+    oracle::assert_same(
+        &expected,
+        &oracle::snapshot(&scratch.path("gnutar-streamed")).unwrap(),
+        "GNU tar -xp of our streamed output",
+    );
+    n_streamed
 }
 
 /// The output promises (`wslbox_test::output_check`) of the tar file at `tar_path`.
