@@ -62,6 +62,8 @@ impl Shadow {
             true
         };
         for layer in uppers {
+            // Paths this layer wrote: its whiteouts leave them alone.
+            let mut own: HashSet<&[u8]> = HashSet::new();
             for e in &layer.entries {
                 if e.path.is_empty() {
                     continue; // the root's metadata
@@ -75,12 +77,15 @@ impl Shadow {
                         shadow.opaque.insert(dir.to_vec());
                     } else {
                         let target = join(dir, &name[4..]);
-                        files.remove(&target);
-                        shadow.gone.insert(target.clone());
-                        dirs.insert(target);
+                        if !own.contains(&target[..]) {
+                            files.remove(&target);
+                            dirs.insert(target.clone());
+                        }
+                        shadow.gone.insert(target);
                     }
                     continue;
                 }
+                own.insert(&e.path);
                 shadow.written.insert(e.path.clone());
                 if let EntryKind::Dir = e.kind {
                     files.remove(&e.path);
