@@ -25,7 +25,7 @@ impl PipelineError {
     pub fn is_interrupted(&self) -> bool {
         match self {
             PipelineError::Source(e) => e.is_interrupted(),
-            PipelineError::Flatten(e) => matches!(e, wslbox_rootfs::FlattenError::Interrupted),
+            PipelineError::Flatten(e) => e.is_interrupted(),
             PipelineError::Output(e) => matches!(e, wslbox_rootfs::OutputError::Interrupted),
             _ => false,
         }

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use wslbox_rootfs::customize::{self, ImageFacts, WslOptions, suitability};
 use wslbox_rootfs::osrelease::{OsRelease, detect_os};
-use wslbox_rootfs::{OutputDest, OutputFormat};
+use wslbox_rootfs::{Output, OutputDest, OutputFormat};
 use wslbox_source::{Engine, OpenOptions, SourceInfo, SourceKind, SourceSpec};
 
 use crate::{PipelineError, Reporter};
@@ -26,6 +26,9 @@ pub struct ExportRequest {
     pub catalog: Option<Arc<wslbox_catalog::Catalog>>,
     /// `wslbox upgrade`: paths and the default user to carry over from the old distribution.
     pub keep: Option<KeepRequest>,
+    /// Start writing the output while the biggest layer is still being read (the default;
+    /// `--no-stream` turns it off): see [`wslbox_rootfs::flatten_into`].
+    pub stream: bool,
 }
 
 /// What an upgrade keeps, and the old distribution's export to read it from.
@@ -107,11 +110,24 @@ pub fn export(
     let started = Instant::now();
     // An upgrade reads the old distribution first: WSL holds it in its exporting state only as
     // long as the export takes, not for the whole download of the new image.
+    let mut hold: Vec<Vec<u8>> = Vec::new();
     let old = match request.keep.take() {
-        Some(keep) => Some(read_old(open, keep, reporter.as_ref())?),
+        Some(keep) => {
+            hold.extend_from_slice(keep.paths.paths());
+            Some(read_old(open, keep, reporter.as_ref())?)
+        }
         None => None,
     };
-    let leased = crate::flatten(spec, open, reporter)?;
+    // Opened first, so that the biggest layer streams into it while it arrives.
+    let mut output = match request.stream {
+        true => {
+            let output = Output::open(request.dest, request.format)?;
+            reporter.output_started(&request.label);
+            Ok(output)
+        }
+        false => Err(request.dest),
+    };
+    let leased = crate::flatten(spec, open, reporter, output.as_mut().ok(), &hold)?;
     let (mut tree, info) = (leased.flattened.tree, leased.flattened.info);
     // What the image itself is like, before customization changes it; for the store.
     let image_warnings = suitability(&tree, &info.config);
@@ -153,9 +169,13 @@ pub fn export(
     }
     tree.apply_overlays(custom.overlays)?;
 
-    reporter.output_started(&request.label);
-    let stats =
-        wslbox_rootfs::write_output(&tree, request.dest, request.format, reporter.as_ref())?;
+    let stats = match output {
+        Ok(output) => output.finish(&tree, reporter.as_ref())?,
+        Err(dest) => {
+            reporter.output_started(&request.label);
+            wslbox_rootfs::write_output(&tree, dest, request.format, reporter.as_ref())?
+        }
+    };
     let learned = crate::record::Learned {
         os: custom.os.as_ref(),
         rootfs_size,

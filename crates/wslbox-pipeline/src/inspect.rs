@@ -68,7 +68,7 @@ pub fn inspect(
             return Ok(inspection(&info, os, warnings, from));
         }
     }
-    let leased = crate::flatten(spec, open, reporter)?;
+    let leased = crate::flatten(spec, open, reporter, None, &[])?;
     reporter.finish();
     let (tree, info) = (&leased.flattened.tree, &leased.flattened.info);
     let os = detect_os(tree);

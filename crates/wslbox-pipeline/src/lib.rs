@@ -65,19 +65,27 @@ struct Leased {
     _lease: wslbox_cache::GcLock,
 }
 
-/// Opens and flattens `spec`, spooling under `<cache>/spool`; learns the platform from the
-/// tree when the source records none.
+/// Opens and flattens `spec`, spooling under `<cache>/spool` and streaming into `out` if
+/// given (never files below `hold`, besides what customization replaces); learns the
+/// platform from the tree when the source records none.
 fn flatten(
     spec: &SourceSpec,
     open: &OpenOptions,
     reporter: &Arc<dyn Reporter>,
+    out: Option<&mut wslbox_rootfs::Output>,
+    hold: &[Vec<u8>],
 ) -> Result<Leased, PipelineError> {
     let blobs = wslbox_cache::BlobStore::open(&open.cache_dir)?;
     let lease = blobs.lease()?;
     let source_reporter: Arc<dyn wslbox_source::Reporter> = reporter.clone();
     let source = wslbox_source::open(spec, open, &source_reporter)?;
     let spool_dir = blobs.spool_dir()?;
-    let mut flattened = source.flatten(&FlattenOptions::new(spool_dir), &source_reporter)?;
+    let mut opts = FlattenOptions::new(spool_dir);
+    opts.hold.extend_from_slice(hold);
+    let mut flattened = match out {
+        Some(out) => source.flatten_into(&opts, &source_reporter, out)?,
+        None => source.flatten(&opts, &source_reporter)?,
+    };
     if flattened.info.platform.is_none() {
         flattened.info.platform = detect_platform(&flattened.tree);
         if let Some(found) = &flattened.info.platform {

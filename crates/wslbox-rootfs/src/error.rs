@@ -70,6 +70,17 @@ pub enum FlattenError {
     Output(Box<OutputError>),
 }
 
+impl FlattenError {
+    /// Whether the user interrupted (Ctrl-C), while reading or while streaming the output.
+    pub fn is_interrupted(&self) -> bool {
+        match self {
+            FlattenError::Interrupted => true,
+            FlattenError::Output(e) => matches!(**e, OutputError::Interrupted),
+            _ => false,
+        }
+    }
+}
+
 /// Why writing the output failed. A failed write leaves no file at the destination.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -96,6 +96,11 @@ impl KeepPaths {
         Ok(KeepPaths { paths: kept })
     }
 
+    /// The paths, normalized (`home`, `opt/data`).
+    pub fn paths(&self) -> &[Vec<u8>] {
+        &self.paths
+    }
+
     /// As the user reads them: `/home`, `/opt/data`.
     pub fn display(&self) -> Vec<String> {
         self.paths.iter().map(|p| shown(p)).collect()

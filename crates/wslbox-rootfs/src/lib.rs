@@ -12,11 +12,13 @@
 //! 3. [`write_output`] writes the final tree as one tar stream (`write`: directories before
 //!    their contents, hardlinks after their targets, PAX where ustar is not enough), optionally
 //!    gzip (parallel members, `pgzip`) or xz (liblzma multithreaded) compressed, atomically.
+//!    With [`flatten_into`], the [`Output`] is opened first and the biggest layer's files go
+//!    into it while that layer is read (`stream`); [`Output::finish`] writes the rest.
 //!
 //! ## Which bytes wait where
 //!
 //! Memory grows with the number of paths, never with layer or file sizes. File bodies wait in
-//! one of two places until the output is written:
+//! one of two places until the output is written, or in none:
 //!
 //! - **In their layer**, when the opener can open the layers again
 //!   ([`BlobOpener::reopen`](wslbox_image::BlobOpener::reopen): cached blobs, OCI layouts and
@@ -29,15 +31,24 @@
 //! - **In the spool** (`spool`, unnamed files in [`FlattenOptions::spool_dir`] that vanish
 //!   with the [`FlatTree`]): bodies of at most 64 KiB while the layer's share of
 //!   [`FlattenOptions::spool_budget`] (128 MiB in all) lasts, in archive order so the choice
-//!   is the same on every run — the configuration files customization reads — and sparse
+//!   is the same on every run — the configuration files customization reads — and, in a
+//!   streamed layer, the bodies below [`FlattenOptions::hold`] whatever their size, and sparse
 //!   files. A source read only once (a stream) spools every body, so its spool needs room
 //!   for the uncompressed image.
 //!
 //! A body that customization reads but that stayed in its layer is decoded again on demand;
 //! the rare big one (an ELF header for platform detection) costs a partial decode.
 //!
-//! The output cannot start before the last layer is read, because any layer may delete or
-//! replace what a lower one wrote.
+//! - **Nowhere**, for the files of the biggest layer that [`flatten_into`] streams: their
+//!   header and body go to the output the moment the layer's reader reaches them, so the
+//!   output grows while that layer still downloads, and the layer is decoded once. Any layer
+//!   may delete or replace what a lower one wrote, so only what is certain to survive goes
+//!   early (module `stream`): the other layers are read first, the upper ones decide by their
+//!   own paths, files below [`FlattenOptions::hold`] (what customization replaces) wait, and
+//!   a path the layer names a second time makes a file output start over and a stream fail.
+//!   These files come first in the tar, before the root directory's entry; their directories
+//!   follow with the tree walk (extractors create missing parents and set their metadata when
+//!   the entry comes).
 //!
 //! Deliberate differences from umoci: a `..` component or a hardlink leaving the root is an
 //! error ([`FlattenError::UnsafePath`]) where umoci clamps it; old GNU sparse entries and PAX

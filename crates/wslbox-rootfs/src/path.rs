@@ -85,4 +85,3 @@ mod tests {
         assert_eq!(join(b"", b"c"), b"c");
     }
 }
-

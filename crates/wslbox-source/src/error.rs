@@ -64,6 +64,13 @@ pub enum SourceError {
         layers: String,
         source: wslbox_rootfs::FlattenError,
     },
+    /// A download started over after part of its layer had gone to a stream (standard
+    /// output, `wsl --import`), which cannot be taken back.
+    #[error(
+        "{source}
+the output had already received part of it and cannot be taken back; every layer is cached now, so run the command again"
+    )]
+    StreamStartedOver { source: wslbox_rootfs::FlattenError },
     #[error("pulling {reference}: {source}")]
     Pull {
         reference: String,
@@ -92,9 +99,6 @@ impl From<wslbox_registry::RegistryError> for SourceError {
 impl SourceError {
     /// Whether the user interrupted (Ctrl-C).
     pub fn is_interrupted(&self) -> bool {
-        matches!(
-            self,
-            SourceError::Flatten(wslbox_rootfs::FlattenError::Interrupted)
-        )
+        matches!(self, SourceError::Flatten(e) if e.is_interrupted())
     }
 }

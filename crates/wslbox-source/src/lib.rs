@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use wslbox_image::{ImageConfigSummary, LayerDescriptor};
 use wslbox_reference::{Digest, Platform};
-use wslbox_rootfs::{FlatTree, FlattenOptions, PathMap};
+use wslbox_rootfs::{FlatTree, FlattenOptions, Output, PathMap};
 
 mod checksum;
 mod engine;
@@ -234,6 +234,19 @@ pub trait Source: Send {
         opts: &FlattenOptions,
         reporter: &Arc<dyn Reporter>,
     ) -> Result<Flattened, SourceError>;
+
+    /// [`Source::flatten`], streaming file bodies into `out` while the biggest layer is read
+    /// ([`wslbox_rootfs::flatten_into`]) where the source can read its layers again (registry
+    /// images and image layouts); the others stream nothing.
+    fn flatten_into(
+        self: Box<Self>,
+        opts: &FlattenOptions,
+        reporter: &Arc<dyn Reporter>,
+        out: &mut Output,
+    ) -> Result<Flattened, SourceError> {
+        let _ = out;
+        self.flatten(opts, reporter)
+    }
 }
 
 /// Opens `spec`. Registry sources start downloading at once (layers are flattened as they

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use wslbox_image::BlobOpener;
-use wslbox_rootfs::FlattenOptions;
+use wslbox_rootfs::{FlattenOptions, Output};
 
 use crate::registry::check_platform;
 use crate::{Flattened, OpenOptions, Reporter, Source, SourceError, SourceInfo, SourceKind};
@@ -51,6 +51,26 @@ impl Source for LayersSource {
             self.opener.as_ref(),
             opts,
             reporter.as_ref(),
+        )?;
+        Ok(Flattened {
+            tree,
+            info: self.info,
+        })
+    }
+
+    fn flatten_into(
+        self: Box<Self>,
+        opts: &FlattenOptions,
+        reporter: &Arc<dyn Reporter>,
+        out: &mut Output,
+    ) -> Result<Flattened, SourceError> {
+        reporter.flatten_started(self.info.layers.len());
+        let tree = wslbox_rootfs::flatten_into(
+            &self.info.layers,
+            self.opener.as_ref(),
+            opts,
+            reporter.as_ref(),
+            out,
         )?;
         Ok(Flattened {
             tree,

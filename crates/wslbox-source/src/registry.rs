@@ -26,7 +26,7 @@ use wslbox_cache::{BlobStore, FollowError, Follower};
 use wslbox_image::{BlobOpener, LayerDescriptor, ResolvedImage};
 use wslbox_reference::{Digest, Platform, Reference};
 use wslbox_registry::{CachedBlobs, Client, ClientOptions, Resolved};
-use wslbox_rootfs::FlattenOptions;
+use wslbox_rootfs::{FlattenOptions, Output};
 
 use crate::{Flattened, OpenOptions, Reporter, Source, SourceError, SourceInfo, SourceKind};
 
@@ -175,26 +175,57 @@ impl Source for RegistrySource {
         &self.info
     }
 
-    /// Flattens while downloads go on. A download error, being the root cause, wins over the
-    /// read error it provoked. A flatten that failed because a download restarted under a
-    /// follower is repeated from the cache once every download succeeded. A read error from
-    /// the cache leads to a re-check that drops corrupt entries, so the next run downloads
-    /// them again.
+    /// Flattens while downloads go on (see [`RegistrySource::flatten_streaming`]).
     fn flatten(
         self: Box<Self>,
         opts: &FlattenOptions,
         reporter: &Arc<dyn Reporter>,
     ) -> Result<Flattened, SourceError> {
+        self.flatten_streaming(opts, reporter, None)
+    }
+
+    fn flatten_into(
+        self: Box<Self>,
+        opts: &FlattenOptions,
+        reporter: &Arc<dyn Reporter>,
+        out: &mut Output,
+    ) -> Result<Flattened, SourceError> {
+        self.flatten_streaming(opts, reporter, Some(out))
+    }
+}
+
+impl RegistrySource {
+    /// Flattens while downloads go on, streaming into `out` if there is one. A download error,
+    /// being the root cause, wins over the read error it provoked. A flatten that failed
+    /// because a download restarted under a follower is repeated from the cache once every
+    /// download succeeded (a stream that already received entries cannot be, and fails). A
+    /// read error from the cache leads to a re-check that drops corrupt entries, so the next
+    /// run downloads them again.
+    fn flatten_streaming(
+        self: Box<Self>,
+        opts: &FlattenOptions,
+        reporter: &Arc<dyn Reporter>,
+        mut out: Option<&mut Output>,
+    ) -> Result<Flattened, SourceError> {
         let layers = &self.info.layers;
         reporter.flatten_started(layers.len());
         let rootfs_reporter: &dyn wslbox_rootfs::Reporter = reporter.as_ref();
-        let mut result = wslbox_rootfs::flatten(layers, &self.opener, opts, rootfs_reporter);
+        let flatten = |opener: &dyn wslbox_image::BlobOpener, out: Option<&mut Output>| match out {
+            Some(out) => wslbox_rootfs::flatten_into(layers, opener, opts, rootfs_reporter, out),
+            None => wslbox_rootfs::flatten(layers, opener, opts, rootfs_reporter),
+        };
+        let mut result = flatten(&self.opener, out.as_deref_mut());
         self.downloads
             .join()
             .map_err(|_| SourceError::DownloadThread)??;
         if result.is_err() && self.opener.restarted.load(Ordering::SeqCst) {
+            if out.as_deref_mut().is_some_and(|o| !o.rewind()) {
+                return Err(SourceError::StreamStartedOver {
+                    source: result.expect_err("checked above"),
+                });
+            }
             reporter.flatten_started(layers.len());
-            result = wslbox_rootfs::flatten(layers, &self.opener.cached, opts, rootfs_reporter);
+            result = flatten(&self.opener.cached, out);
         }
         let tree = result.map_err(|err| {
             let dropped = drop_corrupt(&self.store, layers);

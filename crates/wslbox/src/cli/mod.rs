@@ -95,6 +95,10 @@ pub struct SourceArgs {
     /// Download non-distributable ("foreign") layers from the URLs their manifest names
     #[arg(long)]
     pub allow_foreign_layers: bool,
+    /// export, import, upgrade: write nothing before every layer is read (normally the
+    /// biggest layer's files go to the output while it downloads)
+    #[arg(long)]
+    pub no_stream: bool,
     /// Tarball/SquashFS: drop the first N path components, as `tar --strip-components` does
     #[arg(long, value_name = "N", conflicts_with = "subdir")]
     pub strip_components: Option<usize>,

@@ -39,6 +39,7 @@ pub fn run(ctx: &Context, args: ExportArgs) -> anyhow::Result<()> {
         typed: args.image.image.clone(),
         catalog: Some(catalog::load(ctx)?),
         keep: None,
+        stream: !args.image.source.no_stream,
     };
     let summary = export(ctx, &args.image, request)?;
     if args.json {
@@ -68,6 +69,7 @@ pub fn write_rootfs(
         typed: image.image.clone(),
         catalog: Some(catalog::load(ctx)?),
         keep,
+        stream: !image.source.no_stream,
     };
     export(ctx, image, request)
 }
