@@ -102,12 +102,17 @@ pub fn write_tar(
 /// An output being written: opened before the layers are read, so that
 /// [`crate::flatten_into`] can stream file bodies into it while their layer arrives, then
 /// completed with the rest of the tree by [`Output::finish`]. Dropped unfinished, a file
-/// destination leaves nothing behind.
+/// destination leaves nothing behind, and a stream that received anything ends in an entry
+/// whose body never comes, so that no tar reader takes it for a complete archive (bsdtar, which
+/// `wsl --import` runs, accepts an archive cut off between entries without a word).
 pub struct Output {
     /// The destination, as messages name it.
     dest: String,
     format: OutputFormat,
-    sink: Sink,
+    /// `None` once finished.
+    sink: Option<Sink>,
+    /// Whether anything may have been written.
+    touched: bool,
     /// A file destination: the temp file next to it, renamed into place by `finish`.
     file: Option<(tempfile::NamedTempFile, PathBuf)>,
     /// The entries and tar bytes written so far.
@@ -167,7 +172,8 @@ impl Output {
         Ok(Output {
             dest: dest_name,
             format,
-            sink,
+            sink: Some(sink),
+            touched: false,
             file,
             stats: Stats::default(),
         })
@@ -193,11 +199,7 @@ impl Output {
             return false;
         };
         // The old encoder goes first: dropping it flushes what it buffered.
-        let old = std::mem::replace(
-            &mut self.sink,
-            Sink::Plain(Plain(BufWriter::new(Target::Writer(Box::new(io::sink()))))),
-        );
-        drop(old);
+        drop(self.sink.take());
         let fresh = tmp.as_file().try_clone().and_then(|f| {
             f.set_len(0)?;
             let mut f = f;
@@ -206,7 +208,7 @@ impl Output {
         });
         match fresh {
             Ok(sink) => {
-                self.sink = sink;
+                self.sink = Some(sink);
                 self.stats = Stats::default();
                 true
             }
@@ -226,8 +228,15 @@ impl Output {
     ) -> Result<(), StreamError> {
         let before = self.stats.tar_bytes;
         let cancel = || reporter.cancelled();
+        let Some(sink) = self.sink.as_mut() else {
+            return Err(StreamError::Output(OutputError::Io {
+                dest: self.dest.clone(),
+                source: io::Error::other("the output could not start over"),
+            }));
+        };
+        self.touched = true;
         crate::write::write_file(
-            &mut self.sink,
+            sink,
             &mut self.stats.tar_bytes,
             path,
             meta,
@@ -267,30 +276,59 @@ impl Output {
         }
         // Nothing streamed into this output (or it started over): the tree is written whole.
         let streamed = self.stats.entries > 0;
-        let Output {
-            dest,
-            sink,
-            file,
-            stats,
-            ..
-        } = self;
+        let dest = self.dest.clone();
         let err = |source| OutputError::Io {
             dest: dest.clone(),
             source,
         };
-        let mut sink = sink;
-        let mut stats = crate::write::write_tree(tree, &mut sink, stats, streamed, reporter)
-            .map_err(|e| match e {
-                OutputError::Io { source, .. } => err(source),
-                other => other,
-            })?;
+        let Some(mut sink) = self.sink.take() else {
+            return Err(err(io::Error::other("the output could not start over")));
+        };
+        self.touched = true;
+        let written = crate::write::write_tree(tree, &mut sink, self.stats, streamed, reporter);
+        let mut stats = match written {
+            Ok(stats) => stats,
+            Err(e) => {
+                self.sink = Some(sink); // for `drop` to end it as broken
+                return Err(match e {
+                    OutputError::Io { source, .. } => err(source),
+                    other => other,
+                });
+            }
+        };
         stats.output_bytes = sink.finish().map_err(err)?.unwrap_or(stats.tar_bytes);
-        if let Some((tmp, path)) = file {
+        if let Some((tmp, path)) = self.file.take() {
             set_readable(tmp.as_file()).map_err(err)?;
             tmp.persist(&path).map_err(|e| err(e.error))?;
         }
         Ok(stats)
     }
+}
+
+impl Drop for Output {
+    fn drop(&mut self) {
+        if self.file.is_some() || !self.touched {
+            return; // the temp file goes with it
+        }
+        if let Some(mut sink) = self.sink.take() {
+            let _ = sink
+                .write_all(broken_entry().as_bytes())
+                .and_then(|()| sink.finish().map(drop));
+        }
+    }
+}
+
+/// The header of a file whose body never follows: a tar reader fails on it ("truncated").
+fn broken_entry() -> tar::Header {
+    let mut header = tar::Header::new_ustar();
+    header
+        .set_path("wslbox-export-failed-see-its-error-message")
+        .expect("a short ASCII name");
+    header.set_entry_type(tar::EntryType::Regular);
+    header.set_mode(0o600);
+    header.set_size(512);
+    header.set_cksum();
+    header
 }
 
 /// Why streaming a file into the output failed.

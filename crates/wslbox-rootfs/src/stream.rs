@@ -126,7 +126,7 @@ impl Shadow {
 /// The streamed layer's entries: added to the builder, applied to the tree one by one, and
 /// the bodies that can go to the output written there at once.
 pub(crate) struct Streaming<'a> {
-    pub builder: LayerBuilder,
+    builder: LayerBuilder,
     tree: &'a mut FlatTree,
     applying: Option<Applying>,
     /// How many of the builder's entries are applied.

@@ -1016,3 +1016,85 @@ fn truncated_streamed_layer_fails_naming_it_and_leaves_no_output() {
         assert_eq!(dir_names(&dir), expected, "temp file left");
     }
 }
+
+/// Whether `tool` (`bsdtar` or GNU `tar`) lists `archive` without an error.
+fn lists_cleanly(tool: &str, archive: &[u8]) -> bool {
+    let mut child = Command::new(tool)
+        .args(["-tf", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("running {tool}: {e}"));
+    let mut stdin = child.stdin.take().unwrap();
+    let _ = stdin.write_all(archive);
+    drop(stdin);
+    child.wait().unwrap().success()
+}
+
+#[test]
+fn a_stream_that_breaks_off_is_rejected_by_every_tar_reader() {
+    let scratch = Scratch::new().unwrap();
+    let mut big = Layer::new().with(Entry::dir("usr"));
+    for i in 0..8 {
+        big = big.with(Entry::file(format!("usr/f{i}"), noise(i, 256 << 10)));
+    }
+    let (l, image) = layout(
+        &scratch.path("layout"),
+        &[(TarSource::Bytes(big.finish()), Compression::Gzip)],
+    );
+    let blob = l.blob_path(&image.layers[0].digest);
+    // The gzip trailer's last byte flipped: every entry decodes whole, and the layer fails only
+    // at its end (gzip length, digest), so the stream breaks off between two entries.
+    let mut bytes = fs_err::read(&blob).unwrap();
+    *bytes.last_mut().unwrap() ^= 0xff;
+    fs_err::write(&blob, &bytes).unwrap();
+
+    for format in [OutputFormat::Tar, OutputFormat::TarGz, OutputFormat::TarXz] {
+        let buf = SharedBuf::default();
+        let mut output = Output::open(OutputDest::Writer(Box::new(buf.clone())), format).unwrap();
+        wslbox_rootfs::flatten_into(
+            &image.layers,
+            &l.opener(),
+            &stream_opts(&scratch.path("spool")),
+            &NoReporter,
+            &mut output,
+        )
+        .expect_err("a corrupt layer must fail");
+        let whole_files = output.written();
+        assert_eq!(
+            whole_files, 8,
+            "every file went out before the layer failed"
+        );
+        drop(output);
+        let written = buf.0.lock().unwrap().clone();
+        let tar = match format {
+            OutputFormat::Tar => written,
+            OutputFormat::TarGz => {
+                let mut out = Vec::new();
+                flate2::read::MultiGzDecoder::new(&written[..])
+                    .read_to_end(&mut out)
+                    .expect("the compressed stream itself is complete");
+                out
+            }
+            _ => {
+                let mut out = Vec::new();
+                liblzma::read::XzDecoder::new(&written[..])
+                    .read_to_end(&mut out)
+                    .expect("the compressed stream itself is complete");
+                out
+            }
+        };
+        // Cut between two entries, the archive would look complete to bsdtar.
+        assert!(
+            tar.len() as u64 > whole_files * (256 << 10),
+            "{format:?}: the streamed files are there"
+        );
+        for tool in ["bsdtar", "tar"] {
+            assert!(
+                !lists_cleanly(tool, &tar),
+                "{tool} took the broken {format:?} stream for a complete archive"
+            );
+        }
+    }
+}

@@ -362,6 +362,67 @@ fn interrupted_blob_download_resumes_with_range() {
 
 /// A layer above the chunk threshold (8 MiB) comes from the real registry in bounded ranges
 /// over several connections, and the cached blob is the registry's, byte for byte.
+/// With `-o -`, the layer's files go to stdout while it downloads; when its digest then fails,
+/// what went out must not pass for a whole archive (bsdtar, which `wsl --import` runs,
+/// accepts one cut off between entries).
+#[test]
+fn corrupted_blob_streamed_to_stdout_leaves_an_archive_no_tar_accepts() {
+    let registry = Registry::start(Auth::None);
+    let mut spec = ImageSpec::small("amd64");
+    spec.layers = vec![vec![
+        ("payload.bin".to_owned(), noise(17, 1 << 20)),
+        ("second.bin".to_owned(), noise(18, 1 << 20)),
+    ]];
+    let image = registry.push_image("app:v1", &spec, &PushOptions::default());
+    let layer = &image.layers[0];
+    let data = registry.blob_data_path(&layer.digest);
+    let mut corrupted = fs_err::read(&data).unwrap();
+    corrupted[1000] ^= 0xff;
+    fs_err::write(&data, &corrupted).unwrap();
+    let shaper = Shaper::start(
+        0,
+        registry.addr(),
+        ShaperOptions {
+            per_connection: 1_000_000,
+            link: 1_000_000,
+            rtt: std::time::Duration::from_millis(2),
+        },
+    )
+    .unwrap();
+
+    let env = cli();
+    let reference = format!("{}/app:v1", shaper.addr());
+    let out = env
+        .command(&["export", &reference, "--raw", "-o", "-"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains(&layer.digest), "{stderr}");
+    assert!(
+        out.stdout.len() > 1 << 20,
+        "the first file went out while the layer downloaded ({} bytes)",
+        out.stdout.len()
+    );
+    for tool in ["bsdtar", "tar"] {
+        let mut child = std::process::Command::new(tool)
+            .args(["-tf", "-"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        let _ = child.stdin.take().unwrap().write_all(&out.stdout);
+        assert!(
+            !child.wait().unwrap().success(),
+            "{tool} took the failed export's stdout for a complete archive"
+        );
+    }
+    assert!(env.cache_entries_named(&layer.digest).is_empty());
+    env.assert_cache_consistent();
+}
+
 #[test]
 fn big_layer_is_fetched_in_bounded_ranges_and_cached_byte_exact() {
     let registry = Registry::start(Auth::None);
