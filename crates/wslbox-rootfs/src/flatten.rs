@@ -76,59 +76,25 @@ pub fn flatten_into(
     };
     let mut tree = FlatTree::new();
     let budget = opts.spool_budget / layers.len() as u64;
-    let next = AtomicUsize::new(0);
+    let others: Vec<usize> = (0..layers.len()).filter(|&i| i != streamed).collect();
     let cancel = AtomicBool::new(false);
-    let others = layers.len() - 1;
-    let workers = opts.jobs.clamp(1, others.max(1));
-    let (tx, rx) = mpsc::sync_channel::<(usize, Result<ParsedLayer, FlattenError>)>(workers);
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            let tx = tx.clone();
-            let (next, cancel) = (&next, &cancel);
-            scope.spawn(move || {
-                loop {
-                    let mut i = next.fetch_add(1, Ordering::SeqCst);
-                    if i >= streamed {
-                        i += 1; // the streamed layer is read on the calling thread
-                    }
-                    if i >= layers.len() || cancel.load(Ordering::Relaxed) {
-                        return;
-                    }
-                    let result = read_layer(
-                        i,
-                        &layers[i],
-                        opener,
-                        &opts.spool_dir,
-                        Some(budget),
-                        reporter,
-                        cancel,
-                    );
-                    if tx.send((i, result)).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-        drop(tx);
-        let result = (|| {
-            let mut pending = BTreeMap::new();
-            let mut take = |want: usize| {
-                loop {
-                    if let Some(p) = pending.remove(&want) {
-                        return p;
-                    }
-                    let (i, result) = rx.recv().expect("a worker reports every layer it takes");
-                    pending.insert(i, result);
-                }
-            };
+    read_with(
+        layers,
+        &others,
+        opener,
+        opts,
+        Some(budget),
+        reporter,
+        &cancel,
+        |readers| {
             for want in 0..streamed {
                 if reporter.cancelled() {
                     return Err(FlattenError::Interrupted);
                 }
-                tree.apply(take(want)?)?;
+                tree.apply(readers.take(want)?)?;
             }
             let uppers = (streamed + 1..layers.len())
-                .map(&mut take)
+                .map(|i| readers.take(i))
                 .collect::<Result<Vec<_>, _>>()?;
             let shadow = Shadow::of(&uppers);
             let layer = &layers[streamed];
@@ -151,13 +117,8 @@ pub fn flatten_into(
                 tree.apply(upper)?;
             }
             Ok(())
-        })();
-        if result.is_err() {
-            cancel.store(true, Ordering::Relaxed);
-            drain(rx);
-        }
-        result
-    })?;
+        },
+    )?;
     tree.reread = Some(Reread {
         opener: reopen,
         layers: layers.to_vec(),
@@ -183,19 +144,84 @@ pub fn flatten(
     let budget = reopen
         .as_ref()
         .map(|_| opts.spool_budget / layers.len() as u64);
-    let next = AtomicUsize::new(0);
+    let all: Vec<usize> = (0..layers.len()).collect();
     let cancel = AtomicBool::new(false);
-    let workers = opts.jobs.clamp(1, layers.len());
+    read_with(
+        layers,
+        &all,
+        opener,
+        opts,
+        budget,
+        reporter,
+        &cancel,
+        |readers| {
+            for want in 0..layers.len() {
+                if reporter.cancelled() {
+                    return Err(FlattenError::Interrupted);
+                }
+                tree.apply(readers.take(want)?)?;
+            }
+            Ok(())
+        },
+    )?;
+    tree.reread = reopen.map(|opener| Reread {
+        opener,
+        layers: layers.to_vec(),
+    });
+    Ok(tree)
+}
+
+type ReadLayer = (usize, Result<ParsedLayer, FlattenError>);
+
+/// The layers worker threads have read, taken by index in any order.
+struct Readers {
+    rx: mpsc::Receiver<ReadLayer>,
+    pending: BTreeMap<usize, Result<ParsedLayer, FlattenError>>,
+}
+
+impl Readers {
+    /// Layer `want`, waiting for it if it is not read yet.
+    fn take(&mut self, want: usize) -> Result<ParsedLayer, FlattenError> {
+        loop {
+            if let Some(p) = self.pending.remove(&want) {
+                return p;
+            }
+            let (i, result) = self
+                .rx
+                .recv()
+                .expect("a worker reports every layer it takes");
+            self.pending.insert(i, result);
+        }
+    }
+}
+
+/// Runs `work` while worker threads (at most `opts.jobs`) read the layers `wanted`, in that
+/// order. When `work` fails, `cancel` stops the readers and the rest is not read.
+#[allow(clippy::too_many_arguments)]
+fn read_with<T>(
+    layers: &[LayerDescriptor],
+    wanted: &[usize],
+    opener: &dyn BlobOpener,
+    opts: &FlattenOptions,
+    budget: Option<u64>,
+    reporter: &dyn Reporter,
+    cancel: &AtomicBool,
+    work: impl FnOnce(&mut Readers) -> Result<T, FlattenError>,
+) -> Result<T, FlattenError> {
+    let next = AtomicUsize::new(0);
+    let workers = opts.jobs.clamp(1, wanted.len().max(1));
     // Readers may run at most this far ahead of the applier, bounding spool files in flight.
-    let (tx, rx) = mpsc::sync_channel::<(usize, Result<ParsedLayer, FlattenError>)>(workers);
+    let (tx, rx) = mpsc::sync_channel::<ReadLayer>(workers);
     std::thread::scope(|scope| {
         for _ in 0..workers {
             let tx = tx.clone();
-            let (next, cancel) = (&next, &cancel);
+            let next = &next;
             scope.spawn(move || {
                 loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    if i >= layers.len() || cancel.load(Ordering::Relaxed) {
+                    let Some(&i) = wanted.get(next.fetch_add(1, Ordering::SeqCst)) else {
+                        return;
+                    };
+                    if cancel.load(Ordering::Relaxed) {
                         return;
                     }
                     let result = read_layer(
@@ -214,44 +240,20 @@ pub fn flatten(
             });
         }
         drop(tx);
-        let result = apply_in_order(&mut tree, layers, &rx, reporter);
+        let mut readers = Readers {
+            rx,
+            pending: BTreeMap::new(),
+        };
+        let result = work(&mut readers);
         if result.is_err() {
             cancel.store(true, Ordering::Relaxed);
-            drain(rx);
+            drain(readers.rx);
         }
         result
-    })?;
-    tree.reread = reopen.map(|opener| Reread {
-        opener,
-        layers: layers.to_vec(),
-    });
-    Ok(tree)
-}
-
-fn apply_in_order(
-    tree: &mut FlatTree,
-    layers: &[LayerDescriptor],
-    rx: &mpsc::Receiver<(usize, Result<ParsedLayer, FlattenError>)>,
-    reporter: &dyn Reporter,
-) -> Result<(), FlattenError> {
-    let mut pending = BTreeMap::new();
-    for want in 0..layers.len() {
-        if reporter.cancelled() {
-            return Err(FlattenError::Interrupted);
-        }
-        let parsed = loop {
-            if let Some(p) = pending.remove(&want) {
-                break p;
-            }
-            let (i, result) = rx.recv().expect("a worker reports every layer it takes");
-            pending.insert(i, result);
-        };
-        tree.apply(parsed?)?;
-    }
-    Ok(())
+    })
 }
 
 /// Lets workers blocked on a full channel finish after a failure.
-fn drain(rx: mpsc::Receiver<(usize, Result<ParsedLayer, FlattenError>)>) {
+fn drain(rx: mpsc::Receiver<ReadLayer>) {
     while rx.recv().is_ok() {}
 }
