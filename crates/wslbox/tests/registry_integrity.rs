@@ -421,6 +421,16 @@ fn corrupted_blob_streamed_to_stdout_leaves_an_archive_no_tar_accepts() {
     }
     assert!(env.cache_entries_named(&layer.digest).is_empty());
     env.assert_cache_consistent();
+
+    // `--no-stream` writes nothing before every layer is verified.
+    let out = env
+        .command(&["export", &reference, "--raw", "--no-stream", "-o", "-"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains(&layer.digest), "{stderr}");
+    assert!(out.stdout.is_empty(), "{} bytes went out", out.stdout.len());
 }
 
 #[test]
