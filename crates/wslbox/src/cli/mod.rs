@@ -9,10 +9,20 @@ mod wsl;
 
 pub use wsl::*;
 
+/// `wslbox --version`: the version, the git commit and the target triple.
+pub const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("WSLBOX_COMMIT"),
+    ", ",
+    env!("WSLBOX_TARGET"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "wslbox",
-    version,
+    version = LONG_VERSION,
     about = "Pull container images and turn them into WSL distributions — no Docker needed"
 )]
 pub struct Cli {
@@ -65,6 +75,10 @@ pub enum Command {
     Logout(LogoutArgs),
     /// List the catalog: images that make good WSL distributions, and what to know about each
     Catalog(CatalogArgs),
+    /// Print the shell completion script for SHELL (see the README for loading it)
+    Completion(CompletionArgs),
+    /// Print the version, git commit and target (with --json, and the WSL version on Windows)
+    Version(VersionArgs),
     #[command(flatten)]
     Wsl(WslCommand),
 }
@@ -203,6 +217,20 @@ pub struct ExportArgs {
     pub raw: bool,
     #[command(flatten)]
     pub wsl: WslOptionArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionArgs {
+    /// The shell to complete in
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct VersionArgs {
+    /// Print it as JSON (for bug reports)
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

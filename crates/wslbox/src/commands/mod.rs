@@ -15,6 +15,7 @@ mod login;
 mod prune;
 mod pull;
 mod source;
+mod version;
 pub mod wsl;
 
 /// What every command needs from the global options.
@@ -56,6 +57,12 @@ impl Context {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    // These need no cache.
+    match cli.command {
+        Command::Completion(args) => return version::completion(args),
+        Command::Version(args) => return version::version(args),
+        _ => {}
+    }
     let ctx = Context::new(cli.global)?;
     match cli.command {
         Command::Pull(args) => pull::run(&ctx, args),
@@ -67,6 +74,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Login(args) => login::login(&ctx, args),
         Command::Logout(args) => login::logout(&ctx, args),
         Command::Catalog(args) => catalog::run(&ctx, args),
+        Command::Completion(_) | Command::Version(_) => unreachable!("handled above"),
         Command::Wsl(cmd) => wsl::run(cmd, &ctx),
     }
 }

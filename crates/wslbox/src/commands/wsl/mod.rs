@@ -21,6 +21,18 @@ pub fn run(cmd: WslCommand, _ctx: &Context) -> anyhow::Result<()> {
     Err(needs_windows(cmd.verb()))
 }
 
+/// The installed WSL's version (`wsl --version`), for `wslbox version`; `None` off Windows and
+/// for inbox WSL.
+#[cfg(windows)]
+pub fn wsl_version() -> Option<String> {
+    windows::wsl_version()
+}
+
+#[cfg(not(windows))]
+pub fn wsl_version() -> Option<String> {
+    None
+}
+
 /// The WSL distributions wslbox made, each with the digest of the image it was made from
 /// (`WslboxDigest`). Only the registry is read; off Windows there are none.
 #[cfg(windows)]

@@ -12,6 +12,10 @@ use crate::cli::{ImportArgs, WslCommand};
 use crate::commands::{Context, export};
 use crate::printer;
 
+pub fn wsl_version() -> Option<String> {
+    WslExe::locate().version().map(|v| v.to_string())
+}
+
 pub fn run(cmd: WslCommand, ctx: &Context) -> anyhow::Result<()> {
     let wsl = WslExe::locate();
     let (report, json) = match cmd {
