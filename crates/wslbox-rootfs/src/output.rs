@@ -179,11 +179,6 @@ impl Output {
         })
     }
 
-    /// The destination, as messages name it.
-    pub fn dest(&self) -> &str {
-        &self.dest
-    }
-
     /// Entries written so far, before [`Output::finish`].
     pub fn written(&self) -> u64 {
         self.stats.entries

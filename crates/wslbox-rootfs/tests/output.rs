@@ -3,10 +3,9 @@
 
 mod common;
 
-use std::io::Write;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 
+use common::streaming::SharedBuf;
 use common::{check_structure, flatten, layout};
 use wslbox_rootfs::{FlatTree, NoReporter, OutputDest, OutputFormat};
 use wslbox_test::layers::{Entry, Layer};
@@ -92,19 +91,6 @@ fn tar_gz_and_tar_xz_outputs_extract_to_the_same_tree_as_tar() {
         cap.xattrs.contains_key(b"security.capability".as_slice()),
         "security.capability lost"
     );
-}
-
-#[derive(Clone, Default)]
-struct SharedBuf(Arc<Mutex<Vec<u8>>>);
-
-impl Write for SharedBuf {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 #[test]

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod streaming;
+
 use std::path::Path;
 
 use wslbox_rootfs::{
