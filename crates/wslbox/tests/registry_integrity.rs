@@ -58,21 +58,22 @@ fn corrupted_blob_in_registry_storage_is_rejected_and_not_cached() {
     assert_eq!(env.cache_entries_named(&layer.digest).len(), 1);
 }
 
-/// The download is slowed (about 2 s) so the flattener reads the layer while it arrives,
-/// from the cache's partial file, before the digest is checked at the end.
-#[test]
-fn corrupted_blob_read_while_it_downloads_fails_the_export_without_output() {
-    let registry = Registry::start(Auth::None);
+/// Pushes `app:v1`, one layer of `files`, corrupts a byte early in that layer's blob in the
+/// registry's storage (so the flattener has long read past it when the digest is checked), and
+/// puts a 1 MB/s link in front. Returns the layer's descriptor, the corrupt blob's digest and
+/// the link.
+fn corrupt_behind_a_slow_link(
+    registry: &Registry,
+    files: Vec<(String, Vec<u8>)>,
+) -> (wslbox_test::registry_fixture::Blob, String, Shaper) {
     let mut spec = ImageSpec::small("amd64");
-    spec.layers = vec![vec![("payload.bin".to_owned(), noise(13, 2 << 20))]];
+    spec.layers = vec![files];
     let image = registry.push_image("app:v1", &spec, &PushOptions::default());
-    let layer = &image.layers[0];
+    let layer = image.layers[0].clone();
     let data = registry.blob_data_path(&layer.digest);
     let mut corrupted = fs_err::read(&data).unwrap();
-    // Early in the blob, so the flattener has long read past it when the digest is checked.
     corrupted[1000] ^= 0xff;
     fs_err::write(&data, &corrupted).unwrap();
-    let computed = sha256(&corrupted);
     let shaper = Shaper::start(
         0,
         registry.addr(),
@@ -83,6 +84,16 @@ fn corrupted_blob_read_while_it_downloads_fails_the_export_without_output() {
         },
     )
     .unwrap();
+    (layer, sha256(&corrupted), shaper)
+}
+
+/// The download is slowed (about 2 s) so the flattener reads the layer while it arrives,
+/// from the cache's partial file, before the digest is checked at the end.
+#[test]
+fn corrupted_blob_read_while_it_downloads_fails_the_export_without_output() {
+    let registry = Registry::start(Auth::None);
+    let files = vec![("payload.bin".to_owned(), noise(13, 2 << 20))];
+    let (layer, computed, shaper) = corrupt_behind_a_slow_link(&registry, files);
 
     let env = cli();
     let out = env.root().join("rootfs.tar");
@@ -368,27 +379,11 @@ fn interrupted_blob_download_resumes_with_range() {
 #[test]
 fn corrupted_blob_streamed_to_stdout_leaves_an_archive_no_tar_accepts() {
     let registry = Registry::start(Auth::None);
-    let mut spec = ImageSpec::small("amd64");
-    spec.layers = vec![vec![
+    let files = vec![
         ("payload.bin".to_owned(), noise(17, 1 << 20)),
         ("second.bin".to_owned(), noise(18, 1 << 20)),
-    ]];
-    let image = registry.push_image("app:v1", &spec, &PushOptions::default());
-    let layer = &image.layers[0];
-    let data = registry.blob_data_path(&layer.digest);
-    let mut corrupted = fs_err::read(&data).unwrap();
-    corrupted[1000] ^= 0xff;
-    fs_err::write(&data, &corrupted).unwrap();
-    let shaper = Shaper::start(
-        0,
-        registry.addr(),
-        ShaperOptions {
-            per_connection: 1_000_000,
-            link: 1_000_000,
-            rtt: std::time::Duration::from_millis(2),
-        },
-    )
-    .unwrap();
+    ];
+    let (layer, _, shaper) = corrupt_behind_a_slow_link(&registry, files);
 
     let env = cli();
     let reference = format!("{}/app:v1", shaper.addr());
