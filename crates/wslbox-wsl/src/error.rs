@@ -16,6 +16,11 @@ pub enum Error {
     Running { name: String },
     #[error("`wsl.exe {args}` failed: {failure}")]
     Wsl { args: String, failure: WslFailure },
+    #[error(
+        "WSL is not installed: there is no {}; install it with `wsl --install` in an administrator terminal, then restart Windows (or set WSLBOX_WSL_EXE to another wsl.exe)",
+        path.display()
+    )]
+    WslMissing { path: PathBuf },
     #[error("could not run {}: {source}; is WSL installed? (set WSLBOX_WSL_EXE to use another wsl.exe)", path.display())]
     WslSpawn {
         path: PathBuf,

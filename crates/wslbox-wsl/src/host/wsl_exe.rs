@@ -60,10 +60,8 @@ impl WslExe {
     /// Fails early (before any download) when wsl.exe is not there, i.e. WSL is not installed.
     pub fn ensure_present(&self) -> Result<()> {
         if self.path.is_absolute() && !self.path.is_file() {
-            let source = std::io::Error::from(std::io::ErrorKind::NotFound);
-            return Err(Error::WslSpawn {
+            return Err(Error::WslMissing {
                 path: self.path.clone(),
-                source,
             });
         }
         Ok(())
@@ -94,6 +92,11 @@ impl WslExe {
     }
 
     fn spawn_error(&self, source: std::io::Error) -> Error {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            return Error::WslMissing {
+                path: self.path.clone(),
+            };
+        }
         Error::WslSpawn {
             path: self.path.clone(),
             source,

@@ -171,8 +171,8 @@ fn missing_wsl_exe_reported_before_the_producer_runs() {
         panic!("nothing may be downloaded without WSL")
     })
     .unwrap_err();
-    assert!(matches!(err, Error::WslSpawn { .. }), "{err}");
-    assert!(err.to_string().contains("is WSL installed?"), "{err}");
+    assert!(matches!(err, Error::WslMissing { .. }), "{err}");
+    assert!(err.to_string().contains("wsl --install"), "{err}");
     assert_nothing_left(&name, &dir);
 }
 
