@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 mod cli;
 mod commands;
@@ -18,6 +18,11 @@ mod table;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    // A shell asking for completions (`commands::completion`): answer and exit. Otherwise this
+    // only looks at one environment variable (and the working directory) and returns.
+    clap_complete::CompleteEnv::with_factory(cli::Cli::command)
+        .var(commands::completion::ENV_VAR)
+        .complete();
     let cli = cli::Cli::parse();
     interrupt::install();
     match commands::run(cli) {

@@ -301,3 +301,63 @@ fn cli_import_first_run_registers_through_install_from_file_or_falls_back_clearl
     );
     ok(wslbox(&dir, &["remove", &name, "--yes"], &[]));
 }
+
+/// What PowerShell's registration gets back for TAB after `wslbox WORDS`: one value a line,
+/// a tab before the help.
+fn powershell_tab(dir: &std::path::Path, words: &[&str]) -> Vec<String> {
+    let out = ok(wslbox(
+        dir,
+        &[&["--", "wslbox"], words].concat(),
+        &[("WSLBOX_COMPLETE", "powershell")],
+    ));
+    out.lines()
+        .map(|l| l.split('\t').next().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn cli_tab_proposes_registered_distributions_to_the_verbs_that_take_one() {
+    let (name, _cleanup) = name("tabnames");
+    let dir = scratch("tabnames");
+    import(&wsl(), &name, &dir.join("d"));
+
+    for verb in ["remove", "rename", "set-default", "upgrade"] {
+        let values = powershell_tab(&dir, &[verb, ""]);
+        assert!(values.contains(&name), "{verb}: {values:?}");
+    }
+    // The word typed so far filters them.
+    assert_eq!(
+        powershell_tab(&dir, &["backup", "wbx-tabn"]),
+        [name.as_str()]
+    );
+    // A new name is not one of the registered ones.
+    let values = powershell_tab(&dir, &["import", ""]);
+    assert!(!values.contains(&name), "import: {values:?}");
+    let values = powershell_tab(&dir, &["rename", &name, ""]);
+    assert!(!values.contains(&name), "rename's NEW: {values:?}");
+
+    // The script PowerShell loads calls this very wslbox.exe back, by its Windows path.
+    // clap_complete quotes it for a POSIX shell: `"Z:\\dir\\wslbox.exe"`. In PowerShell a
+    // backslash escapes nothing, so it runs `Z:\\dir\\wslbox.exe`, which Windows reads as
+    // `Z:\dir\wslbox.exe` (repeated separators collapse). `$` or a backtick would be expanded.
+    let script = ok(wslbox(&dir, &["completion", "powershell"], &[]));
+    let call = script
+        .lines()
+        .find(|l| l.starts_with("& "))
+        .unwrap_or_else(|| panic!("no call back in {script}"));
+    let called = call
+        .strip_prefix("& ")
+        .and_then(|c| c.strip_suffix(" -- $args"))
+        .unwrap_or_else(|| panic!("{call}"));
+    let unquoted = called
+        .strip_prefix('"')
+        .and_then(|c| c.strip_suffix('"'))
+        .or_else(|| called.strip_prefix('\'').and_then(|c| c.strip_suffix('\'')))
+        .unwrap_or(called);
+    assert!(!unquoted.contains(['$', '`', '"']), "{call}");
+    assert_eq!(
+        std::path::Path::new(unquoted).canonicalize().unwrap(),
+        wslbox_exe().canonicalize().unwrap(),
+        "{call}"
+    );
+}

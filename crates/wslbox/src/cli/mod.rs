@@ -224,6 +224,10 @@ pub struct CompletionArgs {
     /// The shell to complete in
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+    /// Print a fixed script (for packagers' completion files) instead of one that asks wslbox
+    /// on each TAB: subcommands and options complete, distribution names do not
+    #[arg(long = "static")]
+    pub static_script: bool,
 }
 
 #[derive(Debug, Args)]

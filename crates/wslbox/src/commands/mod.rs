@@ -8,6 +8,7 @@ use anyhow::Context as _;
 use crate::cli::{Cli, Command, GlobalArgs};
 
 mod catalog;
+pub mod completion;
 mod export;
 mod images;
 mod inspect;
@@ -59,7 +60,7 @@ impl Context {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     // These need no cache.
     match cli.command {
-        Command::Completion(args) => return version::completion(args),
+        Command::Completion(args) => return completion::completion(args),
         Command::Version(args) => return version::version(args),
         _ => {}
     }

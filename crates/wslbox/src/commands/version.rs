@@ -1,16 +1,7 @@
-//! `wslbox completion SHELL` and `wslbox version`.
+//! `wslbox version`.
 
-use clap::CommandFactory;
-
-use crate::cli::{Cli, CompletionArgs, LONG_VERSION, VersionArgs};
+use crate::cli::{LONG_VERSION, VersionArgs};
 use crate::printer;
-
-/// Writes the completion script for `args.shell` to stdout.
-pub fn completion(args: CompletionArgs) -> anyhow::Result<()> {
-    let mut cmd = Cli::command();
-    clap_complete::generate(args.shell, &mut cmd, "wslbox", &mut std::io::stdout());
-    Ok(())
-}
 
 /// What `wslbox version --json` prints.
 #[derive(Debug, serde::Serialize)]

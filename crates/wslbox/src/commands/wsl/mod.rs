@@ -2,6 +2,8 @@
 //! `remove`, `set-user`, `set-default`, `upgrade`. They drive `wslbox_wsl::host` on Windows; elsewhere each one
 //! stops with a "needs Windows" error.
 
+use clap_complete::CompletionCandidate;
+
 use super::Context;
 use crate::cli::WslCommand;
 
@@ -42,6 +44,26 @@ pub fn distributions_by_image() -> anyhow::Result<Vec<(String, String)>> {
 
 #[cfg(not(windows))]
 pub fn distributions_by_image() -> anyhow::Result<Vec<(String, String)>> {
+    Ok(Vec::new())
+}
+
+/// The registered distributions' names, for TAB after a verb that takes one (`cli::wsl`).
+/// Completion must stay quiet: when they cannot be read (no WSL, off Windows) there are none.
+pub fn distribution_candidates() -> Vec<CompletionCandidate> {
+    distribution_names()
+        .unwrap_or_default()
+        .into_iter()
+        .map(CompletionCandidate::new)
+        .collect()
+}
+
+#[cfg(windows)]
+fn distribution_names() -> anyhow::Result<Vec<String>> {
+    windows::distribution_names()
+}
+
+#[cfg(not(windows))]
+fn distribution_names() -> anyhow::Result<Vec<String>> {
     Ok(Vec::new())
 }
 

@@ -20,13 +20,15 @@ pub fn run(cmd: WslCommand, ctx: &Context) -> anyhow::Result<()> {
     let wsl = WslExe::locate();
     let (report, json) = match cmd {
         WslCommand::List(args) => {
+            if ctx.quiet && !args.json {
+                distribution_names()?.iter().for_each(printer::line);
+                return Ok(());
+            }
             let distros = host::list(&wsl)?;
             if args.json {
                 return printer::json(&distros);
             }
-            if ctx.quiet {
-                distros.iter().for_each(|d| printer::line(&d.name));
-            } else if distros.is_empty() {
+            if distros.is_empty() {
                 printer::note(
                     "No WSL distributions are registered; create one with `wslbox import IMAGE --name NAME`.",
                 );
@@ -105,6 +107,13 @@ pub fn run(cmd: WslCommand, ctx: &Context) -> anyhow::Result<()> {
         WslCommand::SetDefault(args) => (host::set_default(&wsl, &args.name)?, args.json),
     };
     print_report(ctx, &report, json)
+}
+
+/// The registered distributions' names: what `list --quiet` prints and TAB proposes. Only the
+/// registry is read (the running state, which needs wsl.exe, is not shown), so it is quick.
+pub fn distribution_names() -> anyhow::Result<Vec<String>> {
+    let distros = host::Lxss::open()?.list(&[])?;
+    Ok(distros.into_iter().map(|d| d.name).collect())
 }
 
 /// See `super::distributions_by_image`.

@@ -1,0 +1,60 @@
+//! `wslbox completion SHELL [--static]`.
+//!
+//! By default the script only registers wslbox as its own completer: on each TAB the shell runs
+//! `WSLBOX_COMPLETE=<shell> wslbox -- <words>`, which `main` hands to clap_complete's
+//! `CompleteEnv` before parsing anything. The answers then always match the installed binary
+//! and can name what exists only at run time, such as the registered WSL distributions
+//! (`cli::wsl`). `--static` prints clap_complete's fixed script instead, for packagers: no
+//! process per TAB, but no distribution names either.
+
+use anyhow::{Context as _, bail};
+use clap::CommandFactory;
+use clap_complete::Shell;
+use clap_complete::env::{self, EnvCompleter};
+
+use crate::cli::{Cli, CompletionArgs};
+
+/// The variable that turns a run of wslbox into a completion request. clap_complete's default,
+/// `COMPLETE`, is a name a user may well have set for something else.
+pub const ENV_VAR: &str = "WSLBOX_COMPLETE";
+
+/// Writes the completion script for `args.shell` to stdout.
+pub fn completion(args: CompletionArgs) -> anyhow::Result<()> {
+    let mut cmd = Cli::command();
+    let bin = cmd.get_name().to_owned();
+    let mut out = std::io::stdout().lock();
+    if args.static_script {
+        clap_complete::generate(args.shell, &mut cmd, bin, &mut out);
+        return Ok(());
+    }
+    let completer = completer_path(&bin);
+    adapter(args.shell)?
+        .write_registration(ENV_VAR, &bin, &bin, &completer, &mut out)
+        .context("writing the completion script")?;
+    Ok(())
+}
+
+/// clap_complete's adapter between `shell` and `CompleteEnv`.
+fn adapter(shell: Shell) -> anyhow::Result<&'static dyn EnvCompleter> {
+    Ok(match shell {
+        Shell::Bash => &env::Bash,
+        Shell::Elvish => &env::Elvish,
+        Shell::Fish => &env::Fish,
+        Shell::PowerShell => &env::Powershell,
+        Shell::Zsh => &env::Zsh,
+        other => bail!(
+            "`wslbox completion {other}` has no dynamic script; `wslbox completion {other} --static` prints a static one (subcommands and options, no distribution names)"
+        ),
+    })
+}
+
+/// The program the script calls back on each TAB: this very executable, so the answers come
+/// from the binary that wrote the script whatever PATH says later. (`CompleteEnv` would take
+/// `argv[0]`, which cmd.exe passes as typed.) Windows names the path wslbox was started from
+/// without resolving links, so a winget `Links\wslbox.exe` alias stays the alias; behind a
+/// scoop shim it is the app's `current\wslbox.exe`. If it is unknown, PATH finds `wslbox`.
+fn completer_path(bin: &str) -> String {
+    std::env::current_exe()
+        .map(|exe| exe.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| bin.to_owned())
+}
