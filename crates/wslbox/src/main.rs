@@ -22,6 +22,7 @@ fn main() -> ExitCode {
     // only looks at one environment variable (and the working directory) and returns.
     clap_complete::CompleteEnv::with_factory(cli::Cli::command)
         .var(commands::completion::ENV_VAR)
+        .shells(commands::completion::SHELLS)
         .complete();
     let cli = cli::Cli::parse();
     interrupt::install();

@@ -34,11 +34,19 @@ fn exe() -> String {
 }
 
 /// The values PowerShell's registration takes from `WSLBOX_COMPLETE=powershell wslbox -- WORDS`
-/// (one per line, a tab before the help).
+/// (one per line, a tab before the help). A last word `""` is a TAB after a space: the script
+/// does not pass it (Windows PowerShell 5.1 would drop it) but sets WSLBOX_COMPLETE_NEW_WORD.
 fn powershell_tab(words: &[&str]) -> Vec<String> {
+    let (words, new_word) = match words.split_last() {
+        Some((&"", before)) => (before, "1"),
+        _ => (words, ""),
+    };
     let out = wslbox_env(
         &[&["--", "wslbox"], words].concat(),
-        &[("WSLBOX_COMPLETE", "powershell")],
+        &[
+            ("WSLBOX_COMPLETE", "powershell"),
+            ("WSLBOX_COMPLETE_NEW_WORD", new_word),
+        ],
     );
     out.lines()
         .map(|l| l.split('\t').next().unwrap().to_owned())
@@ -122,23 +130,29 @@ fn powershell_completion_names_every_subcommand() {
 fn powershell_script_calls_wslbox_back_with_wslbox_complete() {
     let script = wslbox(&["completion", "powershell"]);
     assert!(
-        script.contains("Register-ArgumentCompleter -Native -CommandName wslbox -ScriptBlock"),
+        script.contains(
+            "Register-ArgumentCompleter -Native -CommandName 'wslbox', 'wslbox.exe' -ScriptBlock"
+        ),
         "{script}"
     );
     assert!(
-        script.contains(r#"$env:WSLBOX_COMPLETE = "powershell";"#),
+        script.contains(r#"$env:WSLBOX_COMPLETE = "powershell""#),
         "{script}"
     );
-    // The call operator runs this very binary with the words typed so far after `--`.
+    // An empty word is said in a variable, never passed as `''`.
+    assert!(
+        script.contains("$env:WSLBOX_COMPLETE_NEW_WORD = if ($wordToComplete -eq \"\")"),
+        "{script}"
+    );
+    assert!(!script.contains("''"), "{script}");
+    // The call operator runs this very binary (a single-quoted literal) with the words typed so
+    // far after `--`.
     let exe = exe();
     let call = script
         .lines()
         .find(|l| l.starts_with("& "))
         .unwrap_or_else(|| panic!("no call back in {script}"));
-    assert!(
-        call == format!("& {exe} -- $args") || call == format!("& '{exe}' -- $args"),
-        "{call}"
-    );
+    assert_eq!(call, format!("& '{exe}' -- $line"));
     // Nothing is listed in the script itself: the binary answers.
     assert!(!script.contains("'upgrade'"), "{script}");
 }
@@ -153,7 +167,7 @@ fn every_shell_gets_a_script_that_calls_wslbox_back() {
         ("elvish", "set edit:completion:arg-completer[wslbox]"),
         (
             "powershell",
-            "Register-ArgumentCompleter -Native -CommandName wslbox",
+            "Register-ArgumentCompleter -Native -CommandName 'wslbox', 'wslbox.exe'",
         ),
     ] {
         let script = wslbox(&["completion", shell]);
@@ -194,6 +208,30 @@ fn tab_completes_a_subcommand_option_in_powershell_and_bash() {
     assert_eq!(powershell_tab(&["export", "--no-s"]), ["--no-stream"]);
     assert_eq!(bash_tab(&["export", "--no-s"]), ["--no-stream"]);
     assert_eq!(powershell_tab(&["completion", "--st"]), ["--static"]);
+}
+
+#[test]
+fn a_new_word_in_powershell_completes_the_next_argument_not_the_last_one() {
+    // TAB right after `wslbox export` (no space) completes the word `export` itself ...
+    let same = powershell_tab(&["export"]);
+    assert_eq!(same, ["export"]);
+    // ... and after a space, with the empty word not passed, the next one: export's options.
+    let next = powershell_tab(&["export", ""]);
+    assert!(next.iter().any(|v| v == "--no-stream"), "{next:?}");
+    assert!(!next.iter().any(|v| v == "export"), "{next:?}");
+    // PowerShell 7.3+ would pass the `''` itself: it is not doubled.
+    let passed = wslbox_env(
+        &["--", "wslbox", "export", ""],
+        &[
+            ("WSLBOX_COMPLETE", "powershell"),
+            ("WSLBOX_COMPLETE_NEW_WORD", "1"),
+        ],
+    );
+    let passed: Vec<&str> = passed
+        .lines()
+        .map(|l| l.split('\t').next().unwrap())
+        .collect();
+    assert_eq!(passed, next);
 }
 
 #[test]

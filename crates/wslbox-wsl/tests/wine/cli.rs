@@ -303,12 +303,20 @@ fn cli_import_first_run_registers_through_install_from_file_or_falls_back_clearl
 }
 
 /// What PowerShell's registration gets back for TAB after `wslbox WORDS`: one value a line,
-/// a tab before the help.
+/// a tab before the help. A last word `""` (TAB after a space) is not passed, as the script
+/// does not: it sets WSLBOX_COMPLETE_NEW_WORD.
 fn powershell_tab(dir: &std::path::Path, words: &[&str]) -> Vec<String> {
+    let (words, new_word) = match words.split_last() {
+        Some((&"", before)) => (before, "1"),
+        _ => (words, ""),
+    };
     let out = ok(wslbox(
         dir,
         &[&["--", "wslbox"], words].concat(),
-        &[("WSLBOX_COMPLETE", "powershell")],
+        &[
+            ("WSLBOX_COMPLETE", "powershell"),
+            ("WSLBOX_COMPLETE_NEW_WORD", new_word),
+        ],
     ));
     out.lines()
         .map(|l| l.split('\t').next().unwrap().to_owned())
@@ -336,25 +344,18 @@ fn cli_tab_proposes_registered_distributions_to_the_verbs_that_take_one() {
     let values = powershell_tab(&dir, &["rename", &name, ""]);
     assert!(!values.contains(&name), "rename's NEW: {values:?}");
 
-    // The script PowerShell loads calls this very wslbox.exe back, by its Windows path.
-    // clap_complete quotes it for a POSIX shell: `"Z:\\dir\\wslbox.exe"`. In PowerShell a
-    // backslash escapes nothing, so it runs `Z:\\dir\\wslbox.exe`, which Windows reads as
-    // `Z:\dir\wslbox.exe` (repeated separators collapse). `$` or a backtick would be expanded.
+    // The script PowerShell loads calls this very wslbox.exe back, by its Windows path, as a
+    // single-quoted literal (nothing in it is expanded).
     let script = ok(wslbox(&dir, &["completion", "powershell"], &[]));
     let call = script
         .lines()
         .find(|l| l.starts_with("& "))
         .unwrap_or_else(|| panic!("no call back in {script}"));
-    let called = call
-        .strip_prefix("& ")
-        .and_then(|c| c.strip_suffix(" -- $args"))
+    let unquoted = call
+        .strip_prefix("& '")
+        .and_then(|c| c.strip_suffix("' -- $line"))
         .unwrap_or_else(|| panic!("{call}"));
-    let unquoted = called
-        .strip_prefix('"')
-        .and_then(|c| c.strip_suffix('"'))
-        .or_else(|| called.strip_prefix('\'').and_then(|c| c.strip_suffix('\'')))
-        .unwrap_or(called);
-    assert!(!unquoted.contains(['$', '`', '"']), "{call}");
+    assert!(!unquoted.contains(['$', '`', '"', '\'']), "{call}");
     assert_eq!(
         std::path::Path::new(unquoted).canonicalize().unwrap(),
         wslbox_exe().canonicalize().unwrap(),

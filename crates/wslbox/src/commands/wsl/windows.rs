@@ -21,6 +21,8 @@ pub fn run(cmd: WslCommand, ctx: &Context) -> anyhow::Result<()> {
     let (report, json) = match cmd {
         WslCommand::List(args) => {
             if ctx.quiet && !args.json {
+                // As `list` does, a machine without WSL is told so (TAB, below, stays quiet).
+                wsl.ensure_present()?;
                 distribution_names()?.iter().for_each(printer::line);
                 return Ok(());
             }

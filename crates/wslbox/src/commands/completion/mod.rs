@@ -7,12 +7,23 @@
 //! (`cli::wsl`). `--static` prints clap_complete's fixed script instead, for packagers: no
 //! process per TAB, but no distribution names either.
 
+mod powershell;
+
 use anyhow::{Context as _, bail};
 use clap::CommandFactory;
 use clap_complete::Shell;
-use clap_complete::env::{self, EnvCompleter};
+use clap_complete::env::{self, EnvCompleter, Shells};
 
 use crate::cli::{Cli, CompletionArgs};
+
+/// The shells `CompleteEnv` answers (`main`), and whose scripts `wslbox completion` writes.
+pub const SHELLS: Shells<'static> = Shells(&[
+    &env::Bash,
+    &env::Elvish,
+    &env::Fish,
+    &powershell::Powershell,
+    &env::Zsh,
+]);
 
 /// The variable that turns a run of wslbox into a completion request. clap_complete's default,
 /// `COMPLETE`, is a name a user may well have set for something else.
@@ -34,18 +45,15 @@ pub fn completion(args: CompletionArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// clap_complete's adapter between `shell` and `CompleteEnv`.
+/// The adapter between `shell` and `CompleteEnv`, from [`SHELLS`].
 fn adapter(shell: Shell) -> anyhow::Result<&'static dyn EnvCompleter> {
-    Ok(match shell {
-        Shell::Bash => &env::Bash,
-        Shell::Elvish => &env::Elvish,
-        Shell::Fish => &env::Fish,
-        Shell::PowerShell => &env::Powershell,
-        Shell::Zsh => &env::Zsh,
-        other => bail!(
-            "`wslbox completion {other}` has no dynamic script; `wslbox completion {other} --static` prints a static one (subcommands and options, no distribution names)"
+    let name = shell.to_string();
+    match SHELLS.0.iter().copied().find(|adapter| adapter.is(&name)) {
+        Some(adapter) => Ok(adapter),
+        None => bail!(
+            "`wslbox completion {shell}` has no dynamic script; `wslbox completion {shell} --static` prints a static one (subcommands and options, no distribution names)"
         ),
-    })
+    }
 }
 
 /// The program the script calls back on each TAB: this very executable, so the answers come
