@@ -9,18 +9,13 @@ computed here from the files. Output: OUT/winget/manifests/w/wslbox/wslbox/V/*.y
 layout of winget-pkgs) and OUT/scoop/wslbox.json. The release workflow runs this; the tests
 run it on archives built here and validate the result against the official schemas.
 """
-import argparse, datetime, hashlib, json, os, re, sys
+import argparse, datetime, json, os, re, sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from archive import sha256  # noqa: E402  (the archives' hash, as SHA256SUMS has it)
+
 TARGETS = {"x64": "x86_64-pc-windows-msvc", "arm64": "aarch64-pc-windows-msvc"}
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def render(text, values, quote=lambda v: v):
