@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser};
+use clap::Parser;
 
 mod cli;
 mod commands;
@@ -20,7 +20,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     // A shell asking for completions (`commands::completion`): answer and exit. Otherwise this
     // only looks at one environment variable (and the working directory) and returns.
-    clap_complete::CompleteEnv::with_factory(cli::Cli::command)
+    clap_complete::CompleteEnv::with_factory(commands::completion::command)
         .var(commands::completion::ENV_VAR)
         .shells(commands::completion::SHELLS)
         .complete();

@@ -3,16 +3,8 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use clap_complete::ArgValueCandidates;
 
 use super::{ImageArgs, SourceArgs, WslOptionArgs};
-use crate::commands::wsl::distribution_candidates;
-
-/// For an argument that names a registered distribution: TAB proposes their names (not for a
-/// new name, such as `import --name` or `rename`'s NEW).
-fn registered() -> ArgValueCandidates {
-    ArgValueCandidates::new(distribution_candidates)
-}
 
 #[derive(Debug, clap::Subcommand)]
 pub enum WslCommand {
@@ -73,7 +65,6 @@ pub struct ImportArgs {
 
 #[derive(Debug, Args)]
 pub struct ConfigureArgs {
-    #[arg(add = registered())]
     pub name: String,
     /// Shell scripts to run as root (`/bin/sh`, with a login shell's environment), in order;
     /// the first failure stops
@@ -94,7 +85,6 @@ pub struct ListArgs {
 
 #[derive(Debug, Args)]
 pub struct RenameArgs {
-    #[arg(add = registered())]
     pub old: String,
     pub new: String,
     /// Stop the distribution first if it is running
@@ -112,7 +102,6 @@ pub struct RenameArgs {
 
 #[derive(Debug, Args)]
 pub struct MoveArgs {
-    #[arg(add = registered())]
     pub name: String,
     /// New folder for the distribution's disk
     pub dir: PathBuf,
@@ -122,7 +111,6 @@ pub struct MoveArgs {
 
 #[derive(Debug, Args)]
 pub struct CloneArgs {
-    #[arg(add = registered())]
     pub name: String,
     pub new: String,
     /// Install folder of the copy [default: %LOCALAPPDATA%\wslbox\distros\NEW]
@@ -134,7 +122,6 @@ pub struct CloneArgs {
 
 #[derive(Debug, Args)]
 pub struct BackupArgs {
-    #[arg(add = registered())]
     pub name: String,
     /// Output file; the extension picks the format (.tar, .tar.gz, .tar.xz, .vhdx)
     #[arg(short, long, value_name = "FILE")]
@@ -145,7 +132,6 @@ pub struct BackupArgs {
 
 #[derive(Debug, Args)]
 pub struct RemoveArgs {
-    #[arg(add = registered())]
     pub name: String,
     /// Do not ask for confirmation (required when stdin is not a terminal)
     #[arg(short, long)]
@@ -156,7 +142,6 @@ pub struct RemoveArgs {
 
 #[derive(Debug, Args)]
 pub struct SetUserArgs {
-    #[arg(add = registered())]
     pub name: String,
     /// User name (or numeric uid)
     pub user: String,
@@ -166,7 +151,6 @@ pub struct SetUserArgs {
 
 #[derive(Debug, Args)]
 pub struct SetDefaultArgs {
-    #[arg(add = registered())]
     pub name: String,
     #[arg(long)]
     pub json: bool,
@@ -174,7 +158,6 @@ pub struct SetDefaultArgs {
 
 #[derive(Debug, Args)]
 pub struct UpgradeArgs {
-    #[arg(add = registered())]
     pub name: String,
     /// The image to rebuild from [default: the one the distribution was made from (`list`
     /// shows it), at its current digest]; any SOURCE `import` takes

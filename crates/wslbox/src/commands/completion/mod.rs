@@ -11,8 +11,8 @@ mod powershell;
 
 use anyhow::{Context as _, bail};
 use clap::CommandFactory;
-use clap_complete::Shell;
 use clap_complete::env::{self, EnvCompleter, Shells};
+use clap_complete::{ArgValueCandidates, Shell};
 
 use crate::cli::{Cli, CompletionArgs};
 
@@ -28,6 +28,36 @@ pub const SHELLS: Shells<'static> = Shells(&[
 /// The variable that turns a run of wslbox into a completion request. clap_complete's default,
 /// `COMPLETE`, is a name a user may well have set for something else.
 pub const ENV_VAR: &str = "WSLBOX_COMPLETE";
+
+/// The arguments that name a registered distribution, as (subcommand, argument id): TAB
+/// proposes the registered names there. Not a new name (`import --name`, `rename`'s and
+/// `clone`'s NEW).
+const TAKE_A_DISTRIBUTION: &[(&str, &str)] = &[
+    ("configure", "name"),
+    ("rename", "old"),
+    ("move", "name"),
+    ("clone", "name"),
+    ("backup", "name"),
+    ("remove", "name"),
+    ("set-user", "name"),
+    ("set-default", "name"),
+    ("upgrade", "name"),
+];
+
+/// The command line the completion engine walks (`main`): the CLI's, with the registered
+/// distributions proposed for [`TAKE_A_DISTRIBUTION`]. (Here rather than in `cli`, which only
+/// declares, so `cli` needs nothing from `commands`.)
+pub fn command() -> clap::Command {
+    let mut cmd = Cli::command();
+    for &(sub, arg) in TAKE_A_DISTRIBUTION {
+        cmd = cmd.mut_subcommand(sub, |c| {
+            c.mut_arg(arg, |a| {
+                a.add(ArgValueCandidates::new(super::wsl::distribution_candidates))
+            })
+        });
+    }
+    cmd
+}
 
 /// Writes the completion script for `args.shell` to stdout.
 pub fn completion(args: CompletionArgs) -> anyhow::Result<()> {
@@ -65,4 +95,21 @@ fn completer_path(bin: &str) -> String {
     std::env::current_exe()
         .map(|exe| exe.to_string_lossy().into_owned())
         .unwrap_or_else(|_| bin.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_distribution_argument_exists_and_is_positional() {
+        // `mut_arg` on a missing id panics when clap checks the command: this builds it.
+        let mut cmd = command();
+        cmd.build();
+        for &(sub, arg) in TAKE_A_DISTRIBUTION {
+            let sub = cmd.find_subcommand(sub).expect(sub);
+            let arg = sub.get_arguments().find(|a| a.get_id() == arg).expect(arg);
+            assert!(arg.is_positional(), "{arg:?}");
+        }
+    }
 }
