@@ -50,9 +50,12 @@ const TAKE_A_DISTRIBUTION: &[(&str, &str)] = &[
 pub fn command() -> clap::Command {
     let mut cmd = Cli::command();
     for &(sub, arg) in TAKE_A_DISTRIBUTION {
+        // `mut_args`, not `mut_arg`, which moves the argument last: a positional's place is
+        // its order.
         cmd = cmd.mut_subcommand(sub, |c| {
-            c.mut_arg(arg, |a| {
-                a.add(ArgValueCandidates::new(super::wsl::distribution_candidates))
+            c.mut_args(|a| match a.get_id() == arg {
+                true => a.add(ArgValueCandidates::new(super::wsl::distribution_candidates)),
+                false => a,
             })
         });
     }
@@ -106,10 +109,20 @@ mod tests {
         // `mut_arg` on a missing id panics when clap checks the command: this builds it.
         let mut cmd = command();
         cmd.build();
+        let mut declared = Cli::command();
+        declared.build();
         for &(sub, arg) in TAKE_A_DISTRIBUTION {
             let sub = cmd.find_subcommand(sub).expect(sub);
-            let arg = sub.get_arguments().find(|a| a.get_id() == arg).expect(arg);
-            assert!(arg.is_positional(), "{arg:?}");
+            let found = sub.get_arguments().find(|a| a.get_id() == arg).expect(arg);
+            assert!(found.is_positional(), "{found:?}");
+            // Positionals keep their order (`rename OLD NEW`).
+            let order = |c: &clap::Command| {
+                c.get_positionals()
+                    .map(|a| (a.get_id().to_string(), a.get_index()))
+                    .collect::<Vec<_>>()
+            };
+            let before = declared.find_subcommand(sub.get_name()).unwrap();
+            assert_eq!(order(sub), order(before), "{}", sub.get_name());
         }
     }
 }
