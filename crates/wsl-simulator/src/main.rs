@@ -24,7 +24,8 @@
 //! Test-only controls (not part of wsl.exe):
 //! - `WSL_SIM_FAIL=import-after-register|import-before-register|export|unregister` breaks
 //!   that step (`STEP@TEXT` only when the folder, file or name involved contains TEXT);
-//!   `export-cut@TEXT` writes half of the archive before failing (the export's TEXT is
+//!   `export-cut@TEXT` writes half of the archive before failing, `export-late@TEXT` all of
+//!   it (the export's TEXT is
 //!   `NAME|FILE`); `stuck@NAME` lists the distribution as running and makes `--terminate` of it time out;
 //!   `move-no-op` and `move-stale-basepath` stage WSL 2.7's `--manage --move` bugs;
 //! - `WSL_SIM_VERSION=2.4.4.0` sets the reported version; `inbox` behaves like Windows 10's

@@ -9,6 +9,8 @@
 //! - [`VerifyingReader`] checks digest and size of every blob stream at EOF; registry and local
 //!   openers both wrap their streams in it.
 //!
+//! - `build` writes the config and manifest of a single-layer image (`wslbox push`).
+//!
 //! Registries live in `wslbox-registry`; this crate never touches the network.
 
 use std::collections::BTreeMap;
@@ -118,6 +120,7 @@ pub trait BlobOpener: Send + Sync {
     }
 }
 
+pub mod build;
 pub mod layout;
 pub mod manifest;
 pub mod media_type;

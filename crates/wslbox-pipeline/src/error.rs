@@ -13,6 +13,9 @@ pub enum PipelineError {
     Output(#[from] wslbox_rootfs::OutputError),
     #[error(transparent)]
     Cache(#[from] wslbox_cache::CacheError),
+    /// Boxed: registry errors are large, and this one is only on the push path.
+    #[error(transparent)]
+    Registry(Box<wslbox_registry::RegistryError>),
     #[error("{what}: {source}")]
     Io {
         what: String,
@@ -29,5 +32,11 @@ impl PipelineError {
             PipelineError::Output(e) => matches!(e, wslbox_rootfs::OutputError::Interrupted),
             _ => false,
         }
+    }
+}
+
+impl From<wslbox_registry::RegistryError> for PipelineError {
+    fn from(e: wslbox_registry::RegistryError) -> Self {
+        PipelineError::Registry(Box::new(e))
     }
 }

@@ -29,6 +29,9 @@ pub struct ExportRequest {
     /// Start writing the output while the biggest layer is still being read (the default;
     /// `--no-stream` turns it off): see [`wslbox_rootfs::flatten_into`].
     pub stream: bool,
+    /// Unix seconds stamped on what customization writes (mtimes, the provenance file); now
+    /// when `None`. `push` fixes it so that the same source builds the same layer.
+    pub timestamp: Option<i64>,
 }
 
 /// What an upgrade keeps, and the old distribution's export to read it from.
@@ -83,6 +86,8 @@ pub struct ExportSummary {
     /// The content's identity: the manifest digest for images, the sha256 for files.
     pub manifest_digest: Option<String>,
     pub platform: Option<String>,
+    /// The registry mirror URL that served the manifest; `null` when the registry did.
+    pub mirror: Option<String>,
     pub source: SourceSummary,
     pub output: String,
     pub format: OutputFormat,
@@ -98,6 +103,9 @@ pub struct ExportSummary {
     /// Set by `wslbox upgrade` only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kept: Option<KeptSummary>,
+    /// The source image's Env, User, WorkingDir and labels (what `wslbox push` carries over).
+    #[serde(skip)]
+    pub image_config: wslbox_image::ImageConfigSummary,
 }
 
 /// Opens `spec`, flattens it, makes it WSL-ready (unless `raw`) and writes it.
@@ -143,7 +151,7 @@ pub fn export(
             ..Default::default()
         }
     } else {
-        let exported_at = wslbox_store::unix_now();
+        let exported_at = request.timestamp.unwrap_or_else(wslbox_store::unix_now);
         let digest = info
             .digest()
             .cloned()
@@ -193,6 +201,7 @@ pub fn export(
         reference: info.reference.clone(),
         manifest_digest: info.digest().map(ToString::to_string),
         platform: info.platform.as_ref().map(ToString::to_string),
+        mirror: info.mirror.clone(),
         source: SourceSummary::new(&info),
         output: request.label,
         format: request.format,
@@ -205,6 +214,7 @@ pub fn export(
         warnings: custom.warnings,
         notes: custom.notes,
         kept,
+        image_config: info.config.clone(),
     })
 }
 

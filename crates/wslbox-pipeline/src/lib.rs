@@ -8,6 +8,9 @@
 //!   ([`Inspection`]), with the OS and warnings an earlier export recorded; `deep` flattens
 //!   it to learn them.
 //! - [`pull`] downloads a registry image into the cache.
+//! - [`push`] runs the export into a layer that is compressed and uploaded as it is written,
+//!   and pushes it as a single-layer image; a second push of the same source reuses the
+//!   layer (`push_memo`).
 //!
 //! Each records what it learned in the image store ([`wslbox_store`]); from the first
 //! download until then it holds a lease on the cache, so `rmi`/`prune` in another process
@@ -29,6 +32,10 @@ mod error;
 mod export;
 mod inspect;
 mod pull;
+mod push;
+mod push_labels;
+mod push_layer;
+mod push_memo;
 mod record;
 
 pub use catalog::SYSTEMD_UNSUPPORTED;
@@ -37,6 +44,9 @@ pub use error::PipelineError;
 pub use export::{ExportRequest, ExportSummary, KeepRequest, KeptSummary, SourceSummary, export};
 pub use inspect::{Inspection, inspect};
 pub use pull::pull;
+pub use push::{
+    BuildFacts, LABEL_PREFIX, LayerSummary, LayerTransfer, PushRequest, PushSummary, push,
+};
 
 /// Progress of a whole export; the binary draws it.
 pub trait Reporter: wslbox_source::Reporter {
@@ -57,6 +67,10 @@ pub trait Reporter: wslbox_source::Reporter {
     }
     /// The kept paths are read.
     fn keeping_finished(&self) {}
+    /// `bytes` more of a pushed layer reached the registry.
+    fn upload_progress(&self, bytes: u64) {
+        let _ = bytes;
+    }
 }
 
 /// A flattened source, and the cache lease that keeps its blobs until they are recorded.

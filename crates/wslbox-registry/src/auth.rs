@@ -25,6 +25,9 @@ pub(crate) struct RegistryHost {
     pub name: String,
     /// `scheme://host[:port]/` API requests go to.
     pub base: Url,
+    /// A mirror: a manifest request that fails is not retried, since the next endpoint is
+    /// there to be tried at once (a mirror that is down must not cost the retry budget).
+    pub mirror: bool,
 }
 
 /// Tokens without `expires_in` live this long (distribution's token spec default).
@@ -175,7 +178,8 @@ pub(crate) async fn fetch_token(
                 if let Some(s) = service {
                     q.append_pair("service", s);
                 }
-                if let Some(s) = scope {
+                // Several scopes are several `scope` parameters (distribution's token spec).
+                for s in scope.into_iter().flat_map(str::split_whitespace) {
                     q.append_pair("scope", s);
                 }
                 if let Some(Credential::Basic { username, .. }) = other {

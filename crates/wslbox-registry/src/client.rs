@@ -14,7 +14,7 @@ use wslbox_reference::{Digest, Platform, Reference};
 use crate::auth::RegistryHost;
 use crate::download::{self, Blob};
 use crate::error::status_error;
-use crate::session::Session;
+use crate::session::{Endpoint, Session};
 use crate::transport::{Request, connection_error};
 use crate::{ClientOptions, NoReporter, RegistryError, Reporter};
 
@@ -51,6 +51,10 @@ pub struct Resolved {
     pub index: Option<RawManifest>,
     /// Size of the config blob (`image.config_digest`), from the manifest.
     pub config_size: u64,
+    /// The mirror URL that served the manifest; `None` when the registry itself did.
+    pub mirror: Option<String>,
+    /// One line per mirror that failed before one served (name, reason, what came next).
+    pub warnings: Vec<String>,
 }
 
 impl Client {
@@ -67,18 +71,58 @@ impl Client {
     /// Resolves `reference` to one platform's image: fetches the manifest (verifying it
     /// against an `@sha256:` digest), selects `platform` from an index, and fetches and
     /// parses the config. Manifests and the config are stored in `store` as blobs.
+    ///
+    /// The registry's mirrors are tried first, in order; a mirror that fails in any way
+    /// (down, 404, 5xx, refused, wrong digest) is skipped with a warning in
+    /// [`Resolved::warnings`].
     pub async fn resolve(
         &self,
         reference: &Reference,
         platform: &Platform,
         store: &BlobStore,
     ) -> Result<Resolved, RegistryError> {
+        let endpoints = self.inner.endpoints(reference).await?;
+        let (mut warnings, mut failures) = (Vec::new(), Vec::new());
+        for (i, endpoint) in endpoints.iter().enumerate() {
+            match self.resolve_at(endpoint, reference, platform, store).await {
+                Ok(mut resolved) => {
+                    resolved.mirror = endpoint.mirror.clone();
+                    resolved.warnings = warnings;
+                    return Ok(resolved);
+                }
+                Err(e) if endpoint.mirror.is_some() => {
+                    let next = endpoints[i + 1].label();
+                    warnings.push(format!("{}: {e}; trying {next}", endpoint.label()));
+                    failures.push((endpoint.label(), e.to_string()));
+                }
+                Err(e) => {
+                    let what = format!("manifest {reference}");
+                    return Err(RegistryError::all_failed(
+                        &what,
+                        reference.registry(),
+                        failures,
+                        e,
+                    ));
+                }
+            }
+        }
+        unreachable!("the origin is always the last endpoint")
+    }
+
+    /// [`resolve`](Self::resolve) against one endpoint.
+    async fn resolve_at(
+        &self,
+        endpoint: &Endpoint,
+        reference: &Reference,
+        platform: &Platform,
+        store: &BlobStore,
+    ) -> Result<Resolved, RegistryError> {
         let image = reference.to_string();
-        let reg = self.inner.registry_host(reference).await?;
-        let repo = reference.repository();
+        let reg = &endpoint.reg;
+        let repo = endpoint.reference.repository();
         let selector = reference.manifest_selector();
         let top = self
-            .fetch_manifest(&reg, repo, &selector, reference.digest(), &image)
+            .fetch_manifest(reg, repo, &selector, reference.digest(), &image)
             .await?;
         store.put(&top.digest, &top.bytes)?;
 
@@ -88,7 +132,7 @@ impl Client {
                 Parsed::Index(entries) => {
                     let entry = manifest::select(&entries, platform, &image)?;
                     let raw = self
-                        .fetch_manifest_by_descriptor(&reg, repo, &entry.target, &image)
+                        .fetch_manifest_by_descriptor(reg, repo, &entry.target, &image)
                         .await?;
                     store.put(&raw.digest, &raw.bytes)?;
                     let media_type = raw
@@ -113,7 +157,7 @@ impl Client {
             layers,
         } = parsed;
         let config_bytes = self
-            .config_blob(&reg, reference, &config_ref, store)
+            .config_blob(reg, &endpoint.reference, &config_ref, store)
             .await?;
         let (config, config_platform) = manifest::parse_config(&config_bytes, &image)?;
         let chosen = entry_platform.unwrap_or(config_platform);
@@ -133,12 +177,16 @@ impl Client {
             manifest: manifest_raw,
             index: index_raw,
             config_size: config_ref.size,
+            mirror: None,
+            warnings: Vec::new(),
         })
     }
 
     /// Downloads the config and every layer of `resolved` into `store`, `jobs` at a time,
     /// skipping blobs that are already cached. Each blob is verified (size and digest) before
-    /// it is committed.
+    /// it is committed. Each blob is tried on the endpoint that served the manifest
+    /// ([`Resolved::mirror`]), then on the later mirrors and the registry; a mirror that fails
+    /// or serves wrong bytes is reported ([`Reporter::on_endpoint_failed`]) and skipped.
     pub async fn fetch_blobs(
         &self,
         resolved: &Resolved,
@@ -146,9 +194,15 @@ impl Client {
         reporter: &dyn Reporter,
     ) -> Result<(), RegistryError> {
         let blobs = download::image_blobs(&resolved.image, resolved.config_size);
-        let reg = self.inner.registry_host(&resolved.reference).await?;
+        let mut endpoints = self.inner.endpoints(&resolved.reference).await?;
+        // Mirrors that could not serve the manifest are not asked for blobs.
+        let served = endpoints
+            .iter()
+            .position(|e| e.mirror == resolved.mirror)
+            .unwrap_or(endpoints.len() - 1);
+        endpoints.drain(..served);
         self.inner
-            .fetch_all(&reg, &resolved.reference, &blobs, store, reporter)
+            .fetch_all(&endpoints, &resolved.reference, &blobs, store, reporter)
             .await
     }
 
@@ -215,7 +269,8 @@ impl Client {
         expected: Option<&Digest>,
         image: &str,
     ) -> Result<RawManifest, RegistryError> {
-        let request = Self::manifest_request(reg, repo, selector, Method::GET)?;
+        let mut request = Self::manifest_request(reg, repo, selector, Method::GET)?;
+        request.retry = !reg.mirror;
         let url = request.url.clone();
         let response = self
             .inner

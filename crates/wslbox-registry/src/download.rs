@@ -15,7 +15,7 @@ use wslbox_reference::{Digest, Reference};
 use crate::auth::RegistryHost;
 use crate::chunked::{BlobFetch, Chunked};
 use crate::error::status_error;
-use crate::session::Session;
+use crate::session::{Endpoint, Session};
 use crate::transport::{Request, connection_error};
 use crate::{RegistryError, Reporter};
 
@@ -49,10 +49,11 @@ pub(crate) fn image_blobs(image: &ResolvedImage, config_size: u64) -> Vec<Blob> 
 }
 
 impl Session {
-    /// Fetches `blobs` of `reference` into `store`, `jobs` at a time.
+    /// Fetches `blobs` of `reference` into `store`, `jobs` at a time, each from the first of
+    /// `endpoints` that serves it.
     pub(crate) async fn fetch_all(
         &self,
-        reg: &RegistryHost,
+        endpoints: &[Endpoint],
         reference: &Reference,
         blobs: &[Blob],
         store: &BlobStore,
@@ -61,11 +62,50 @@ impl Session {
         let jobs = self.options.jobs.max(1);
         stream::iter(blobs.iter().map(Ok))
             .try_for_each_concurrent(jobs, |blob| async move {
-                self.fetch_blob(reg, reference, blob, store, reporter)
+                self.fetch_from_endpoints(endpoints, reference, blob, store, reporter)
                     .await
-                    .map(drop)
             })
             .await
+    }
+
+    /// Tries each endpoint in turn. A failed or wrong download from a mirror was thrown away
+    /// (the cache verifies before it commits), so the next endpoint starts from what is left.
+    async fn fetch_from_endpoints(
+        &self,
+        endpoints: &[Endpoint],
+        reference: &Reference,
+        blob: &Blob,
+        store: &BlobStore,
+        reporter: &dyn Reporter,
+    ) -> Result<(), RegistryError> {
+        let mut failures = Vec::new();
+        for (i, endpoint) in endpoints.iter().enumerate() {
+            let result = self
+                .fetch_blob(&endpoint.reg, &endpoint.reference, blob, store, reporter)
+                .await;
+            match result {
+                Ok(_) => return Ok(()),
+                Err(e) if endpoint.mirror.is_some() => {
+                    let (label, next) = (endpoint.label(), endpoints[i + 1].label());
+                    reporter.on_endpoint_failed(&format!(
+                        "{label}: blob {}: {e}; trying {next}",
+                        blob.digest
+                    ));
+                    reporter.on_blob_reset(&blob.digest);
+                    failures.push((label, e.to_string()));
+                }
+                Err(e) => {
+                    let what = format!("blob {} of {reference}", blob.digest);
+                    return Err(RegistryError::all_failed(
+                        &what,
+                        reference.registry(),
+                        failures,
+                        e,
+                    ));
+                }
+            }
+        }
+        unreachable!("the origin is always the last endpoint")
     }
 
     /// Fetches one blob into the store unless it is already there. Returns whether it was

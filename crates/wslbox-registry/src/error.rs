@@ -25,6 +25,31 @@ pub enum RegistryError {
     )]
     Denied { registry: String, what: String },
     #[error(
+        "{registry} refused to let you push to {repository} ({reason}); run `wslbox login {registry}` with an account that may push there, and check the repository name"
+    )]
+    PushRefused {
+        registry: String,
+        repository: String,
+        reason: String,
+    },
+    /// The registry forgot an upload after its connection broke; only sending the whole blob
+    /// again can help.
+    #[error(
+        "{registry} dropped the upload to {repository} after the connection broke ({reason}); run the push again"
+    )]
+    UploadLost {
+        registry: String,
+        repository: String,
+        reason: String,
+    },
+    #[error("uploading {what} to {registry}/{repository} failed: {reason}")]
+    Upload {
+        registry: String,
+        repository: String,
+        what: String,
+        reason: String,
+    },
+    #[error(
         "{} was not found in repository {repository} on {registry}",
         describe_selector(selector)
     )]
@@ -88,8 +113,49 @@ pub enum RegistryError {
     Credentials(#[from] CredentialError),
     #[error("cannot use {registry} as a registry: {reason}")]
     InvalidRegistry { registry: String, reason: String },
+    #[error("pulling {reference} is blocked: {source_file} sets `blocked = true` for `{prefix}`")]
+    Blocked {
+        reference: String,
+        prefix: String,
+        source_file: String,
+    },
+    /// Every mirror and then the origin failed; `failures` has one line per mirror.
+    #[error(
+        "no endpoint could serve {what}:\n{failures}  origin {registry}: {origin}\ncheck the mirror URLs (--registry-mirror, WSLBOX_REGISTRY_MIRRORS)"
+    )]
+    AllEndpointsFailed {
+        what: String,
+        failures: String,
+        registry: String,
+        origin: Box<RegistryError>,
+    },
     #[error("could not set up the HTTP client: {reason}")]
     Setup { reason: String },
+}
+
+impl RegistryError {
+    /// The error for `what` when every mirror failed (`failures`: label and reason each) and
+    /// then the origin with `origin`; just `origin` when there were no mirrors.
+    pub(crate) fn all_failed(
+        what: &str,
+        registry: &str,
+        failures: Vec<(String, String)>,
+        origin: RegistryError,
+    ) -> RegistryError {
+        if failures.is_empty() {
+            return origin;
+        }
+        let failures = failures
+            .iter()
+            .map(|(label, reason)| format!("  {label}: {reason}\n"))
+            .collect();
+        RegistryError::AllEndpointsFailed {
+            what: what.to_owned(),
+            failures,
+            registry: registry.to_owned(),
+            origin: Box::new(origin),
+        }
+    }
 }
 
 /// `tag `x`` or `manifest sha256:…` for messages.

@@ -14,6 +14,12 @@
 //!   Progress goes to a [`Reporter`].
 //! - [`CachedBlobs`] then opens the cached layers for the flattener (it implements
 //!   [`BlobOpener`](wslbox_image::BlobOpener)).
+//! - Pushing: [`Client::push_target`], then [`Client::blob_exists`] / [`Client::mount_blob`]
+//!   to skip a blob, [`Client::upload_blob`] (one `PUT`) or [`Client::blob_writer`] (a
+//!   blocking writer that uploads in resumable `PATCH` chunks as bytes arrive), and
+//!   [`Client::put_manifest`] last.
+//! - Pulls try the registry's [`Mirror`]s first ([`ClientOptions::mirrors`]), then the
+//!   registry; [`Resolved::mirror`] says which one served the manifest.
 //! - [`Client::login`] checks credentials against a registry and stores them;
 //!   [`Client::logout`] removes them. Credentials are read like Docker and podman do
 //!   ([`CredentialStore`]).
@@ -39,6 +45,7 @@
 //! ```
 
 mod auth;
+mod blob_writer;
 pub mod challenge;
 mod check;
 mod chunked;
@@ -47,19 +54,26 @@ pub mod credentials;
 mod download;
 mod error;
 mod login;
+mod mirrors;
 mod opener;
 mod options;
+mod registries_conf;
 mod reporter;
 mod session;
 mod transport;
+mod upload;
 mod url_reader;
 
+pub use blob_writer::{BlobWriter, UploadedBlob};
 pub use client::{Client, RawManifest, Resolved};
 pub use credentials::{Credential, CredentialError, CredentialLocation, CredentialStore};
 pub use error::RegistryError;
 pub use login::registry_name;
+pub use mirrors::{Mirror, MirrorError, PullFrom};
 pub use opener::CachedBlobs;
 pub use options::{ChunkPolicy, ClientOptions, ProxyConfig, RetryPolicy};
+pub use registries_conf::{Blocked, RegistriesConf, RegistriesConfError};
 pub use reporter::{NoReporter, Reporter};
 pub use transport::is_insecure_registry;
+pub use upload::PushTarget;
 pub use url_reader::UrlReader;

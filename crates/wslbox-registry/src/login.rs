@@ -33,6 +33,7 @@ impl Client {
         let reg = RegistryHost {
             name: name.clone(),
             base: base.clone(),
+            mirror: false,
         };
         let ping = Request::get(base.join("v2/").expect("static path"));
         let refused = |reason: String| RegistryError::Unauthorized {

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::credentials::CredentialStore;
+use crate::{Blocked, Mirror};
 
 /// How the client talks to registries. [`ClientOptions::default`] reads proxies and
 /// credential locations from the environment, like Docker does.
@@ -11,6 +12,10 @@ pub struct ClientOptions {
     /// Registries (`host` or `host:port`) that may be reached over plain HTTP
     /// (`--insecure-registry`, `WSLBOX_INSECURE_REGISTRIES`). Loopback registries always may.
     pub insecure_registries: Vec<String>,
+    /// Mirrors tried, in order, before the registry they mirror, for pulls only (never pushes).
+    pub mirrors: Vec<Mirror>,
+    /// Registry prefixes pulls are refused from (registries.conf's `blocked = true`).
+    pub blocked: Vec<Blocked>,
     pub proxy: ProxyConfig,
     pub retry: RetryPolicy,
     /// Connections open at once for blob downloads, in total (`--jobs`): several blobs over
@@ -33,6 +38,8 @@ impl Default for ClientOptions {
     fn default() -> Self {
         ClientOptions {
             insecure_registries: Vec::new(),
+            mirrors: Vec::new(),
+            blocked: Vec::new(),
             proxy: ProxyConfig::from_env(),
             retry: RetryPolicy::default(),
             jobs: 8,

@@ -2,7 +2,7 @@
 
 use wslbox_reference::Digest;
 
-/// Receives download progress. Called concurrently from parallel downloads.
+/// Receives download and upload progress. Called concurrently from parallel downloads.
 pub trait Reporter: Send + Sync {
     /// A blob is needed; `total` is its size in bytes.
     fn on_blob_start(&self, digest: &Digest, total: u64) {
@@ -21,6 +21,15 @@ pub trait Reporter: Send + Sync {
     /// The blob is verified and committed; `cached` when nothing had to be downloaded.
     fn on_blob_done(&self, digest: &Digest, cached: bool) {
         let _ = (digest, cached);
+    }
+    /// An endpoint (a mirror) could not serve a blob; the next one is tried. `message` is one
+    /// line naming the mirror, the blob and why.
+    fn on_endpoint_failed(&self, message: &str) {
+        let _ = message;
+    }
+    /// `bytes` more of a blob being pushed reached the registry.
+    fn on_upload_progress(&self, bytes: u64) {
+        let _ = bytes;
     }
 }
 

@@ -23,6 +23,11 @@ pub(crate) struct Request {
     pub url: Url,
     pub headers: HeaderMap,
     pub form: Option<Vec<(String, String)>>,
+    /// A request body (uploads), re-sent as is on retries and `307`/`308` redirects.
+    pub body: Option<bytes::Bytes>,
+    /// Whether transient failures are retried here. Off for upload chunks: after a dropped
+    /// `PATCH` the registry may hold part of it, so the uploader asks where to go on from.
+    pub retry: bool,
     /// Send it over an HTTP/1.1 connection of its own instead of sharing an HTTP/2 one: the
     /// chunks of one blob are fetched in parallel to get more than one TCP connection's share
     /// of the line, which HTTP/2 multiplexing would undo.
@@ -36,6 +41,8 @@ impl Request {
             url,
             headers: HeaderMap::new(),
             form: None,
+            body: None,
+            retry: true,
             own_connection: false,
         }
     }
@@ -228,6 +235,9 @@ impl Transport {
                     .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
                     .body(body);
             }
+            if let Some(body) = &req.body {
+                builder = builder.body(body.clone());
+            }
             let result = builder.send().await;
             let wait = match &result {
                 Ok(r) if is_retryable_status(r.status()) => Some(retry_after(r.headers())),
@@ -235,7 +245,9 @@ impl Transport {
                 Err(e) if !e.is_builder() && !tls_failure(e) => Some(None),
                 Err(_) => None,
             };
-            let next = wait.and_then(|hint| self.retry.next_wait(attempt, start.elapsed(), hint));
+            let next = wait
+                .filter(|_| req.retry)
+                .and_then(|hint| self.retry.next_wait(attempt, start.elapsed(), hint));
             match next {
                 Some(wait) => {
                     tokio::time::sleep(wait).await;

@@ -67,6 +67,7 @@
 
 mod apply;
 mod arch;
+mod encode;
 mod error;
 mod flatten;
 mod keep;
@@ -88,6 +89,7 @@ pub mod customize;
 pub mod osrelease;
 
 pub use arch::detect_platform;
+pub use encode::{LayerCompression, LayerEncoder};
 pub use error::{FlattenError, OutputError};
 pub use flatten::{FlattenOptions, flatten, flatten_into};
 pub use keep::{ALWAYS_KEPT, KeepPathError, KeepPaths, Kept, read_kept};

@@ -5,12 +5,12 @@ use crate::TreeView;
 use crate::resolve::read_resolved;
 
 /// The distribution an image contains, from `/etc/os-release` or `/usr/lib/os-release`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OsRelease {
     /// `ID`, e.g. `debian`; os-release(5) defaults it to `linux`.
     pub id: String,
     /// `ID_LIKE`, e.g. `["rhel", "fedora"]`.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub id_like: Vec<String>,
     /// `NAME`, e.g. `Debian GNU/Linux`; defaults to `Linux`.
     pub name: String,

@@ -113,6 +113,8 @@ pub struct Output {
     sink: Option<Sink>,
     /// Whether anything may have been written.
     touched: bool,
+    /// Where the padded body of the entry being streamed ends, while it is incomplete.
+    open_entry: Option<u64>,
     /// A file destination: the temp file next to it, renamed into place by `finish`.
     file: Option<(tempfile::NamedTempFile, PathBuf)>,
     /// The entries and tar bytes written so far.
@@ -174,6 +176,7 @@ impl Output {
             format,
             sink: Some(sink),
             touched: false,
+            open_entry: None,
             file,
             stats: Stats::default(),
         })
@@ -233,6 +236,7 @@ impl Output {
         crate::write::write_file(
             sink,
             &mut self.stats.tar_bytes,
+            &mut self.open_entry,
             path,
             meta,
             len,
@@ -307,10 +311,28 @@ impl Drop for Output {
         }
         if let Some(mut sink) = self.sink.take() {
             let _ = sink
-                .write_all(broken_entry().as_bytes())
+                .write_all(&broken_end(self.stats.tar_bytes, self.open_entry))
                 .and_then(|()| sink.finish().map(drop));
         }
     }
+}
+
+/// What ends a stream broken off at byte `at`, inside the entry whose padded body ends at
+/// `open_entry` if any, so that no tar reader takes it for a complete archive. A body cut off
+/// in its last block would be completed by a header written there, and GNU tar accepts a
+/// stream ending in a partial block; so the cut is filled up to the next block: when the body
+/// goes on past it, whole blocks of it are missing, else the broken entry follows it.
+fn broken_end(at: u64, open_entry: Option<u64>) -> Vec<u8> {
+    let mut end = Vec::new();
+    if let Some(entry_end) = open_entry {
+        let block_end = at.next_multiple_of(512);
+        end.resize((block_end.min(entry_end) - at.min(entry_end)) as usize, 0);
+        if block_end < entry_end {
+            return end;
+        }
+    }
+    end.extend_from_slice(broken_entry().as_bytes());
+    end
 }
 
 /// The header of a file whose body never follows: a tar reader fails on it ("truncated").

@@ -165,9 +165,13 @@ pub(crate) fn write_tree(
 
 /// Writes one regular file entry, `len` bytes of `body` after its header, as the first part
 /// of the stream (`stream`); `bytes` counts the tar bytes written.
+/// `bytes` counts what went into `out`, also when this fails; while the entry is being
+/// written, `entry_end` is where its padded body ends (`None` again once it is whole).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn write_file(
     out: &mut dyn TarSink,
     bytes: &mut u64,
+    entry_end: &mut Option<u64>,
     path: &[u8],
     meta: &Meta,
     len: u64,
@@ -175,18 +179,23 @@ pub(crate) fn write_file(
     cancel: Cancel,
 ) -> Result<(), CopyError> {
     let mut w = TarWriter { out, bytes: *bytes };
-    w.header(path, meta, Kind::File, len)
-        .map_err(CopyError::Write)?;
-    let copied = copy_body(&mut body.take(len), &mut w, cancel)?;
-    if copied != len {
-        return Err(CopyError::Read(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            format!("the body ended after {copied} of {len} bytes"),
-        )));
-    }
-    w.pad(len).map_err(CopyError::Write)?;
+    let written = (|| {
+        w.header(path, meta, Kind::File, len)
+            .map_err(CopyError::Write)?;
+        *entry_end = Some(w.bytes + len.next_multiple_of(512));
+        let copied = copy_body(&mut body.take(len), &mut w, cancel)?;
+        if copied != len {
+            return Err(CopyError::Read(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("the body ended after {copied} of {len} bytes"),
+            )));
+        }
+        w.pad(len).map_err(CopyError::Write)?;
+        *entry_end = None;
+        Ok(())
+    })();
     *bytes = w.bytes;
-    Ok(())
+    written
 }
 
 pub(crate) enum CopyError {

@@ -303,6 +303,48 @@ fn image_config_user_by_name_or_uid_becomes_default() {
     }
 }
 
+/// `commit`: the distribution's `DefaultUid` names the default user, over the image's `User`,
+/// and lands in `/etc/wsl.conf` (the registry value does not travel with the image).
+#[test]
+fn distribution_default_uid_becomes_the_default_user_over_the_config_user() {
+    let tree = debian_like().file(
+        "etc/passwd",
+        &format!(
+            "{DEBIAN_PASSWD}node:x:1000:1000::/home/node:/bin/bash
+dev:x:1500:1500::/home/dev:/bin/bash
+"
+        ),
+    );
+    let config = ImageConfigSummary {
+        user: Some("node".into()),
+        ..cfg()
+    };
+    let opts = WslOptions {
+        default_uid: Some(1500),
+        ..WslOptions::default()
+    };
+    let (c, after) = run(&tree, &config, &opts).unwrap();
+    assert_eq!(
+        c.default_user,
+        Some(DefaultUser::from(("dev".to_owned(), 1500)))
+    );
+    assert!(after.text("etc/wsl.conf").contains("[user]\ndefault=dev\n"));
+
+    // A uid no account has: root stays the default, and the warning says whose uid it was.
+    let opts = WslOptions {
+        default_uid: Some(4242),
+        ..WslOptions::default()
+    };
+    let (c, _) = run(&tree, &cfg(), &opts).unwrap();
+    assert_eq!(c.default_user, None);
+    let warning = c.warnings.iter().find(|w| w.code == "image-user-missing");
+    assert!(
+        warning.is_some_and(|w| w.message.contains("DefaultUid `4242`")),
+        "{:?}",
+        c.warnings
+    );
+}
+
 #[test]
 fn image_config_user_that_does_not_exist_warns_and_keeps_root() {
     let config = ImageConfigSummary {

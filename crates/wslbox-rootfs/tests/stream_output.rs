@@ -341,3 +341,54 @@ fn a_stream_that_breaks_off_is_rejected_by_every_tar_reader() {
         }
     }
 }
+
+/// A layer that ends inside a file's body stops the stream inside that body, wherever in it:
+/// a cut in the body's last block must not be completed by what marks the stream broken
+/// (GNU tar takes a stream ending in a partial header block for a complete archive).
+#[test]
+fn a_stream_cut_inside_a_body_is_rejected_by_every_tar_reader_wherever_it_is_cut() {
+    let scratch = Scratch::new().unwrap();
+    let layer = Layer::new()
+        .with(Entry::dir("usr"))
+        .with(Entry::file("usr/first", noise(1, 64 << 10)))
+        .with(Entry::file("usr/last", noise(2, (64 << 10) + 300)))
+        .finish();
+    // Where the body of `usr/last` ends in the layer.
+    let mut archive = tar::Archive::new(&layer[..]);
+    let body_end = archive
+        .entries()
+        .unwrap()
+        .map(Result::unwrap)
+        .find(|e| e.path().unwrap().ends_with("last"))
+        .map(|e| e.raw_file_position() + e.size())
+        .unwrap();
+    for missing in [1u64, 173, 299, 300, 301, 511, 512, 513, 812, 4096] {
+        let cut = layer[..(body_end - missing) as usize].to_vec();
+        let (l, image) = layout(
+            &scratch.path(format!("layout-{missing}")),
+            &[(TarSource::Bytes(cut), Compression::None)],
+        );
+        let buf = SharedBuf::default();
+        let mut output =
+            Output::open(OutputDest::Writer(Box::new(buf.clone())), OutputFormat::Tar).unwrap();
+        wslbox_rootfs::flatten_into(
+            &image.layers,
+            &l.opener(),
+            &stream_opts(&scratch.path("spool")),
+            &NoReporter,
+            &mut output,
+        )
+        .expect_err("a layer cut inside a body must fail");
+        assert_eq!(output.written(), 1, "usr/first went out whole");
+        drop(output);
+        let tar = buf.0.lock().unwrap().clone();
+        assert!(tar.len() > 64 << 10, "{missing}: the first file is there");
+        assert_eq!(tar.len() % 512, 0, "{missing}: the stream ends on a block");
+        for tool in ["bsdtar", "tar"] {
+            assert!(
+                !lists_cleanly(tool, &tar),
+                "{tool} took a stream cut {missing} bytes before a body's end for a whole archive"
+            );
+        }
+    }
+}

@@ -102,6 +102,8 @@ pub struct SourceInfo {
     /// Engine sources: the engine's own name for the image, the tag the typed name stands
     /// for (`podman:dev:1` → `localhost/dev:1`), or else its first tag or its ID.
     pub engine_image: Option<String>,
+    /// Registry images: the mirror URL that served the manifest (`None`: the registry did).
+    pub mirror: Option<String>,
 }
 
 impl SourceInfo {
@@ -131,6 +133,7 @@ impl SourceInfo {
             layers: Vec::new(),
             via: None,
             engine_image: None,
+            mirror: None,
         }
     }
 
@@ -182,6 +185,10 @@ pub struct OpenOptions {
     /// The shared cache (blobs, verified downloads, spool).
     pub cache_dir: PathBuf,
     pub insecure_registries: Vec<String>,
+    /// `--registry-mirror` / `WSLBOX_REGISTRY_MIRRORS`: tried before the registry they mirror.
+    pub registry_mirrors: Vec<wslbox_registry::Mirror>,
+    /// registries.conf's `blocked = true` prefixes.
+    pub blocked_registries: Vec<wslbox_registry::Blocked>,
     /// `--platform`; `None` means the host's (a single-platform image for another one is then
     /// only a warning).
     pub platform: Option<Platform>,
@@ -196,6 +203,39 @@ pub struct OpenOptions {
     /// Variables added to wslbox's own environment for the engine's commands (`DOCKER_HOST`,
     /// `CONTAINERS_STORAGE_CONF`, `PATH`, …); empty means the engine sees what wslbox sees.
     pub engine_env: Vec<(OsString, OsString)>,
+    /// What `tarball:-` reads instead of standard input (`wslbox commit` gives the stream of
+    /// `wsl --export NAME -`), and the name it goes by.
+    pub stdin: Option<InputStream>,
+}
+
+/// A stream read once in place of standard input, by the name the source then goes by
+/// (`wsl:dev`).
+#[derive(Clone)]
+pub struct InputStream {
+    pub name: String,
+    reader: Arc<std::sync::Mutex<Option<Box<dyn std::io::Read + Send>>>>,
+}
+
+impl InputStream {
+    pub fn new(name: impl Into<String>, reader: Box<dyn std::io::Read + Send>) -> Self {
+        InputStream {
+            name: name.into(),
+            reader: Arc::new(std::sync::Mutex::new(Some(reader))),
+        }
+    }
+
+    /// The stream, the first time only.
+    pub(crate) fn take(&self) -> Option<Box<dyn std::io::Read + Send>> {
+        self.reader.lock().expect("input stream").take()
+    }
+}
+
+impl std::fmt::Debug for InputStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InputStream")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
 }
 
 impl OpenOptions {
@@ -203,6 +243,8 @@ impl OpenOptions {
         Self {
             cache_dir,
             insecure_registries: Vec::new(),
+            registry_mirrors: Vec::new(),
+            blocked_registries: Vec::new(),
             platform: None,
             jobs: 8,
             allow_foreign_layers: false,
@@ -210,6 +252,7 @@ impl OpenOptions {
             checksum: None,
             via: None,
             engine_env: Vec::new(),
+            stdin: None,
         }
     }
 

@@ -39,6 +39,8 @@ pub fn client(opts: &OpenOptions) -> Result<Client, SourceError> {
 pub fn client_options(opts: &OpenOptions) -> ClientOptions {
     ClientOptions {
         insecure_registries: opts.insecure_registries.clone(),
+        mirrors: opts.registry_mirrors.clone(),
+        blocked: opts.blocked_registries.clone(),
         jobs: opts.jobs.max(1),
         allow_foreign_layers: opts.allow_foreign_layers,
         ..ClientOptions::default()
@@ -106,6 +108,24 @@ pub(crate) fn check_image_platform(
     Ok(())
 }
 
+/// The info of a resolved registry image; reports the mirrors that failed and the one that
+/// served.
+fn resolved_info(resolved: &Resolved, reporter: &dyn Reporter) -> SourceInfo {
+    for warning in &resolved.warnings {
+        reporter.warn(warning);
+    }
+    if let Some(mirror) = &resolved.mirror {
+        reporter.warn(&format!(
+            "pulling {} from mirror {mirror}",
+            resolved.image.reference
+        ));
+    }
+    SourceInfo {
+        mirror: resolved.mirror.clone(),
+        ..SourceInfo::from_image(SourceKind::Registry, &resolved.image)
+    }
+}
+
 /// Resolves `reference` (manifest, index, config) without downloading any layer.
 pub(crate) fn describe(
     reference: &Reference,
@@ -117,10 +137,7 @@ pub(crate) fn describe(
     let resolved =
         runtime()?.block_on(client.resolve(reference, &opts.wanted_platform(), &store))?;
     check_platform(opts, &resolved.image, reporter)?;
-    Ok(SourceInfo::from_image(
-        SourceKind::Registry,
-        &resolved.image,
-    ))
+    Ok(resolved_info(&resolved, reporter))
 }
 
 /// Resolves `reference` and starts downloading its blobs into the cache.
@@ -134,7 +151,7 @@ pub(crate) fn open(
     let rt = runtime()?;
     let resolved = rt.block_on(client.resolve(reference, &opts.wanted_platform(), &store))?;
     check_platform(opts, &resolved.image, reporter.as_ref())?;
-    let info = SourceInfo::from_image(SourceKind::Registry, &resolved.image);
+    let info = resolved_info(&resolved, reporter.as_ref());
 
     let arrivals = Arc::new(Arrivals::default());
     let image = &resolved.image;
@@ -355,6 +372,9 @@ impl wslbox_registry::Reporter for DownloadReporter {
     fn on_blob_reset(&self, digest: &Digest) {
         self.reporter.on_blob_reset(digest);
     }
+    fn on_endpoint_failed(&self, message: &str) {
+        self.reporter.warn(message);
+    }
     fn on_blob_done(&self, digest: &Digest, cached: bool) {
         self.reporter.on_blob_done(digest, cached);
         if !cached {
@@ -421,6 +441,7 @@ pub fn pull(
     let rt = runtime()?;
     let resolved = rt.block_on(client.resolve(reference, &opts.wanted_platform(), &store))?;
     check_platform(opts, &resolved.image, reporter)?;
+    resolved_info(&resolved, reporter);
     let image = &resolved.image;
     reporter
         .downloads_started(resolved.config_size + image.layers.iter().map(|l| l.size).sum::<u64>());

@@ -40,7 +40,10 @@ pub(crate) fn open(
             format!("tarball:{}", absolute.display())
         }
         TarballLocation::Url(url) => format!("tarball:{url}"),
-        TarballLocation::Stdin => "tarball:-".into(),
+        TarballLocation::Stdin => match &opts.stdin {
+            Some(stream) => stream.name.clone(),
+            None => "tarball:-".into(),
+        },
     };
     Ok(Box::new(TarballSource {
         info: SourceInfo::new(SourceKind::Tarball, reference),
@@ -82,7 +85,16 @@ impl TarballSource {
                 let file = fs_err::File::open(path).map_err(io_err)?;
                 Ok((Box::new(file), None, false))
             }
-            TarballLocation::Stdin => Ok((Box::new(io::stdin()), None, false)),
+            TarballLocation::Stdin => match &self.opts.stdin {
+                Some(stream) => match stream.take() {
+                    Some(reader) => Ok((reader, None, false)),
+                    None => Err(io_err(io::Error::other(format!(
+                        "{} can be read only once",
+                        stream.name
+                    )))),
+                },
+                None => Ok((Box::new(io::stdin()), None, false)),
+            },
             TarballLocation::Url(url) => {
                 let writer = match expected {
                     Some(digest) => match store.acquire(digest, None)? {

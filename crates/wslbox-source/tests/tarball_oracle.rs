@@ -16,20 +16,7 @@ use wslbox_test::tree_builder::crafted_tree;
 /// `tar -c` of `dir` (its contents, with `./`) as GNU tar writes it, in POSIX format so
 /// xattrs and long names are kept; `compress` is a tar flag (`-z`, `-J`, `--zstd`, `-j`).
 fn gnu_tar(dir: &Path, out: &Path, compress: Option<&str>) -> PathBuf {
-    let mut cmd = Command::new("tar");
-    cmd.args([
-        "--format=posix",
-        "--xattrs",
-        "--xattrs-include=*",
-        "--numeric-owner",
-        "-cp",
-    ]);
-    if let Some(flag) = compress {
-        cmd.arg(flag);
-    }
-    cmd.arg("-f").arg(out).arg("-C").arg(dir).arg(".");
-    tool::run(&mut cmd, "GNU tar -c", "tar").unwrap();
-    out.to_owned()
+    oracle::gnu_tar_create(dir, out, compress).unwrap()
 }
 
 fn check_against_tar(tarball: &Path, strip: Option<u32>, paths: PathMap, scratch: &Scratch) {

@@ -110,6 +110,26 @@ pub fn gnu_tar_extract(tar: &Path, dest: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `tar -c` of `dir` (its contents, with `./`) into `out` as GNU tar writes it, in POSIX
+/// format so xattrs and long names are kept, with numeric owners; `compress` is a tar flag
+/// (`-z`, `-J`, `--zstd`, `-j`). Returns `out`.
+pub fn gnu_tar_create(dir: &Path, out: &Path, compress: Option<&str>) -> anyhow::Result<PathBuf> {
+    let mut cmd = Command::new("tar");
+    cmd.args([
+        "--format=posix",
+        "--xattrs",
+        "--xattrs-include=*",
+        "--numeric-owner",
+        "-cp",
+    ]);
+    if let Some(flag) = compress {
+        cmd.arg(flag);
+    }
+    cmd.arg("-f").arg(out).arg("-C").arg(dir).arg(".");
+    tool::run(&mut cmd, "GNU tar -c", "tar")?;
+    Ok(out.to_owned())
+}
+
 /// The `squashfs:` oracle: `unsquashfs -d DEST IMAGE` as root (DEST must not exist), with
 /// xattrs of every namespace (`-xattrs`, the default, spelled out) and owners restored, then
 /// the snapshot of DEST. DEST itself gets the image's root inode (mode, owner).

@@ -115,6 +115,7 @@ impl CliEnv {
         ] {
             fs_err::create_dir_all(dir.path().join(sub)).expect("create CLI env dir");
         }
+        fs_err::write(dir.path().join("registries.conf"), "").expect("write registries.conf");
         Self {
             dir,
             binary: binary.into(),
@@ -166,6 +167,8 @@ impl CliEnv {
             .env("XDG_DATA_HOME", root.join("data"))
             .env("XDG_RUNTIME_DIR", root.join("runtime"))
             .env("NO_COLOR", "1")
+            // Never the machine's /etc/containers/registries.conf: an empty file of our own.
+            .env("CONTAINERS_REGISTRIES_CONF", root.join("registries.conf"))
             .arg("--cache-dir")
             .arg(self.cache_dir())
             .args(args)

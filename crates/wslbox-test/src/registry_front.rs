@@ -15,6 +15,11 @@
 //! - **No ranges**: `Range` headers are dropped, so a resumed download gets the whole blob
 //!   again (200), as from a server that does not support ranges.
 //!
+//! - **Dropped uploads**: one chosen upload `PATCH` reaches the registry with only its first
+//!   N body bytes (or not at all), and the client's connection then closes without an answer,
+//!   as when a link drops mid-upload; the client has to ask the registry how much it holds
+//!   and resume from there, or start over when the registry cancelled the upload.
+//!
 //! Everything else is forwarded byte for byte.
 
 use std::io::{self, BufRead as _, BufReader, Read as _, Write as _};
@@ -39,6 +44,9 @@ pub struct FrontOptions {
     pub blob_bytes_per_second: Option<u64>,
     /// Drop `Range` from every forwarded request.
     pub ignore_range: bool,
+    /// Cut upload `PATCH` number `.0` (1-based): forward only its first `.1` body bytes (none:
+    /// the request never reaches the registry), then hang up on the client unanswered.
+    pub cut_patch: Option<(usize, usize)>,
 }
 
 /// A running front (and CDN host); stops when dropped.
@@ -57,6 +65,8 @@ struct State {
     first_token: Mutex<Option<(String, usize)>>,
     rejected: Mutex<usize>,
     truncated: Mutex<bool>,
+    /// Upload `PATCH`es seen, and whether one was cut.
+    patches: Mutex<(usize, bool)>,
 }
 
 impl Front {
@@ -85,6 +95,7 @@ impl Front {
             first_token: Mutex::default(),
             rejected: Mutex::default(),
             truncated: Mutex::default(),
+            patches: Mutex::default(),
         });
         let handler_state = Arc::clone(&state);
         let server = HttpServer::start(
@@ -126,6 +137,11 @@ impl Front {
         self.state.forwarded.lock().expect("front log").clone()
     }
 
+    /// Whether an upload `PATCH` was cut ([`FrontOptions::cut_patch`]).
+    pub fn patch_was_cut(&self) -> bool {
+        self.state.patches.lock().expect("front patch state").1
+    }
+
     /// How many requests had an expired token stripped.
     pub fn rejected_tokens(&self) -> usize {
         *self.state.rejected.lock().expect("front counter")
@@ -146,6 +162,9 @@ impl State {
             return Response::new(307)
                 .header("Location", location)
                 .write_to(&mut client, false);
+        }
+        if let Some(keep) = self.patch_to_cut(&request) {
+            return self.forward_cut_patch(request, keep);
         }
         let strip_auth = self.token_expired(&request);
         let headers: Vec<(String, String)> = request
@@ -193,6 +212,57 @@ impl State {
             }
         }
         client.flush()
+    }
+
+    /// The bytes to keep when this is the upload `PATCH` to cut.
+    fn patch_to_cut(&self, request: &Request) -> Option<usize> {
+        if request.method != "PATCH" {
+            return None;
+        }
+        let mut patches = self.patches.lock().expect("front patch state");
+        patches.0 += 1;
+        let (nth, keep) = self.options.cut_patch?;
+        if patches.0 != nth {
+            return None;
+        }
+        patches.1 = true;
+        Some(keep.min(request.body.len()))
+    }
+
+    /// Sends the registry the first `keep` bytes of the `PATCH` as a whole request of that
+    /// length (so it stores them), then drops the client's connection unanswered.
+    fn forward_cut_patch(&self, request: Request, keep: usize) -> io::Result<()> {
+        let headers: Vec<(String, String)> = request
+            .headers
+            .iter()
+            .filter(|(name, _)| {
+                !["connection", "content-length", "content-range"]
+                    .iter()
+                    .any(|h| name.eq_ignore_ascii_case(h))
+            })
+            .cloned()
+            .collect();
+        self.forwarded.lock().expect("front log").push(SeenRequest {
+            method: request.method.clone(),
+            target: request.target.clone(),
+            headers: headers.clone(),
+        });
+        if keep == 0 {
+            return Ok(());
+        }
+        let mut upstream = TcpStream::connect(self.upstream)?;
+        let mut head = format!("{} {} HTTP/1.1\r\n", request.method, request.target);
+        for (name, value) in &headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str(&format!(
+            "Content-Length: {keep}\r\nConnection: close\r\n\r\n"
+        ));
+        upstream.write_all(head.as_bytes())?;
+        upstream.write_all(&request.body[..keep])?;
+        // Wait for the registry to have stored them, then hang up on the client.
+        io::copy(&mut upstream, &mut io::sink())?;
+        Ok(())
     }
 
     /// The byte limit when this is the first `GET` of the blob chosen for truncation.

@@ -56,39 +56,41 @@ pub fn copy(
     creds: Option<(String, String)>,
     options: &PushOptions,
 ) {
+    let mut args: Vec<String> = ["--dest-tls-verify=false", "--retry-times", "2"]
+        .map(String::from)
+        .to_vec();
+    if let Some((user, password)) = &creds {
+        args.extend(["--dest-creds".to_owned(), format!("{user}:{password}")]);
+    }
+    if let Some(format) = &options.format {
+        args.extend(["--format".to_owned(), format.clone()]);
+    }
+    if options.all {
+        args.push("--all".to_owned());
+    }
+    run_copy(&args, source, destination);
+}
+
+/// `skopeo copy [ARGS] SOURCE DESTINATION` with a home of its own (no user policy or
+/// credentials from the machine); panics with skopeo's stderr when it fails.
+fn run_copy(args: &[String], source: &str, destination: &str) {
     let home = tempfile::Builder::new()
         .prefix("wslbox-skopeo-")
         .tempdir()
         .expect("create skopeo temp home");
-    let mut command = Command::new("skopeo");
-    command
+    let output = Command::new("skopeo")
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", home.path())
         .env("XDG_RUNTIME_DIR", home.path())
-        .args([
-            "--insecure-policy",
-            "copy",
-            "--quiet",
-            "--dest-tls-verify=false",
-            "--retry-times",
-            "2",
-        ]);
-    if let Some((user, password)) = &creds {
-        command
-            .arg("--dest-creds")
-            .arg(format!("{user}:{password}"));
-    }
-    if let Some(format) = &options.format {
-        command.args(["--format", format]);
-    }
-    if options.all {
-        command.arg("--all");
-    }
-    command.arg(source).arg(destination);
-    let output = command.output().unwrap_or_else(|err| {
-        panic!("cannot run `skopeo` ({err}); install it with scripts/install-test-deps")
-    });
+        .args(["--insecure-policy", "copy", "--quiet"])
+        .args(args)
+        .arg(source)
+        .arg(destination)
+        .output()
+        .unwrap_or_else(|err| {
+            panic!("cannot run `skopeo` ({err}); install it with scripts/install-test-deps")
+        });
     assert!(
         output.status.success(),
         "skopeo copy {source} {destination} failed:\n{}",
@@ -105,5 +107,19 @@ pub fn docker_archive(layout: &Path, tag: &str, out: &Path, reference: &str) {
         &format!("docker-archive:{}:{reference}", out.display()),
         None,
         &PushOptions::default(),
+    );
+}
+
+/// `skopeo copy docker://REFERENCE oci:LAYOUT:TAG` from a plain-HTTP test registry, with
+/// source credentials when given: an image as another tool reads it from the registry.
+pub fn pull_to_layout(reference: &str, layout: &Path, tag: &str, creds: Option<(String, String)>) {
+    let mut args = vec!["--src-tls-verify=false".to_owned()];
+    if let Some((user, password)) = &creds {
+        args.extend(["--src-creds".to_owned(), format!("{user}:{password}")]);
+    }
+    run_copy(
+        &args,
+        &format!("docker://{reference}"),
+        &format!("oci:{}:{tag}", layout.display()),
     );
 }

@@ -30,6 +30,8 @@ pub struct Progress {
     output: Mutex<Option<ProgressBar>>,
     /// `upgrade`: reading the kept paths out of the old distribution.
     keeping: Mutex<Option<ProgressBar>>,
+    /// `push`: layer bytes the registry received.
+    upload: Mutex<Option<ProgressBar>>,
     entries: AtomicU64,
     /// Held from the start of the output until this reporter is dropped (the command is
     /// over): Ctrl-C then stops the work so the partial output is removed.
@@ -58,6 +60,7 @@ impl Progress {
             layers: Mutex::default(),
             output: Mutex::default(),
             keeping: Mutex::default(),
+            upload: Mutex::default(),
             entries: AtomicU64::new(0),
             writing: Mutex::default(),
         }
@@ -155,6 +158,25 @@ impl Progress {
         }
     }
 
+    /// `bytes` more of a pushed layer reached the registry.
+    pub fn upload_progress(&self, bytes: u64) {
+        if self.mode != Mode::Bars {
+            return;
+        }
+        let mut slot = self.upload.lock().unwrap();
+        let bar = slot.get_or_insert_with(|| {
+            let bar = self.multi.add(ProgressBar::no_length());
+            bar.set_style(
+                ProgressStyle::with_template("{prefix:>14} {spinner} {bytes} ({bytes_per_sec})")
+                    .expect("valid template"),
+            );
+            bar.set_prefix("upload");
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
+        bar.inc(bytes);
+    }
+
     pub fn keeping_started(&self, paths: &[String]) {
         let what = format!("{} from the old distribution", paths.join(", "));
         match self.mode {
@@ -181,7 +203,13 @@ impl Progress {
     }
 
     pub fn finish(&self) {
-        for slot in [&self.layers, &self.output, &self.total, &self.keeping] {
+        for slot in [
+            &self.layers,
+            &self.output,
+            &self.total,
+            &self.keeping,
+            &self.upload,
+        ] {
             if let Some(bar) = slot.lock().unwrap().take() {
                 bar.finish_and_clear();
                 self.multi.remove(&bar);
@@ -217,6 +245,9 @@ impl wslbox_registry::Reporter for Progress {
     }
 
     /// The download restarts from zero: take back what it had counted.
+    fn on_endpoint_failed(&self, message: &str) {
+        wslbox_source::Reporter::warn(self, message);
+    }
     fn on_blob_reset(&self, digest: &Digest) {
         if let Some((bar, _)) = self.downloads.lock().unwrap().get(digest) {
             if let Some(total) = &*self.total.lock().unwrap() {
@@ -298,6 +329,9 @@ impl wslbox_pipeline::Reporter for Progress {
             bar.finish_and_clear();
             self.multi.remove(&bar);
         }
+    }
+    fn upload_progress(&self, bytes: u64) {
+        Progress::upload_progress(self, bytes);
     }
     fn finish(&self) {
         Progress::finish(self);

@@ -286,16 +286,20 @@ fn export(args: &[String]) -> Result {
         }
         other => return fail(format!("Invalid format: {other}"), "Wsl/E_INVALIDARG"),
     };
-    // `WSL_SIM_FAIL=export-cut@TEXT`: half of the archive, then a failure.
-    if fault("export-cut", &context) {
-        let mut out = std::io::stdout();
-        let _ = out
-            .write_all(&bytes[..bytes.len() / 2])
-            .and_then(|()| out.flush());
-        return fail(
-            "Simulated export failure after half of the archive (WSL_SIM_FAIL).",
-            "Wsl/Service/WSL_E_EXPORT_FAILED",
-        );
+    // `WSL_SIM_FAIL=export-cut@TEXT`: half of the archive, then a failure;
+    // `export-late@TEXT`: all of it, then a failure.
+    for (step, part, what) in [
+        ("export-cut", bytes.len() / 2, "after half of the archive"),
+        ("export-late", bytes.len(), "after the whole archive"),
+    ] {
+        if fault(step, &context) {
+            let mut out = std::io::stdout();
+            let _ = out.write_all(&bytes[..part]).and_then(|()| out.flush());
+            return fail(
+                format!("Simulated export failure {what} (WSL_SIM_FAIL)."),
+                "Wsl/Service/WSL_E_EXPORT_FAILED",
+            );
+        }
     }
     let written = if file == "-" {
         let mut out = std::io::stdout();

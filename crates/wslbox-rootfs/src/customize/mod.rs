@@ -103,6 +103,10 @@ pub struct WslOptions {
     /// `wslbox upgrade`: the old distribution's accounts; its default user is carried over
     /// (same uid, gid, password hash and groups) instead of `user` being created.
     pub previous: Option<PreviousAccounts>,
+    /// `wslbox commit`: the distribution's `DefaultUid`. Without `user`, its account in the
+    /// tree becomes the default user (and so `[user] default` in `/etc/wsl.conf`, which
+    /// travels with the image where the registry value does not).
+    pub default_uid: Option<u32>,
 }
 
 impl std::fmt::Debug for WslOptions {
@@ -133,6 +137,7 @@ impl std::fmt::Debug for WslOptions {
                 "previous",
                 &self.previous.as_ref().map(|_| "<old account databases>"),
             )
+            .field("default_uid", &self.default_uid)
             .finish()
     }
 }
@@ -240,7 +245,7 @@ pub struct Customization {
 
 /// The user a distribution logs in as when it is not root: chosen by [`customize`], set by
 /// wslbox-wsl after import, printed by `wslbox export --json` as `{"name": …, "uid": …}`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DefaultUser {
     /// For `[user] default` and `wsl --manage --set-default-user`.
     pub name: String,

@@ -38,7 +38,7 @@ pub(crate) fn apply(
             carry::apply(staged, &mut db.passwd, &mut db.group, prev, admin, out)?
         }
         (None, Some(spec)) => Some(add_or_reuse(staged, &mut db, facts, opts, spec, out)?),
-        (None, None) => image_user(&db, facts, out)?,
+        (None, None) => image_user(&db, facts, opts.default_uid, out)?,
     };
     db.passwd.store(staged, 0o644, 0, 0);
     db.group.store(staged, 0o644, 0, 0);
@@ -77,21 +77,26 @@ fn ensure_root(
     Ok(())
 }
 
-/// The image config's `User` (`name`, `uid`, `name:group`, `uid:gid`) becomes the default
-/// when it names an existing non-root user.
+/// The distribution's `DefaultUid` (`commit`), else the image config's `User` (`name`,
+/// `uid`, `name:group`, `uid:gid`), becomes the default when it names an existing non-root
+/// user.
 fn image_user(
     db: &Db,
     facts: &ImageFacts,
+    default_uid: Option<u32>,
     out: &mut Customization,
 ) -> Result<Option<(String, u32)>, CustomizeError> {
-    let Some(user) = facts
-        .config
-        .user
-        .as_deref()
-        .map(|u| u.split(':').next().unwrap_or(u))
-    else {
-        return Ok(None);
+    let (user, whose) = match default_uid {
+        Some(uid) => (uid.to_string(), "distribution's DefaultUid"),
+        None => match facts.config.user.as_deref() {
+            Some(u) => (
+                u.split(':').next().unwrap_or(u).to_owned(),
+                "image config's User",
+            ),
+            None => return Ok(None),
+        },
     };
+    let user = user.as_str();
     if user.is_empty() || user == "root" || user == "0" {
         return Ok(None);
     }
@@ -107,7 +112,7 @@ fn image_user(
         None => {
             out.warnings.push(Warning::new(
                 "image-user-missing",
-                format!("the image config's User `{user}` is not in /etc/passwd; the default user stays root (use --user to create one)"),
+                format!("the {whose} `{user}` is not in /etc/passwd; the default user stays root (use --user to create one)"),
             ));
             Ok(None)
         }

@@ -23,6 +23,6 @@ pub use manage::{backup, list, move_to, remove, set_default, set_user};
 pub use rename::{RenameOptions, rename};
 pub use shortcut::{arguments as shortcut_arguments, set_arguments as set_shortcut_arguments};
 pub use upgrade::{UpgradeOptions, upgrade};
-pub use wsl_exe::{ExportReader, ExportStream, WSL_EXE_ENV, WslExe};
+pub use wsl_exe::{CheckedExport, ExportReader, ExportStream, WSL_EXE_ENV, WslExe};
 /// The type of [`Produced::default_user`], defined by wslbox-rootfs's customization.
 pub use wslbox_rootfs::customize::DefaultUser;

@@ -14,7 +14,7 @@ use crate::wsl_error::WslFailure;
 
 mod streams;
 
-pub use streams::{ExportReader, ExportStream};
+pub use streams::{CheckedExport, ExportReader, ExportStream};
 
 /// Environment variable naming the wsl.exe to run instead of the system one.
 pub const WSL_EXE_ENV: &str = "WSLBOX_WSL_EXE";

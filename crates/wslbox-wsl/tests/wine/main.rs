@@ -4,9 +4,11 @@
 //! can share one Wine prefix and run in parallel.
 #![cfg(windows)]
 
+mod fixtures;
 mod support;
 
 mod cli;
+mod commit;
 mod configure;
 mod failures;
 mod fallback;

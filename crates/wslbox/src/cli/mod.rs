@@ -5,8 +5,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+mod push;
 mod wsl;
 
+pub use push::*;
 pub use wsl::*;
 
 /// `wslbox --version`: the version, the git commit and the target triple.
@@ -46,6 +48,15 @@ pub struct GlobalArgs {
         value_delimiter = ','
     )]
     pub insecure_registries: Vec<String>,
+    /// Pull through this registry mirror first (repeatable): URL mirrors docker.io, REGISTRY=URL mirrors REGISTRY; a URL path is a prefix before the repository
+    #[arg(
+        long = "registry-mirror",
+        global = true,
+        value_name = "[REGISTRY=]URL",
+        env = "WSLBOX_REGISTRY_MIRRORS",
+        value_delimiter = ','
+    )]
+    pub registry_mirrors: Vec<String>,
     /// Print only the result
     #[arg(short, long, global = true)]
     pub quiet: bool,
@@ -63,6 +74,8 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Flatten an image, SquashFS image or rootfs tarball into one root-filesystem tar (or .wsl) for `wsl --import`
     Export(ExportArgs),
+    /// Push any source as a single-layer image, WSL-ready, to a registry
+    Push(PushArgs),
     /// List the images wslbox pulled, exported or imported
     Images(ImagesArgs),
     /// Forget images and remove the cached blobs nothing else needs

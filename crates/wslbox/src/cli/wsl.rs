@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{ImageArgs, SourceArgs, WslOptionArgs};
+use super::{CommitArgs, ImageArgs, SourceArgs, WslOptionArgs};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum WslCommand {
@@ -31,6 +31,9 @@ pub enum WslCommand {
     /// Rebuild a WSL distribution from a newer image, keeping /home, /root, the default user
     /// and /etc/wsl.conf (Windows)
     Upgrade(Box<UpgradeArgs>),
+    /// Push a WSL distribution to a registry as a single-layer image, with its default user
+    /// (Windows)
+    Commit(Box<CommitArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -201,6 +204,7 @@ impl WslCommand {
             WslCommand::SetUser(_) => "set-user",
             WslCommand::SetDefault(_) => "set-default",
             WslCommand::Upgrade(_) => "upgrade",
+            WslCommand::Commit(_) => "commit",
         }
     }
 }
@@ -224,7 +228,7 @@ mod tests {
 
     #[test]
     fn every_verb_parses_with_its_options() {
-        let cases: [(&[&str], &str); 12] = [
+        let cases: [(&[&str], &str); 13] = [
             (
                 &[
                     "import",
@@ -282,6 +286,19 @@ mod tests {
                     "--force",
                 ],
                 "upgrade",
+            ),
+            (
+                &[
+                    "commit",
+                    "dev",
+                    "registry.corp/team/dev:1",
+                    "--compression",
+                    "zstd",
+                    "--label",
+                    "team=infra",
+                    "--json",
+                ],
+                "commit",
             ),
         ];
         for (args, verb) in cases {

@@ -40,6 +40,7 @@ pub fn run(ctx: &Context, args: ExportArgs) -> anyhow::Result<()> {
         catalog: Some(catalog::load(ctx)?),
         keep: None,
         stream: !args.image.source.no_stream,
+        timestamp: None,
     };
     let summary = export(ctx, &args.image, request)?;
     if args.json {
@@ -70,6 +71,7 @@ pub fn write_rootfs(
         catalog: Some(catalog::load(ctx)?),
         keep,
         stream: !image.source.no_stream,
+        timestamp: None,
     };
     export(ctx, image, request)
 }
@@ -186,6 +188,7 @@ pub fn wsl_options(
         force: args.force,
         admin_group: None,
         previous: None,
+        default_uid: None,
     })
 }
 

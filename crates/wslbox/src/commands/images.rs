@@ -51,7 +51,7 @@ pub fn run(ctx: &Context, args: ImagesArgs) -> anyhow::Result<()> {
     };
     let distros = wsl::distributions_by_image()?;
     let checks = if args.check {
-        wslbox_pipeline::check(&records, &ctx.open_options())?
+        wslbox_pipeline::check(&records, &ctx.open_options()?)?
     } else {
         Vec::new()
     };

@@ -23,7 +23,7 @@ pub fn login(ctx: &Context, args: LoginArgs) -> anyhow::Result<()> {
             args.username
         );
     }
-    let client = wslbox_source::client(&ctx.open_options())?;
+    let client = wslbox_source::client(&ctx.open_options()?)?;
     let location =
         wslbox_source::runtime()?.block_on(client.login(registry, &args.username, password))?;
     printer::line(format!(
@@ -35,7 +35,7 @@ pub fn login(ctx: &Context, args: LoginArgs) -> anyhow::Result<()> {
 
 pub fn logout(ctx: &Context, args: LogoutArgs) -> anyhow::Result<()> {
     let registry = args.registry.as_deref().unwrap_or(DOCKER_HUB_REGISTRY);
-    let client = wslbox_source::client(&ctx.open_options())?;
+    let client = wslbox_source::client(&ctx.open_options()?)?;
     let removed = client.logout(registry)?;
     let name = wslbox_registry::registry_name(registry);
     if removed.is_empty() {

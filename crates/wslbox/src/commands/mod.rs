@@ -15,6 +15,7 @@ mod inspect;
 mod login;
 mod prune;
 mod pull;
+mod push;
 mod source;
 mod version;
 pub mod wsl;
@@ -23,17 +24,25 @@ pub mod wsl;
 pub struct Context {
     pub cache_dir: PathBuf,
     pub insecure_registries: Vec<String>,
+    /// `--registry-mirror` / `WSLBOX_REGISTRY_MIRRORS`, as given.
+    registry_mirrors: Vec<String>,
     pub quiet: bool,
     /// `--catalog FILE|URL`; read only by the commands that use the catalog.
     pub catalog: Option<String>,
 }
 
 impl Context {
-    /// Source options from the global flags; commands add their own.
-    pub fn open_options(&self) -> wslbox_source::OpenOptions {
+    /// Source options from the global flags and the registry configuration (mirrors, blocked
+    /// and insecure registries: [`crate::config::registries`], read only by commands that
+    /// reach a registry); commands add their own.
+    pub fn open_options(&self) -> anyhow::Result<wslbox_source::OpenOptions> {
+        let registries = crate::config::registries(&self.registry_mirrors)?;
         let mut opts = wslbox_source::OpenOptions::new(self.cache_dir.clone());
         opts.insecure_registries = self.insecure_registries.clone();
-        opts
+        opts.insecure_registries.extend(registries.insecure);
+        opts.registry_mirrors = registries.mirrors;
+        opts.blocked_registries = registries.blocked;
+        Ok(opts)
     }
 
     fn new(global: GlobalArgs) -> anyhow::Result<Self> {
@@ -51,6 +60,7 @@ impl Context {
         Ok(Context {
             cache_dir,
             insecure_registries,
+            registry_mirrors: global.registry_mirrors,
             quiet: global.quiet,
             catalog: global.catalog.filter(|c| !c.trim().is_empty()),
         })
@@ -69,6 +79,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Pull(args) => pull::run(&ctx, args),
         Command::Inspect(args) => inspect::run(&ctx, args),
         Command::Export(args) => export::run(&ctx, args),
+        Command::Push(args) => push::run(&ctx, args),
         Command::Images(args) => images::run(&ctx, args),
         Command::Rmi(args) => prune::rmi(&ctx, args),
         Command::Prune(args) => prune::prune(&ctx, args),

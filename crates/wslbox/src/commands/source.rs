@@ -20,7 +20,7 @@ pub fn parse_source(
     args: &SourceArgs,
 ) -> anyhow::Result<(SourceSpec, OpenOptions)> {
     let spec = SourceSpec::parse(image)?;
-    let mut opts = ctx.open_options();
+    let mut opts = ctx.open_options()?;
     opts.platform = args.platform.as_deref().map(str::parse).transpose()?;
     opts.jobs = usize::from(args.jobs);
     opts.allow_foreign_layers = args.allow_foreign_layers;

@@ -210,6 +210,47 @@ impl WslExe {
     }
 }
 
+impl WslExe {
+    /// `--export NAME - --format tar` as one stream whose end is wsl.exe's verdict: a reader
+    /// that takes the tar's end for a whole export (`wslbox commit`, which pushes it) gets
+    /// wsl.exe's failure as the error of its last read instead.
+    pub fn export_checked(&self, name: &str) -> Result<CheckedExport> {
+        let (export, reader) = self.export_stream(name)?;
+        Ok(CheckedExport {
+            reader,
+            export: Some(export),
+        })
+    }
+}
+
+/// The output of a running `wsl --export NAME -`, whose last read waits for wsl.exe and fails
+/// when it did. Dropped before its end, the export is stopped.
+pub struct CheckedExport {
+    reader: ExportReader,
+    export: Option<ExportStream>,
+}
+
+impl Read for CheckedExport {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.reader.read(buf)?;
+        if n == 0
+            && !buf.is_empty()
+            && let Some(export) = self.export.take()
+        {
+            export.finish().map_err(std::io::Error::other)?;
+        }
+        Ok(n)
+    }
+}
+
+impl Drop for CheckedExport {
+    fn drop(&mut self) {
+        if let Some(export) = self.export.take() {
+            let _ = export.finish();
+        }
+    }
+}
+
 /// A running `wsl --export NAME -`.
 pub struct ExportStream {
     child: Child,

@@ -42,6 +42,7 @@ const TAKE_A_DISTRIBUTION: &[(&str, &str)] = &[
     ("set-user", "name"),
     ("set-default", "name"),
     ("upgrade", "name"),
+    ("commit", "name"),
 ];
 
 /// The command line the completion engine walks (`main`): the CLI's, with the registered

@@ -1,5 +1,5 @@
 //! The Windows verbs: `import`, `configure`, `list`, `rename`, `move`, `clone`, `backup`,
-//! `remove`, `set-user`, `set-default`, `upgrade`. They drive `wslbox_wsl::host` on Windows; elsewhere each one
+//! `remove`, `set-user`, `set-default`, `upgrade`, `commit`. They drive `wslbox_wsl::host` on Windows; elsewhere each one
 //! stops with a "needs Windows" error.
 
 use clap_complete::CompletionCandidate;
@@ -7,6 +7,8 @@ use clap_complete::CompletionCandidate;
 use super::Context;
 use crate::cli::WslCommand;
 
+#[cfg(windows)]
+mod commit;
 mod table;
 #[cfg(windows)]
 mod upgrade;

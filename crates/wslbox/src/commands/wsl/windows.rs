@@ -105,6 +105,7 @@ pub fn run(cmd: WslCommand, ctx: &Context) -> anyhow::Result<()> {
             Some(report) => (report, args.json),
             None => return Ok(()),
         },
+        WslCommand::Commit(args) => return super::commit::run(ctx, &wsl, &args),
         WslCommand::SetUser(args) => (host::set_user(&wsl, &args.name, &args.user)?, args.json),
         WslCommand::SetDefault(args) => (host::set_default(&wsl, &args.name)?, args.json),
     };
