@@ -89,18 +89,14 @@ impl Memo {
         Some((record, config, manifest))
     }
 
-    /// Writes `record` (temp file, then rename). Failing to remember is not an error: the
-    /// next push just uploads again.
+    /// Writes `record` atomically. Failing to remember is not an error: the next push just
+    /// uploads again.
     pub fn save(&self, record: &PushRecord) -> std::io::Result<()> {
         let dir = self.path.parent().expect("a file in pushes-v1");
         fs_err::create_dir_all(dir)?;
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".push.")
-            .suffix(".partial")
-            .tempfile_in(dir)?;
-        serde_json::to_writer_pretty(&mut tmp, record)?;
-        tmp.persist(&self.path).map_err(|e| e.error)?;
-        Ok(())
+        let mut tmp = wslbox_fs::AtomicFile::create(&self.path)?;
+        serde_json::to_writer_pretty(tmp.file_mut(), record)?;
+        tmp.commit()
     }
 }
 

@@ -1,6 +1,6 @@
-//! Output formats and destinations. A file destination is written to a temp file next to it
-//! and renamed into place only when everything succeeded; on any error the temp file is
-//! removed, so a failed export never leaves a partial rootfs behind.
+//! Output formats and destinations. A file destination is written as an
+//! [`AtomicFile`](wslbox_fs::AtomicFile), put in place only when everything succeeded: a failed
+//! export leaves no partial rootfs behind, and on Linux neither does a killed one.
 
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -115,8 +115,8 @@ pub struct Output {
     touched: bool,
     /// Where the padded body of the entry being streamed ends, while it is incomplete.
     open_entry: Option<u64>,
-    /// A file destination: the temp file next to it, renamed into place by `finish`.
-    file: Option<(tempfile::NamedTempFile, PathBuf)>,
+    /// A file destination, put in place by `finish`.
+    file: Option<wslbox_fs::AtomicFile>,
     /// The entries and tar bytes written so far.
     stats: Stats,
 }
@@ -132,7 +132,8 @@ impl std::fmt::Debug for Output {
 }
 
 impl Output {
-    /// Opens `dest` for a tar stream in `format`: a file is created as a temp file beside it.
+    /// Opens `dest` for a tar stream in `format`: a file is created unnamed, or as a hidden
+    /// partial beside it.
     pub fn open(dest: OutputDest, format: OutputFormat) -> Result<Output, OutputError> {
         let (dest_name, target, file) = match dest {
             OutputDest::File(path) => {
@@ -140,25 +141,9 @@ impl Output {
                     dest: path.display().to_string(),
                     source,
                 };
-                let dir = match path.parent() {
-                    Some(d) if !d.as_os_str().is_empty() => d,
-                    _ => Path::new("."),
-                };
-                let name = path
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                let tmp = tempfile::Builder::new()
-                    .prefix(&format!(".{name}."))
-                    .suffix(".partial")
-                    .tempfile_in(dir)
-                    .map_err(err)?;
-                let handle = tmp.as_file().try_clone().map_err(err)?;
-                (
-                    path.display().to_string(),
-                    Target::File(handle),
-                    Some((tmp, path)),
-                )
+                let tmp = wslbox_fs::AtomicFile::create(&path).map_err(err)?;
+                let handle = tmp.file().try_clone().map_err(err)?;
+                (path.display().to_string(), Target::File(handle), Some(tmp))
             }
             OutputDest::Stdout => (
                 "standard output".to_owned(),
@@ -193,12 +178,12 @@ impl Output {
         if self.stats.entries == 0 {
             return true;
         }
-        let Some((tmp, _)) = &self.file else {
+        let Some(tmp) = &self.file else {
             return false;
         };
         // The old encoder goes first: dropping it flushes what it buffered.
         drop(self.sink.take());
-        let fresh = tmp.as_file().try_clone().and_then(|f| {
+        let fresh = tmp.file().try_clone().and_then(|f| {
             f.set_len(0)?;
             let mut f = f;
             io::Seek::seek(&mut f, io::SeekFrom::Start(0))?;
@@ -296,9 +281,8 @@ impl Output {
             }
         };
         stats.output_bytes = sink.finish().map_err(err)?.unwrap_or(stats.tar_bytes);
-        if let Some((tmp, path)) = self.file.take() {
-            set_readable(tmp.as_file()).map_err(err)?;
-            tmp.persist(&path).map_err(|e| err(e.error))?;
+        if let Some(tmp) = self.file.take() {
+            tmp.commit().map_err(err)?;
         }
         Ok(stats)
     }
@@ -487,18 +471,6 @@ impl TarSink for Sink {
             ),
         }
     }
-}
-
-/// Temp files are created 0600; an exported rootfs is an ordinary file.
-#[cfg(unix)]
-fn set_readable(file: &std::fs::File) -> io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    file.set_permissions(std::fs::Permissions::from_mode(0o644))
-}
-
-#[cfg(not(unix))]
-fn set_readable(_file: &std::fs::File) -> io::Result<()> {
-    Ok(())
 }
 
 struct Counting<W> {

@@ -113,6 +113,8 @@ impl ImageStore {
                 found.push(path);
             }
         }
+        // Written by wslbox_fs where the filesystem has no unnamed files: only dead writers'.
+        found.extend(wslbox_fs::sweep_dir(&self.records_dir(), true)?);
         Ok(found)
     }
 }

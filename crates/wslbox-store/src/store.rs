@@ -157,22 +157,17 @@ fn read_record(path: &Path) -> Result<Option<Record>, String> {
     Ok(Some(record))
 }
 
-/// Temp file in the same directory, flushed to disk, then renamed over `path`.
+/// Written beside `path` (unnamed where the filesystem allows it), flushed to disk, then renamed
+/// over `path`.
 fn write_atomically(path: &Path, record: &Record) -> Result<(), StoreError> {
-    let dir = path.parent().expect("record paths have a directory");
     let failed = |source| StoreError::Write {
         path: path.to_owned(),
         source,
     };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".record-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(failed)?;
+    let mut tmp = wslbox_fs::AtomicFile::create(path).map_err(failed)?;
     let mut json = serde_json::to_vec_pretty(record).expect("records serialize");
     json.push(b'\n');
-    tmp.write_all(&json).map_err(failed)?;
-    tmp.as_file().sync_all().map_err(failed)?;
-    tmp.persist(path).map_err(|e| failed(e.error))?;
-    Ok(())
+    tmp.file_mut().write_all(&json).map_err(failed)?;
+    tmp.file().sync_all().map_err(failed)?;
+    tmp.commit().map_err(failed)
 }

@@ -15,6 +15,10 @@
 //! - **No ranges**: `Range` headers are dropped, so a resumed download gets the whole blob
 //!   again (200), as from a server that does not support ranges.
 //!
+//! - **A process killed at a byte count**: blob bodies stop, all together, once N bytes of
+//!   them were sent, and the front holds the connections open until the client goes away, so
+//!   that a test can kill the client with exactly that much downloaded.
+//!
 //! - **Dropped uploads**: one chosen upload `PATCH` reaches the registry with only its first
 //!   N body bytes (or not at all), and the client's connection then closes without an answer,
 //!   as when a link drops mid-upload; the client has to ask the registry how much it holds
@@ -47,6 +51,9 @@ pub struct FrontOptions {
     /// Cut upload `PATCH` number `.0` (1-based): forward only its first `.1` body bytes (none:
     /// the request never reaches the registry), then hang up on the client unanswered.
     pub cut_patch: Option<(usize, usize)>,
+    /// Stop every blob body once this many blob body bytes were sent in all, and hold the
+    /// connections open until the client closes them ([`Front::held`] says when).
+    pub hold_after_blob_bytes: Option<u64>,
 }
 
 /// A running front (and CDN host); stops when dropped.
@@ -67,6 +74,10 @@ struct State {
     truncated: Mutex<bool>,
     /// Upload `PATCH`es seen, and whether one was cut.
     patches: Mutex<(usize, bool)>,
+    /// Blob body bytes sent, and whether a body is held ([`FrontOptions::hold_after_blob_bytes`]).
+    blob_bytes: Mutex<(u64, bool)>,
+    /// Set by [`Front::stop_holding`].
+    hold_stopped: std::sync::atomic::AtomicBool,
 }
 
 impl Front {
@@ -96,6 +107,8 @@ impl Front {
             rejected: Mutex::default(),
             truncated: Mutex::default(),
             patches: Mutex::default(),
+            blob_bytes: Mutex::default(),
+            hold_stopped: Default::default(),
         });
         let handler_state = Arc::clone(&state);
         let server = HttpServer::start(
@@ -140,6 +153,21 @@ impl Front {
     /// Whether an upload `PATCH` was cut ([`FrontOptions::cut_patch`]).
     pub fn patch_was_cut(&self) -> bool {
         self.state.patches.lock().expect("front patch state").1
+    }
+
+    /// Blob body bytes the front sent so far.
+    pub fn blob_bytes_sent(&self) -> u64 {
+        self.state.blob_bytes.lock().expect("front byte count").0
+    }
+
+    /// Whether a blob body is being held at [`FrontOptions::hold_after_blob_bytes`].
+    pub fn held(&self) -> bool {
+        self.state.blob_bytes.lock().expect("front byte count").1
+    }
+
+    /// Serves later blob bodies whole, whatever [`FrontOptions::hold_after_blob_bytes`] says.
+    pub fn stop_holding(&self) {
+        (self.state.hold_stopped).store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// How many requests had an expired token stripped.
@@ -201,17 +229,52 @@ impl State {
         client.write_all(head.as_bytes())?;
         // The upstream closes after its response, so EOF ends the body whatever its framing.
         let limit = self.truncation(&request).unwrap_or(u64::MAX);
-        let rate = self
-            .options
-            .blob_bytes_per_second
-            .filter(|_| blob_hex(request.path()).is_some());
-        match rate {
-            Some(rate) => trickle(&mut reader.take(limit), &mut client, rate)?,
-            None => {
-                io::copy(&mut reader.take(limit), &mut client)?;
+        let blob = request.method == "GET" && blob_hex(request.path()).is_some();
+        let rate = self.options.blob_bytes_per_second.filter(|_| blob);
+        let mut body = reader.take(limit);
+        let hold = (self.options.hold_after_blob_bytes)
+            .filter(|_| !self.hold_stopped.load(std::sync::atomic::Ordering::SeqCst));
+        match (rate, hold) {
+            (_, Some(hold)) if blob => self.send_until_held(&mut body, &mut client, hold)?,
+            (Some(rate), _) => trickle(&mut body, &mut client, rate)?,
+            _ if blob => {
+                let sent = io::copy(&mut body, &mut client)?;
+                self.blob_bytes.lock().expect("front byte count").0 += sent;
+            }
+            _ => {
+                io::copy(&mut body, &mut client)?;
             }
         }
         client.flush()
+    }
+
+    /// Sends a blob body while the front-wide count stays within `hold`, then holds the
+    /// connection open, sending nothing, until the client closes it.
+    fn send_until_held(
+        &self,
+        body: &mut impl io::Read,
+        client: &mut TcpStream,
+        hold: u64,
+    ) -> io::Result<()> {
+        let mut chunk = vec![0u8; 16 * 1024];
+        loop {
+            let n = body.read(&mut chunk)?;
+            if n == 0 {
+                return Ok(());
+            }
+            let allowed = {
+                let mut count = self.blob_bytes.lock().expect("front byte count");
+                let allowed = (n as u64).min(hold.saturating_sub(count.0)) as usize;
+                count.0 += allowed as u64;
+                count.1 |= allowed < n;
+                allowed
+            };
+            client.write_all(&chunk[..allowed])?;
+            if allowed < n {
+                client.flush()?;
+                return wait_for_close(client);
+            }
+        }
     }
 
     /// The bytes to keep when this is the upload `PATCH` to cut.
@@ -302,6 +365,28 @@ impl State {
         }
         expired
     }
+}
+
+/// Returns once the peer has closed `client` (or after ten minutes).
+fn wait_for_close(client: &mut TcpStream) -> io::Result<()> {
+    client.set_read_timeout(Some(std::time::Duration::from_millis(50)))?;
+    let mut byte = [0u8; 1];
+    for _ in 0..12_000 {
+        match client.peek(&mut byte) {
+            Ok(0) => return Ok(()),
+            Ok(_) => {
+                // The client sent something more: it is still there; drop it.
+                let _ = io::Read::read(client, &mut byte);
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => return Ok(()),
+        }
+    }
+    Ok(())
 }
 
 /// Copies at about `rate` bytes per second, in 20 steps a second.

@@ -225,6 +225,11 @@ pub struct ExportArgs {
     /// Print the summary as JSON
     #[arg(long)]
     pub json: bool,
+    /// Export time in Unix seconds: the mtime of the files wslbox writes and the `exported_at`
+    /// of /etc/wslbox-image, so that exports of the same image are the same bytes
+    /// [default: now]
+    #[arg(long, value_name = "SECONDS", env = "SOURCE_DATE_EPOCH")]
+    pub timestamp: Option<i64>,
     /// Write the image's filesystem exactly as its layers define it, without WSL customization
     #[arg(long, conflicts_with_all = ["user", "systemd", "hostname", "icon", "terminal_profile"])]
     pub raw: bool,

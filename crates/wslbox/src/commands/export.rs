@@ -40,7 +40,7 @@ pub fn run(ctx: &Context, args: ExportArgs) -> anyhow::Result<()> {
         catalog: Some(catalog::load(ctx)?),
         keep: None,
         stream: !args.image.source.no_stream,
-        timestamp: None,
+        timestamp: args.timestamp,
     };
     let summary = export(ctx, &args.image, request)?;
     if args.json {
