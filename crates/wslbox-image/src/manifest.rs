@@ -443,6 +443,22 @@ pub fn parse_diff_ids(bytes: &[u8], image: &str) -> Result<Vec<Digest>, Manifest
         .collect()
 }
 
+/// Checks that the config's `rootfs.diff_ids` name one layer for each of the manifest's
+/// `layers` (image-spec `config.md`; containerd refuses a mismatch too). A manifest that lists
+/// layers its config does not know is broken or forged, and is refused before any download.
+pub fn check_layer_count(config: &[u8], layers: usize, image: &str) -> Result<(), ManifestError> {
+    let diff_ids = parse_diff_ids(config, image)?.len();
+    if diff_ids == layers {
+        return Ok(());
+    }
+    Err(malformed(
+        image,
+        format!(
+            "the manifest lists {layers} layers but the image config's rootfs.diff_ids names {diff_ids}: the manifest was not written for this config; ask the image's publisher, or use another tag or digest"
+        ),
+    ))
+}
+
 #[cfg(test)]
 #[path = "manifest_tests.rs"]
 mod tests;

@@ -160,6 +160,7 @@ impl Client {
             .config_blob(reg, &endpoint.reference, &config_ref, store)
             .await?;
         let (config, config_platform) = manifest::parse_config(&config_bytes, &image)?;
+        manifest::check_layer_count(&config_bytes, layers.len(), &image)?;
         let chosen = entry_platform.unwrap_or(config_platform);
         let resolved = ResolvedImage {
             reference: image,
@@ -292,9 +293,27 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .map(|v| v.split(';').next().unwrap_or(v).trim().to_owned())
             .filter(|v| !v.is_empty());
+        // The digest the registry says it sent; checked like the one asked for, so that a tag
+        // resolved through a proxy or mirror cannot come back as other bytes unnoticed.
+        let header: Option<Digest> = (response.headers().get("docker-content-digest"))
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse().ok());
         let bytes = read_limited(response, url.as_str(), image).await?;
         let algorithm = expected.map_or(wslbox_reference::Algorithm::Sha256, Digest::algorithm);
         let digest = Hasher::digest(algorithm, &bytes);
+        // (A signed schema 1 manifest's digest leaves out its signatures; those are refused
+        // later, by media type, with a message of their own.)
+        if let Some(header) = header
+            && media_type.as_deref() != Some(SCHEMA1)
+            && Hasher::digest(header.algorithm(), &bytes) != header
+        {
+            return Err(RegistryError::ManifestHeaderMismatch {
+                registry: reg.name.clone(),
+                reference: image.to_owned(),
+                actual: Hasher::digest(header.algorithm(), &bytes),
+                header,
+            });
+        }
         if let Some(expected) = expected
             && *expected != digest
         {

@@ -322,6 +322,20 @@ impl Session {
             }
             match policy.next_wait(attempt, start.elapsed(), None) {
                 Some(wait) => {
+                    let why = match &interrupted {
+                        Some(e) if e.is_timeout() => format!(
+                            "stalled (nothing for {}s; WSLBOX_READ_TIMEOUT sets how long)",
+                            self.options.read_timeout.as_secs_f64()
+                        ),
+                        Some(e) => format!("was cut off ({})", crate::error::describe(e)),
+                        None => "ended early".to_owned(),
+                    };
+                    reporter.on_blob_interrupted(&format!(
+                        "the download of {digest} from {} {why} at {} of {} bytes; resuming",
+                        reg.name,
+                        writer.offset(),
+                        blob.size
+                    ));
                     tokio::time::sleep(wait).await;
                     attempt += 1;
                 }

@@ -21,6 +21,15 @@ pub enum RegistryError {
         reason: String,
     },
     #[error(
+        "{host} refused {what} with HTTP {status}; {registry} had redirected the request there, and credentials are never sent to another host, so the redirect must work without them: run it again (the redirect may have expired), or tell the registry's operator"
+    )]
+    RedirectRefused {
+        registry: String,
+        host: String,
+        what: String,
+        status: u16,
+    },
+    #[error(
         "{registry} denied access to {what} (HTTP 403); check that your account may pull it, or run `wslbox login {registry}`"
     )]
     Denied { registry: String, what: String },
@@ -70,11 +79,12 @@ pub enum RegistryError {
         reason: String,
         hint: &'static str,
     },
-    #[error("{url} answered HTTP {status}: {body}")]
+    #[error("{url} answered HTTP {status}: {body}{hint}")]
     Status {
         url: String,
         status: u16,
         body: String,
+        hint: &'static str,
     },
     #[error("too many redirects fetching {url}")]
     TooManyRedirects { url: String },
@@ -84,6 +94,15 @@ pub enum RegistryError {
     ManifestDigestMismatch {
         reference: String,
         expected: Digest,
+        actual: Digest,
+    },
+    #[error(
+        "{registry} sent a manifest for {reference} whose digest is {actual}, but its Docker-Content-Digest header says {header}: something between you and the registry changed the manifest, or the registry is broken; pull by digest ({reference}@<digest>) from a registry you trust"
+    )]
+    ManifestHeaderMismatch {
+        registry: String,
+        reference: String,
+        header: Digest,
         actual: Digest,
     },
     /// `source_name` is the manifest's digest or URL.
@@ -215,17 +234,74 @@ pub(crate) fn describe(err: &reqwest::Error) -> String {
     out
 }
 
-/// An error for an unexpected status, with the start of the body (registries explain there).
+/// An error for an unexpected status, with what the body explains: the registry's error codes
+/// and messages, or the start of a text body; an HTML page (a proxy's or load balancer's error
+/// page) is only named, not printed.
 pub(crate) async fn status_error(url: &str, response: Response) -> RegistryError {
-    let status = response.status().as_u16();
-    let body = response.text().await.unwrap_or_default();
-    let mut body: String = body.trim().chars().take(BODY_EXCERPT).collect();
-    if body.is_empty() {
-        body = "(empty body)".into();
-    }
+    let status = response.status();
+    let html = (response.headers().get(reqwest::header::CONTENT_TYPE))
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().contains("html"));
+    let text = response.text().await.unwrap_or_default();
     RegistryError::Status {
         url: url.to_owned(),
-        status,
-        body,
+        status: status.as_u16(),
+        body: explain_body(status, &text, html),
+        hint: status_hint(status.as_u16()),
+    }
+}
+
+/// The part of an error body worth a user's line.
+fn explain_body(status: reqwest::StatusCode, text: &str, html: bool) -> String {
+    let text = text.trim();
+    let reason = status.canonical_reason().unwrap_or("error");
+    if let Ok(body) = serde_json::from_str::<serde_json::Value>(text)
+        && let Some(errors) = body.get("errors").and_then(|e| e.as_array())
+        && !errors.is_empty()
+    {
+        let field = |e: &serde_json::Value, key: &str| {
+            e.get(key)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let described: Vec<String> = errors
+            .iter()
+            .map(|e| {
+                format!("{} {}", field(e, "code"), field(e, "message"))
+                    .trim()
+                    .to_owned()
+            })
+            .collect();
+        return excerpt(&described.join("; "));
+    }
+    if html || text.starts_with('<') {
+        return format!(
+            "{reason} (an HTML page, not a registry answer: a proxy or load balancer may stand in front of the registry)"
+        );
+    }
+    if text.is_empty() {
+        return format!("{reason} (empty body)");
+    }
+    excerpt(text)
+}
+
+fn excerpt(text: &str) -> String {
+    text.chars()
+        .filter(|c| !c.is_control())
+        .take(BODY_EXCERPT)
+        .collect()
+}
+
+/// What to do about a status no retry got past.
+fn status_hint(status: u16) -> &'static str {
+    match status {
+        429 => {
+            "; the registry limits requests: wait a while and run it again, `wslbox login` for a higher limit, or pull through a mirror (--registry-mirror)"
+        }
+        500..=599 => {
+            "; the registry is failing: try again later, or pull through a mirror (--registry-mirror)"
+        }
+        _ => "",
     }
 }

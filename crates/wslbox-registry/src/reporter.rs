@@ -27,6 +27,12 @@ pub trait Reporter: Send + Sync {
     fn on_endpoint_failed(&self, message: &str) {
         let _ = message;
     }
+    /// A download broke off (it stalled past the read timeout, or the connection dropped) and
+    /// is resumed where it stopped; `message` is one line naming the blob, the registry, why
+    /// and where.
+    fn on_blob_interrupted(&self, message: &str) {
+        let _ = message;
+    }
     /// `bytes` more of a blob being pushed reached the registry.
     fn on_upload_progress(&self, bytes: u64) {
         let _ = bytes;

@@ -191,7 +191,26 @@ impl Session {
         loop {
             let auth = self.auth.header(&self.transport, reg, Some(&scope)).await?;
             let response = self.transport.send(request, auth.as_ref()).await?;
-            match response.status() {
+            let status = response.status();
+            // A refusal from a host a redirect led to is that host's: its challenge is never
+            // taken for the registry's (it could name a token realm that would get the
+            // user's credentials).
+            if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN)
+                && !same_origin(response.url(), &request.url)
+            {
+                return Err(RegistryError::RedirectRefused {
+                    registry: reg.name.clone(),
+                    host: (response.url().host_str().unwrap_or_default().to_owned())
+                        + &response
+                            .url()
+                            .port()
+                            .map(|p| format!(":{p}"))
+                            .unwrap_or_default(),
+                    what: what.to_owned(),
+                    status: status.as_u16(),
+                });
+            }
+            match status {
                 StatusCode::UNAUTHORIZED => {
                     let challenge = response
                         .headers()
@@ -247,4 +266,9 @@ impl Session {
             }
         }
     }
+}
+
+/// Same scheme, host and port.
+fn same_origin(a: &url::Url, b: &url::Url) -> bool {
+    a.origin() == b.origin()
 }

@@ -194,6 +194,9 @@ pub struct OpenOptions {
     pub platform: Option<Platform>,
     /// Download connections in total (layers at once, and chunks of big layers).
     pub jobs: usize,
+    /// How long a registry connection may send nothing before it counts as stalled (then it
+    /// is retried, resuming); `None` is the client's default.
+    pub read_timeout: Option<std::time::Duration>,
     pub allow_foreign_layers: bool,
     /// `--strip-components`/`--subdir` (tarballs and SquashFS).
     pub paths: PathMap,
@@ -247,6 +250,7 @@ impl OpenOptions {
             blocked_registries: Vec::new(),
             platform: None,
             jobs: 8,
+            read_timeout: None,
             allow_foreign_layers: false,
             paths: PathMap::default(),
             checksum: None,

@@ -43,6 +43,7 @@ pub fn client_options(opts: &OpenOptions) -> ClientOptions {
         blocked: opts.blocked_registries.clone(),
         jobs: opts.jobs.max(1),
         allow_foreign_layers: opts.allow_foreign_layers,
+        read_timeout: (opts.read_timeout).unwrap_or(ClientOptions::default().read_timeout),
         ..ClientOptions::default()
     }
 }
@@ -373,6 +374,9 @@ impl wslbox_registry::Reporter for DownloadReporter {
         self.reporter.on_blob_reset(digest);
     }
     fn on_endpoint_failed(&self, message: &str) {
+        self.reporter.warn(message);
+    }
+    fn on_blob_interrupted(&self, message: &str) {
         self.reporter.warn(message);
     }
     fn on_blob_done(&self, digest: &Digest, cached: bool) {

@@ -12,6 +12,7 @@ pub mod dockerd;
 #[cfg(unix)]
 pub mod engine_image;
 pub mod file_server;
+pub mod front_faults;
 pub mod layers;
 pub mod layout_reader;
 pub mod oci_layout;

@@ -31,6 +31,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use crate::front_faults::{Fault, Faulty};
 use crate::registry::Registry;
 pub use crate::registry_http::SeenRequest;
 use crate::registry_http::{HttpServer, Request, Response, read_headers};
@@ -54,12 +55,15 @@ pub struct FrontOptions {
     /// Stop every blob body once this many blob body bytes were sent in all, and hold the
     /// connections open until the client closes them ([`Front::held`] says when).
     pub hold_after_blob_bytes: Option<u64>,
+    /// A lying or broken registry ([`crate::front_faults`]).
+    pub fault: Option<Fault>,
 }
 
 /// A running front (and CDN host); stops when dropped.
 pub struct Front {
     server: HttpServer,
     _cdn: HttpServer,
+    _unauthorized: HttpServer,
     state: Arc<State>,
 }
 
@@ -78,6 +82,11 @@ struct State {
     blob_bytes: Mutex<(u64, bool)>,
     /// Set by [`Front::stop_holding`].
     hold_stopped: std::sync::atomic::AtomicBool,
+    fault: Option<Faulty>,
+    /// The host that answers 401 to everything ([`Fault::RedirectToUnauthorized`]), and what
+    /// it was sent.
+    unauthorized: SocketAddr,
+    unauthorized_requests: Arc<Mutex<Vec<SeenRequest>>>,
 }
 
 impl Front {
@@ -97,6 +106,20 @@ impl Front {
             }),
         )
         .expect("start the CDN fixture on 127.0.0.2");
+        let unauthorized_requests: Arc<Mutex<Vec<SeenRequest>>> = Arc::default();
+        let unauthorized_seen = Arc::clone(&unauthorized_requests);
+        let unauthorized = HttpServer::start(
+            IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3)),
+            Arc::new(move |request: Request, mut stream: TcpStream| {
+                (unauthorized_seen.lock().expect("401 log")).push(seen(&request));
+                if let Ok(addr) = stream.local_addr() {
+                    let _ = crate::front_faults::unauthorized(addr)
+                        .write_to(&mut stream, request.method == "HEAD");
+                }
+            }),
+        )
+        .expect("start the 401 host on 127.0.0.3");
+        let fault = options.fault.clone().map(Faulty::new);
         let state = Arc::new(State {
             upstream: registry.addr(),
             options,
@@ -109,6 +132,9 @@ impl Front {
             patches: Mutex::default(),
             blob_bytes: Mutex::default(),
             hold_stopped: Default::default(),
+            fault,
+            unauthorized: unauthorized.addr(),
+            unauthorized_requests,
         });
         let handler_state = Arc::clone(&state);
         let server = HttpServer::start(
@@ -121,6 +147,7 @@ impl Front {
         Self {
             server,
             _cdn: cdn,
+            _unauthorized: unauthorized,
             state,
         }
     }
@@ -155,6 +182,20 @@ impl Front {
         self.state.patches.lock().expect("front patch state").1
     }
 
+    /// How many requests [`FrontOptions::fault`] changed.
+    pub fn fault_hits(&self) -> usize {
+        self.state.fault.as_ref().map_or(0, Faulty::hits)
+    }
+
+    /// Requests the 401 host ([`Fault::RedirectToUnauthorized`]) received.
+    pub fn unauthorized_requests(&self) -> Vec<SeenRequest> {
+        self.state
+            .unauthorized_requests
+            .lock()
+            .expect("401 log")
+            .clone()
+    }
+
     /// Blob body bytes the front sent so far.
     pub fn blob_bytes_sent(&self) -> u64 {
         self.state.blob_bytes.lock().expect("front byte count").0
@@ -178,6 +219,16 @@ impl Front {
 
 impl State {
     fn handle(&self, request: Request, mut client: TcpStream) -> io::Result<()> {
+        if let Some(fault) = &self.fault {
+            let played = fault.play(&request, &mut client, self.upstream, self.unauthorized)?;
+            if played {
+                self.forwarded
+                    .lock()
+                    .expect("front log")
+                    .push(seen(&request));
+                return Ok(());
+            }
+        }
         if self.options.redirect_blobs
             && request.method == "GET"
             && let Some(hex) = blob_hex(request.path())

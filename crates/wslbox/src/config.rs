@@ -58,6 +58,24 @@ pub fn registries(flag: &[String]) -> anyhow::Result<Registries> {
     })
 }
 
+/// `WSLBOX_READ_TIMEOUT`: seconds a registry connection may send nothing before it counts as
+/// stalled and is retried (resuming a download where it stopped); unset means 60.
+pub fn read_timeout() -> anyhow::Result<Option<std::time::Duration>> {
+    let Some(value) = std::env::var_os("WSLBOX_READ_TIMEOUT") else {
+        return Ok(None);
+    };
+    let seconds: f64 = (value.to_str())
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|s: &f64| s.is_finite() && *s > 0.0)
+        .with_context(|| {
+            format!(
+                "WSLBOX_READ_TIMEOUT={}: give a number of seconds above 0",
+                value.to_string_lossy()
+            )
+        })?;
+    Ok(Some(std::time::Duration::from_secs_f64(seconds)))
+}
+
 /// Where the config file is looked for; `None` when no config directory is known.
 fn path() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("WSLBOX_CONFIG").filter(|p| !p.is_empty()) {

@@ -248,6 +248,9 @@ impl wslbox_registry::Reporter for Progress {
     fn on_endpoint_failed(&self, message: &str) {
         wslbox_source::Reporter::warn(self, message);
     }
+    fn on_blob_interrupted(&self, message: &str) {
+        wslbox_source::Reporter::warn(self, message);
+    }
     fn on_blob_reset(&self, digest: &Digest) {
         if let Some((bar, _)) = self.downloads.lock().unwrap().get(digest) {
             if let Some(total) = &*self.total.lock().unwrap() {

@@ -78,6 +78,7 @@ pub(super) fn resolve(
     let config_bytes = read_small(store.as_ref(), &chosen.config, image)?;
     let config_digest = Hasher::digest(Algorithm::Sha256, &config_bytes);
     let (config, platform) = manifest::parse_config(&config_bytes, image)?;
+    manifest::check_layer_count(&config_bytes, chosen.layers.len(), image)?;
 
     let mut layers = Vec::with_capacity(chosen.layers.len());
     let mut paths = HashMap::new();

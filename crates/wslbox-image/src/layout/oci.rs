@@ -77,6 +77,7 @@ pub(super) fn resolve(
             Parsed::Manifest(m) => {
                 let config_bytes = read_blob(store.as_ref(), &m.config, "config", image)?;
                 let (config, platform) = manifest::parse_config(&config_bytes, image)?;
+                manifest::check_layer_count(&config_bytes, m.layers.len(), image)?;
                 let platforms = match &from_index {
                     Some(entries) => manifest::platforms(entries),
                     None => vec![platform.clone()],

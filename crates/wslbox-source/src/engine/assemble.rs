@@ -74,14 +74,9 @@ pub(crate) fn assemble(
     }
     let (config, platform) =
         manifest::parse_config(config_bytes, what).map_err(LayoutError::from)?;
+    manifest::check_layer_count(config_bytes, chosen.layers.len(), what)
+        .map_err(LayoutError::from)?;
     let diff_ids = manifest::parse_diff_ids(config_bytes, what).map_err(LayoutError::from)?;
-    if diff_ids.len() != chosen.layers.len() {
-        return Err(invalid(format!(
-            "manifest.json lists {} layers but the config's rootfs.diff_ids has {}",
-            chosen.layers.len(),
-            diff_ids.len()
-        )));
-    }
 
     // Verify everything before applying anything.
     let mut plan = Vec::with_capacity(chosen.layers.len());

@@ -42,6 +42,7 @@ impl Context {
         opts.insecure_registries.extend(registries.insecure);
         opts.registry_mirrors = registries.mirrors;
         opts.blocked_registries = registries.blocked;
+        opts.read_timeout = crate::config::read_timeout()?;
         Ok(opts)
     }
 
