@@ -114,7 +114,7 @@ impl ImageStore {
             }
         }
         // Written by wslbox_fs where the filesystem has no unnamed files: only dead writers'.
-        found.extend(wslbox_fs::sweep_dir(&self.records_dir(), true)?);
+        found.extend(wslbox_fs::sweep_dir(self.records_dir(), true)?);
         Ok(found)
     }
 }

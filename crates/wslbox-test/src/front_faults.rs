@@ -224,11 +224,11 @@ pub(crate) fn unauthorized(addr: std::net::SocketAddr) -> Response {
         )
 }
 
+/// A status line, headers and body.
+type Answer = (String, Vec<(String, String)>, Vec<u8>);
+
 /// The registry's whole answer to `request`: status line, headers (without framing) and body.
-fn fetch(
-    upstream: SocketAddr,
-    request: &Request,
-) -> io::Result<(String, Vec<(String, String)>, Vec<u8>)> {
+fn fetch(upstream: SocketAddr, request: &Request) -> io::Result<Answer> {
     let mut stream = TcpStream::connect(upstream)?;
     let mut head = format!("{} {} HTTP/1.1\r\n", request.method, request.target);
     for (name, value) in &request.headers {
