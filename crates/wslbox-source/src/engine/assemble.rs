@@ -77,6 +77,14 @@ pub(crate) fn assemble(
     manifest::check_layer_count(config_bytes, chosen.layers.len(), what)
         .map_err(LayoutError::from)?;
     let diff_ids = manifest::parse_diff_ids(config_bytes, what).map_err(LayoutError::from)?;
+    // An engine's stream stores layers by their diff_id: here every layer needs one.
+    if diff_ids.len() != chosen.layers.len() {
+        return Err(invalid(format!(
+            "manifest.json lists {} layers but the config's rootfs.diff_ids has {}",
+            chosen.layers.len(),
+            diff_ids.len()
+        )));
+    }
 
     // Verify everything before applying anything.
     let mut plan = Vec::with_capacity(chosen.layers.len());
