@@ -48,7 +48,7 @@ impl AtomicFile {
                 dest: dest.to_owned(),
                 partial: None,
             }),
-            None => Self::create_named(dest),
+            None => Self::named(dest),
         }
     }
 
@@ -56,8 +56,13 @@ impl AtomicFile {
     /// does where unnamed files are not available. Dead writers' partials of `dest` are swept
     /// first.
     pub fn create_named(dest: &Path) -> io::Result<AtomicFile> {
-        let (dir, name) = split(dest)?;
         let _ = sweep(dest);
+        Self::named(dest)
+    }
+
+    /// A hidden partial for `dest`, after the sweep.
+    fn named(dest: &Path) -> io::Result<AtomicFile> {
+        let (dir, name) = split(dest)?;
         loop {
             let partial = dir.join(partial_name(name));
             match sys::create_named(&partial) {
