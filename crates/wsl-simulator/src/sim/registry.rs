@@ -34,12 +34,36 @@ impl Distro {
     }
 }
 
+/// The subkey names of the Lxss key, read until two reads agree.
+///
+/// Real WSL enumerates under its session lock, so a concurrent unregister cannot shift the
+/// enumeration (microsoft/WSL `src/windows/service/exe/LxssUserSession.cpp`,
+/// `LxssUserSessionImpl::EnumerateDistributions` takes `m_instanceLock`). The simulator has
+/// no service; two simulators running at once would otherwise skip the key after one that
+/// goes while they enumerate it.
+fn subkeys(root: &Key) -> Vec<String> {
+    let read = || {
+        let mut keys: Vec<String> = root
+            .keys()
+            .map(|keys| keys.collect())
+            .unwrap_or_default();
+        keys.sort_unstable();
+        keys
+    };
+    let mut last = read();
+    for _ in 0..8 {
+        let next = read();
+        if next == last {
+            break;
+        }
+        last = next;
+    }
+    last
+}
+
 pub fn all() -> Vec<Distro> {
     let root = lxss();
-    let mut out: Vec<Distro> = root
-        .keys()
-        .map(|keys| keys.collect::<Vec<_>>())
-        .unwrap_or_default()
+    let mut out: Vec<Distro> = subkeys(&root)
         .into_iter()
         .filter_map(|guid| {
             let key = root.options().read().write().open(&guid).ok()?;

@@ -34,6 +34,9 @@ pub struct Lxss {
     root: Option<Key>,
 }
 
+/// How many more times [`Lxss::guids`] reads the subkey list when reads disagree.
+const STABLE_READS: usize = 8;
+
 /// `ERROR_FILE_NOT_FOUND` as an HRESULT.
 const HRESULT_FILE_NOT_FOUND: i32 = 0x8007_0002_u32 as i32;
 
@@ -55,12 +58,30 @@ impl Lxss {
     }
 
     /// GUIDs of all registered distributions.
+    ///
+    /// Subkeys are enumerated by index (`RegEnumKeyExW`), so a distribution unregistered
+    /// while we enumerate shifts the ones after it down and one of them is skipped. The list
+    /// is read until two reads agree, so a concurrent `wsl --unregister` of one distribution
+    /// never hides another.
     pub fn guids(&self) -> Result<Vec<String>> {
         let Some(root) = &self.root else {
             return Ok(Vec::new());
         };
-        let keys = root.keys().map_err(|e| registry_error(LXSS_KEY, e))?;
-        Ok(keys.filter(|k| k.starts_with('{')).collect())
+        let read = || -> Result<Vec<String>> {
+            let keys = root.keys().map_err(|e| registry_error(LXSS_KEY, e))?;
+            let mut guids: Vec<String> = keys.filter(|k| k.starts_with('{')).collect();
+            guids.sort_unstable();
+            Ok(guids)
+        };
+        let mut last = read()?;
+        for _ in 0..STABLE_READS {
+            let next = read()?;
+            if next == last {
+                return Ok(next);
+            }
+            last = next;
+        }
+        Ok(last)
     }
 
     pub fn key(&self, guid: &str) -> Result<DistroKey> {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use windows_registry::CURRENT_USER;
-use wslbox_wsl::host::{self, DefaultUser, ImportOptions, LXSS_KEY, Produced, WslExe};
+use wslbox_wsl::host::{self, DefaultUser, ImportOptions, LXSS_KEY, Lxss, Produced, WslExe};
 use wslbox_wsl::terminal_ids::generated_profile_guid;
 
 /// A cross-built executable: `$env_var`, else `file` next to the test's `deps` folder.
@@ -183,13 +183,13 @@ pub fn import(wsl: &WslExe, name: &str, dir: &Path) -> host::Report {
 }
 
 /// The GUID key of the distribution named `name`, if registered.
+///
+/// Through the product's own lookup, which reads the Lxss subkeys until two reads agree: the
+/// other tests register and unregister distributions at the same time, and a plain
+/// enumeration skips a key whenever one before it goes (the CI failure of
+/// `rename::no_shortcut_and_no_terminal_leave_them_alone`).
 pub fn guid_of(name: &str) -> Option<String> {
-    let lxss = CURRENT_USER.create(LXSS_KEY).unwrap();
-    lxss.keys().unwrap().find(|g| {
-        lxss.open(g)
-            .and_then(|k| k.get_string("DistributionName"))
-            .is_ok_and(|n| n.eq_ignore_ascii_case(name))
-    })
+    Lxss::open().unwrap().find(name).unwrap().map(|d| d.guid)
 }
 
 pub fn value_str(guid: &str, value: &str) -> Option<String> {
