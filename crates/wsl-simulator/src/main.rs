@@ -28,6 +28,9 @@
 //!   it (the export's TEXT is
 //!   `NAME|FILE`); `stuck@NAME` lists the distribution as running and makes `--terminate` of it time out;
 //!   `move-no-op` and `move-stale-basepath` stage WSL 2.7's `--manage --move` bugs;
+//! - `WSL_SIM_HOLD=import-after-register|unregister|export@TEXT` stops at that step and waits,
+//!   after writing the step's context to the file `WSL_SIM_HOLD_MARK`, for a test to kill
+//!   wslbox there (fails after a minute);
 //! - `WSL_SIM_VERSION=2.4.4.0` sets the reported version; `inbox` behaves like Windows 10's
 //!   built-in wsl.exe (no `--version`, no `-` archives, no `--manage`);
 //! - `wsl --sim-run NAME` marks a distribution running (until `--terminate`);

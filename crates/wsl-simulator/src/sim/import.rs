@@ -13,7 +13,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::registry::{self, lxss};
-use super::{Result, archive, fail, fault, shell, version};
+use super::{Result, archive, fail, fault, hold, shell, version};
 
 fn new_guid() -> String {
     let g = windows::core::GUID::new().expect("CoCreateGuid");
@@ -182,6 +182,7 @@ pub fn register(r: &Registration) -> Result {
             "Wsl/Service/RegisterDistro/E_FAIL",
         );
     }
+    hold("import-after-register", &dir.display().to_string())?;
     if fault("import-after-register", &dir.display().to_string()) {
         // The worst case for a caller: registered, files written, then an error.
         return fail(

@@ -81,6 +81,36 @@ pub fn fault(step: &str, context: &str) -> bool {
     })
 }
 
+/// `WSL_SIM_HOLD=STEP@TEXT`: at `step`, when `context` contains TEXT, the simulator writes
+/// `context` to the file `WSL_SIM_HOLD_MARK` (again every 100 ms) and waits there, for a test to kill its caller
+/// (whose job object then ends the simulator too). A simulator still waiting after a minute
+/// fails the step: its caller was not killed, or the kill did not reach it.
+pub fn hold(step: &str, context: &str) -> Result<()> {
+    let Ok(spec) = std::env::var("WSL_SIM_HOLD") else {
+        return Ok(());
+    };
+    let wanted = spec.split(',').any(|entry| {
+        entry
+            .split_once('@')
+            .is_some_and(|(s, text)| s == step && context.contains(text))
+    });
+    if !wanted {
+        return Ok(());
+    }
+    // Rewritten while it waits, so a test can tell whether it is still alive.
+    let mark = std::env::var_os("WSL_SIM_HOLD_MARK");
+    for _ in 0..600 {
+        if let Some(mark) = &mark {
+            let _ = fs_err::write(mark, context);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    fail(
+        "Simulated hold expired: nothing killed the caller (WSL_SIM_HOLD).",
+        "Wsl/E_UNEXPECTED",
+    )
+}
+
 pub fn invalid_option(option: &str) -> Failure {
     Failure {
         message: format!(

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::registry::{self, Distro, lxss};
 use super::{
-    Failure, Result, archive, fail, fault, has_install_from_file, has_manage, invalid_option, say,
+    Failure, Result, archive, fail, fault, has_install_from_file, hold, has_manage, invalid_option, say,
     version,
 };
 
@@ -148,6 +148,7 @@ fn print_version() -> Result {
 
 fn unregister(name: &str) -> Result {
     let d = registry::get(name)?;
+    hold("unregister", &d.name)?;
     if fault("unregister", &d.name) {
         return fail(
             "Simulated unregister failure (WSL_SIM_FAIL).",
@@ -254,6 +255,7 @@ fn export(args: &[String]) -> Result {
         return Err(invalid_option("-"));
     }
     let context = format!("{}|{file}", d.name);
+    hold("export", &context)?;
     if fault("export", &context) {
         return fail(
             "Simulated export failure (WSL_SIM_FAIL).",

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use wslbox_rootfs::customize::DefaultUser;
 
+use super::journal::{Entry, Journal, recover};
 use super::lxss::{CONTENT_VALUES, Lxss, VALUE_CREATED_FOLDER, VALUE_DIGEST, VALUE_IMAGE};
 use super::wsl_exe::WslExe;
 use crate::capabilities::ExportFormat;
@@ -99,11 +100,21 @@ pub fn import(
     UndoLog::run(|log| {
         let name = opts.name.as_str();
         wsl.ensure_present()?;
+        let recovered = recover(wsl);
         check_new_distribution(name)?;
         let dir = opts
             .location
             .clone()
             .unwrap_or_else(|| default_location(name));
+        let stdio = wsl.supports_stdio_archives();
+        let temp = (!opts.first_run && !stdio).then(|| temp_tar("import"));
+        let _journal = Journal::begin(&Entry::Import {
+            verb: "import".into(),
+            name: name.to_owned(),
+            dir: dir.clone(),
+            dir_existed: dir.exists(),
+            temp: temp.clone(),
+        })?;
         let mut tx = Transaction::new(log);
         let created = prepare_folder(&mut tx, &dir)?;
 
@@ -114,10 +125,10 @@ pub fn import(
                 });
             }
             wsl.install_stream(name, &dir, opts.version, producer)
-        } else if wsl.supports_stdio_archives() {
-            wsl.import_stream(name, &dir, opts.version, producer)
+        } else if let Some(temp) = temp {
+            import_via_temp_file(wsl, name, &dir, temp, opts.version, producer)
         } else {
-            import_via_temp_file(wsl, name, &dir, opts.version, producer)
+            wsl.import_stream(name, &dir, opts.version, producer)
         };
         guard_registration(&mut tx, wsl, name)?;
         let produced = registered?;
@@ -132,13 +143,17 @@ pub fn import(
         let warnings = record_produced(wsl, &lxss, &distro, &produced, &mut tx)?;
         lxss.key(&distro.guid)?
             .set_u32(VALUE_CREATED_FOLDER, u32::from(created))?;
-        let mut changes = vec![format!(
+        let mut changes = recovered.changes;
+        changes.push(format!(
             "imported `{name}` ({}) into {}",
             distro.guid,
             dir.display()
-        )];
+        ));
         changes.extend(tx.commit());
-        Ok(Report { changes, warnings })
+        Ok(Report {
+            changes,
+            warnings: [recovered.warnings, warnings].concat(),
+        })
     })
 }
 
@@ -182,22 +197,32 @@ pub(super) fn record_produced(
     Ok(warnings)
 }
 
+/// A fresh temp tar path for a WSL without `--import -`/`--export -`, named before it is
+/// made so that the journal can name it (a killed run's temp tar is removed by the next).
+fn temp_tar(verb: &str) -> PathBuf {
+    use std::hash::{BuildHasher, RandomState};
+    let random = RandomState::new().hash_one(std::process::id());
+    std::env::temp_dir().join(format!("wslbox-{verb}-{random:016x}.tar"))
+}
+
+/// Creates the temp tar at `path`, removed again when the returned guard drops.
+fn create_temp(path: PathBuf) -> Result<(fs_err::File, tempfile::TempPath)> {
+    let file = fs_err::File::create_new(&path).at(&path)?;
+    let guard = tempfile::TempPath::try_from_path(&path).at(&path)?;
+    Ok((file, guard))
+}
+
 /// For WSL without `--import -`: the tar goes through a temp file, deleted afterwards.
 fn import_via_temp_file(
     wsl: &WslExe,
     name: &str,
     dir: &Path,
+    temp: PathBuf,
     version: u8,
     producer: impl FnOnce(Box<dyn Write + Send>) -> std::result::Result<Produced, ProducerError>,
 ) -> Result<Produced> {
-    let tmp = tempfile::Builder::new()
-        .prefix("wslbox-import-")
-        .suffix(".tar")
-        .tempfile()
-        .at(&std::env::temp_dir())?;
-    let file = tmp.as_file().try_clone().at(tmp.path())?;
-    let produced = producer(Box::new(file)).map_err(Error::Producer)?;
-    let path = tmp.into_temp_path();
+    let (file, path) = create_temp(temp)?;
+    let produced = producer(Box::new(file.into_parts().0)).map_err(Error::Producer)?;
     wsl.import_file(name, dir, &path, version)?;
     Ok(produced)
 }
@@ -206,24 +231,30 @@ fn import_via_temp_file(
 /// the record of setup scripts (the copy has their effects).
 pub fn clone(wsl: &WslExe, name: &str, new: &str, location: Option<PathBuf>) -> Result<Report> {
     UndoLog::run(|log| {
+        let recovered = recover(wsl);
         let lxss = Lxss::open()?;
         let source = lxss.get(name)?;
         check_new_distribution(new)?;
         let dir = location.unwrap_or_else(|| default_location(new));
+        let temp = (!wsl.supports_stdio_archives()).then(|| temp_tar("clone"));
+        let _journal = Journal::begin(&Entry::Import {
+            verb: "clone".into(),
+            name: new.to_owned(),
+            dir: dir.clone(),
+            dir_existed: dir.exists(),
+            temp: temp.clone(),
+        })?;
         let mut tx = Transaction::new(log);
         let created = prepare_folder(&mut tx, &dir)?;
 
-        let registered = if wsl.supports_stdio_archives() {
-            wsl.export_into_import(&source.name, new, &dir, source.version)
-        } else {
-            let tmp = tempfile::Builder::new()
-                .prefix("wslbox-clone-")
-                .suffix(".tar")
-                .tempfile()
-                .at(&std::env::temp_dir())?
-                .into_temp_path();
-            wsl.export_file(&source.name, &tmp, ExportFormat::Tar)
-                .and_then(|()| wsl.import_file(new, &dir, &tmp, source.version))
+        let registered = match temp {
+            None => wsl.export_into_import(&source.name, new, &dir, source.version),
+            Some(temp) => {
+                let (file, tmp) = create_temp(temp)?;
+                drop(file);
+                wsl.export_file(&source.name, &tmp, ExportFormat::Tar)
+                    .and_then(|()| wsl.import_file(new, &dir, &tmp, source.version))
+            }
         };
         guard_registration(&mut tx, wsl, new)?;
         registered?;
@@ -240,16 +271,17 @@ pub fn clone(wsl: &WslExe, name: &str, new: &str, location: Option<PathBuf>) -> 
             key.put_value(value, from.value(value).as_ref())?;
         }
         key.set_u32(VALUE_CREATED_FOLDER, u32::from(created))?;
-        let mut changes = vec![format!(
+        let mut changes = recovered.changes;
+        changes.push(format!(
             "cloned `{}` into `{new}` ({}) at {}",
             source.name,
             copy.guid,
             dir.display()
-        )];
+        ));
         changes.extend(tx.commit());
         Ok(Report {
             changes,
-            warnings: Vec::new(),
+            warnings: recovered.warnings,
         })
     })
 }

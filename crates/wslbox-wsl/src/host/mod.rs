@@ -5,6 +5,8 @@
 mod configure;
 mod files;
 mod import;
+mod job;
+mod journal;
 mod lxss;
 mod manage;
 mod rename;
@@ -18,6 +20,8 @@ pub use files::{BACKUP_SUFFIX, terminal_settings_files};
 pub use import::{
     ImportOptions, Produced, check_new_distribution, clone, default_location, import,
 };
+pub use job::children_die_with_this_process;
+pub use journal::recover;
 pub use lxss::{LXSS_KEY, Lxss, VALUE_CONFIGURED, VALUE_CREATED_FOLDER, VALUE_DIGEST, VALUE_IMAGE};
 pub use manage::{backup, list, move_to, remove, set_default, set_user};
 pub use rename::{RenameOptions, rename};

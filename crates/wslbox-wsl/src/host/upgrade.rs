@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use super::Produced;
 use super::files::{TerminalFile, edit_json_file, terminal_settings_files};
 use super::import::{default_location, guard_registration, prepare_folder, record_produced};
+use super::journal::{Entry, Journal, recover};
 use super::lxss::{Lxss, VALUE_CREATED_FOLDER};
 use super::manage::{backup, check_backup, move_to};
 use super::rename::{RenameOptions, rename};
@@ -51,6 +52,7 @@ pub fn upgrade(
         if !wsl.supports_stdio_archives() {
             return Err(Error::UpgradeNeedsStdio);
         }
+        let recovered = recover(wsl);
         let lxss = Lxss::open()?;
         let old = lxss.get(name)?;
         if let Some(file) = &opts.backup {
@@ -76,6 +78,16 @@ pub fn upgrade(
             sibling(&old_dir, "wslbox-new")
         };
 
+        let _journal = Journal::begin(&Entry::Upgrade {
+            name: old.name.clone(),
+            guid: old.guid.clone(),
+            new_name: new_name.clone(),
+            old_name: old_name.clone(),
+            new_dir: new_dir.clone(),
+            new_dir_existed: new_dir.exists(),
+            move_back: !store,
+        })?;
+
         // 1. The new distribution, beside the old one.
         let mut tx = Transaction::new(log);
         let created = prepare_folder(&mut tx, &new_dir)?;
@@ -95,14 +107,14 @@ pub fn upgrade(
         guard_registration(&mut tx, wsl, &new_name)?;
         let produced = built.map_err(export_failure_first)?;
         let fresh = lxss.get(&new_name)?;
-        let mut report = Report {
-            changes: vec![format!(
-                "built the new `{}` as `{new_name}` in {}",
-                old.name,
-                new_dir.display()
-            )],
-            warnings: record_produced(wsl, &lxss, &fresh, &produced, &mut tx)?,
-        };
+        let mut report = recovered;
+        report.changes.push(format!(
+            "built the new `{}` as `{new_name}` in {}",
+            old.name,
+            new_dir.display()
+        ));
+        let warnings = record_produced(wsl, &lxss, &fresh, &produced, &mut tx)?;
+        report.warnings.extend(warnings);
         carry_settings(&lxss, &old, &fresh, created)?;
 
         // 2. The swap.
@@ -140,9 +152,7 @@ pub fn upgrade(
                 old.name, old.name
             ));
         }
-        repoint_terminal_settings(&old, &lxss, &mut report);
-        // 3. The old distribution goes; its folder takes the new disk.
-        finish(wsl, &lxss, &old, &old_name, &new_dir, !store, &mut report);
+        after_swap(wsl, &lxss, &old, &old_name, &new_dir, !store, &mut report);
         if store {
             report.changes.push(format!(
                 "`{}` now lives in {} (not in its Store app's folder)",
@@ -191,6 +201,23 @@ fn carry_settings(
     }
     key.set_u32(VALUE_CREATED_FOLDER, u32::from(created))?;
     Ok(())
+}
+
+/// What follows the swap: the Terminal settings move to the new profile, the old distribution
+/// (renamed `old_name`) goes, its folder takes the new disk (with `move_back`). Failures are
+/// warnings: the new distribution already works under the name. Also how the journal finishes
+/// an upgrade killed after its swap.
+pub(super) fn after_swap(
+    wsl: &WslExe,
+    lxss: &Lxss,
+    old: &Distribution,
+    old_name: &str,
+    new_dir: &Path,
+    move_back: bool,
+    report: &mut Report,
+) {
+    repoint_terminal_settings(old, lxss, report);
+    finish(wsl, lxss, old, old_name, new_dir, move_back, report);
 }
 
 /// Points the user's `settings.json` entries for the old Terminal profile at the new one.

@@ -12,6 +12,7 @@ mod commit;
 mod configure;
 mod failures;
 mod fallback;
+mod kill;
 mod lifecycle;
 mod rename;
 mod upgrade;

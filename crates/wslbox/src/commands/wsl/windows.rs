@@ -18,6 +18,12 @@ pub fn wsl_version() -> Option<String> {
 
 pub fn run(cmd: WslCommand, ctx: &Context) -> anyhow::Result<()> {
     let wsl = WslExe::locate();
+    // A wsl.exe we start is stopped with us; what a killed wslbox left half done is put right
+    // before anything else looks at the distributions.
+    host::children_die_with_this_process();
+    let recovered = host::recover(&wsl);
+    recovered.changes.iter().for_each(|c| printer::note(c));
+    recovered.warnings.iter().for_each(|w| printer::warn(w));
     let (report, json) = match cmd {
         WslCommand::List(args) => {
             if ctx.quiet && !args.json {
