@@ -91,7 +91,8 @@ async fn check_one(client: &wslbox_registry::Client, record: &Record) -> Check {
         },
         Err(e) => {
             let reason = match &e {
-                RegistryError::Connection { .. } => "offline",
+                RegistryError::Connection { .. }
+                | RegistryError::TokenServiceUnreachable { .. } => "offline",
                 RegistryError::Unauthorized { .. } | RegistryError::Denied { .. } => "unauthorized",
                 RegistryError::ManifestNotFound { .. } => "not-found",
                 _ => "error",

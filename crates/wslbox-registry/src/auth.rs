@@ -192,7 +192,17 @@ pub(crate) async fn fetch_token(
             }
         }
     }
-    let response = transport.send(&request, auth.as_ref()).await?;
+    let response = transport
+        .send(&request, auth.as_ref())
+        .await
+        .map_err(|e| match e {
+            RegistryError::Connection { reason, .. } => RegistryError::TokenServiceUnreachable {
+                registry: reg.name.clone(),
+                realm: realm.to_owned(),
+                reason,
+            },
+            other => other,
+        })?;
     let status = response.status();
     if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
         let reason = match credential {

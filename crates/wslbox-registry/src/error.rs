@@ -79,6 +79,14 @@ pub enum RegistryError {
         reason: String,
         hint: &'static str,
     },
+    #[error(
+        "could not get a token for {registry} from the token service it names, {realm}: {reason}; check that this host is reachable from here and your proxy settings (HTTP_PROXY/NO_PROXY)"
+    )]
+    TokenServiceUnreachable {
+        registry: String,
+        realm: String,
+        reason: String,
+    },
     #[error("{url} answered HTTP {status}: {body}{hint}")]
     Status {
         url: String,

@@ -81,11 +81,21 @@ impl FlattenError {
     }
 }
 
+/// What to do when the output's disk is full (the output itself is gone already).
+fn full_disk_hint(e: &std::io::Error) -> &'static str {
+    match e.kind() {
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => {
+            "; the disk that holds it is full (nothing was left there): free space, or write the output to another disk with -o PATH"
+        }
+        _ => "",
+    }
+}
+
 /// Why writing the output failed. A failed write leaves no file at the destination.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum OutputError {
-    #[error("writing {dest}: {source}")]
+    #[error("writing {dest}: {source}{}", full_disk_hint(source))]
     Io {
         dest: String,
         source: std::io::Error,

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-use crate::registry_fixture::{Image, ImageSpec, Index, Layout};
+use crate::registry_fixture::{Image, ImageSpec, Index, Layout, RawLayer};
 use crate::registry_http;
 use crate::skopeo::{self, PushOptions};
 use crate::token_server::{ISSUER, SERVICE, TokenServer};
@@ -190,6 +190,20 @@ impl Registry {
         let image = layout.image(spec);
         layout.tag("fixture", &image.manifest);
         self.push_with(layout.dir(), "fixture", reference, options);
+        image
+    }
+
+    /// Writes an image of `layers` stored byte for byte ([`Layout::image_of`]) and pushes it as
+    /// `reference` (`NAME:TAG`).
+    pub fn push_raw_image(&self, reference: &str, spec: &ImageSpec, layers: &[RawLayer]) -> Image {
+        let dir = tempfile::Builder::new()
+            .prefix("wslbox-layout-")
+            .tempdir()
+            .expect("create layout temp dir");
+        let mut layout = Layout::create(dir.path());
+        let image = layout.image_of(spec, layers);
+        layout.tag("fixture", &image.manifest);
+        self.push_with(layout.dir(), "fixture", reference, &PushOptions::default());
         image
     }
 

@@ -15,6 +15,16 @@ use crate::oci_layout::{self, Compression, IndexEntry, OciLayout, TarSource};
 
 pub use crate::oci_layout::{MEDIA_CONFIG, MEDIA_INDEX, MEDIA_MANIFEST};
 
+/// A layer blob exactly as a test wants it stored (for layers no [`ImageSpec`] makes: gzip
+/// with garbage after it, a bomb): its media type, its bytes, and the `diff_id` the config
+/// names for it.
+#[derive(Debug, Clone)]
+pub struct RawLayer {
+    pub media_type: String,
+    pub bytes: Vec<u8>,
+    pub diff_id: String,
+}
+
 /// A blob written into a layout.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Blob {
@@ -138,6 +148,22 @@ impl Layout {
                 media_type: layer.media_type,
             });
         }
+        self.finish_image(spec, layers, diff_ids)
+    }
+
+    /// Writes one image whose layers are `layers`, stored byte for byte; `spec`'s layers are
+    /// ignored (its platform and config are used).
+    pub fn image_of(&self, spec: &ImageSpec, layers: &[RawLayer]) -> Image {
+        let blobs = layers
+            .iter()
+            .map(|l| self.blob(&l.media_type, &l.bytes))
+            .collect();
+        let diff_ids = layers.iter().map(|l| l.diff_id.clone()).collect();
+        self.finish_image(spec, blobs, diff_ids)
+    }
+
+    /// The config and manifest of an image of `layers`.
+    fn finish_image(&self, spec: &ImageSpec, layers: Vec<Blob>, diff_ids: Vec<String>) -> Image {
         let mut config = json!({
             "architecture": spec.architecture,
             "os": spec.os,

@@ -13,7 +13,7 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -91,6 +91,8 @@ struct State {
     rng: SystemRandom,
     requests: Mutex<Vec<TokenRequest>>,
     issued: Mutex<u64>,
+    /// Token requests still to reset, and how many were.
+    resets: Mutex<(usize, usize)>,
 }
 
 impl TokenServer {
@@ -111,11 +113,17 @@ impl TokenServer {
             rng,
             requests: Mutex::new(Vec::new()),
             issued: Mutex::new(0),
+            resets: Mutex::new((0, 0)),
         });
         let handler_state = Arc::clone(&state);
         let server = HttpServer::start(
             Ipv4Addr::LOCALHOST.into(),
-            Arc::new(move |request: Request, mut stream| {
+            Arc::new(move |request: Request, mut stream: std::net::TcpStream| {
+                if handler_state.reset_this_one() {
+                    // SO_LINGER 0: the close sends RST, not FIN.
+                    let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+                    return;
+                }
                 let head_only = request.method == "HEAD";
                 let response = handler_state.answer(&request);
                 let _ = response.write_to(&mut stream, head_only);
@@ -153,9 +161,29 @@ impl TokenServer {
     pub fn tokens_issued(&self) -> u64 {
         *self.state.issued.lock().expect("token counter")
     }
+
+    /// The next `n` token requests get a connection reset (RST) instead of an answer.
+    pub fn reset_next(&self, n: usize) {
+        self.state.resets.lock().expect("reset counter").0 = n;
+    }
+
+    /// How many token requests were reset ([`TokenServer::reset_next`]).
+    pub fn resets(&self) -> usize {
+        self.state.resets.lock().expect("reset counter").1
+    }
 }
 
 impl State {
+    fn reset_this_one(&self) -> bool {
+        let mut resets = self.resets.lock().expect("reset counter");
+        if resets.0 == 0 {
+            return false;
+        }
+        resets.0 -= 1;
+        resets.1 += 1;
+        true
+    }
+
     fn answer(&self, request: &Request) -> Response {
         let mut pairs = request.query_pairs();
         // The OAuth2 form (POST) carries the same fields in the body.
