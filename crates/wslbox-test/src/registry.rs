@@ -182,29 +182,21 @@ impl Registry {
 
     /// Writes `spec` as a fixture layout and pushes it as `NAME:TAG` (`reference` is `NAME:TAG`).
     pub fn push_image(&self, reference: &str, spec: &ImageSpec, options: &PushOptions) -> Image {
-        let dir = tempfile::Builder::new()
-            .prefix("wslbox-layout-")
-            .tempdir()
-            .expect("create layout temp dir");
-        let mut layout = Layout::create(dir.path());
-        let image = layout.image(spec);
-        layout.tag("fixture", &image.manifest);
-        self.push_with(layout.dir(), "fixture", reference, options);
-        image
+        self.push_fixture(reference, options, |layout| {
+            let image = layout.image(spec);
+            let top = image.manifest.clone();
+            (image, top)
+        })
     }
 
     /// Writes an image of `layers` stored byte for byte ([`Layout::image_of`]) and pushes it as
     /// `reference` (`NAME:TAG`).
     pub fn push_raw_image(&self, reference: &str, spec: &ImageSpec, layers: &[RawLayer]) -> Image {
-        let dir = tempfile::Builder::new()
-            .prefix("wslbox-layout-")
-            .tempdir()
-            .expect("create layout temp dir");
-        let mut layout = Layout::create(dir.path());
-        let image = layout.image_of(spec, layers);
-        layout.tag("fixture", &image.manifest);
-        self.push_with(layout.dir(), "fixture", reference, &PushOptions::default());
-        image
+        self.push_fixture(reference, &PushOptions::default(), |layout| {
+            let image = layout.image_of(spec, layers);
+            let top = image.manifest.clone();
+            (image, top)
+        })
     }
 
     /// Writes an index of `specs` (in order, plus an attestation when asked) and pushes every
@@ -215,15 +207,30 @@ impl Registry {
         specs: &[ImageSpec],
         with_attestation: bool,
     ) -> Index {
+        self.push_fixture(reference, &PushOptions::all(), |layout| {
+            let index = layout.index(specs, with_attestation);
+            let top = index.index.clone();
+            (index, top)
+        })
+    }
+
+    /// Writes a fixture layout with `write` (which returns what it wrote and the manifest or
+    /// index to tag) and pushes that as `reference`.
+    fn push_fixture<T>(
+        &self,
+        reference: &str,
+        options: &PushOptions,
+        write: impl FnOnce(&Layout) -> (T, crate::registry_fixture::Blob),
+    ) -> T {
         let dir = tempfile::Builder::new()
             .prefix("wslbox-layout-")
             .tempdir()
             .expect("create layout temp dir");
         let mut layout = Layout::create(dir.path());
-        let index = layout.index(specs, with_attestation);
-        layout.tag("fixture", &index.index);
-        self.push_with(layout.dir(), "fixture", reference, &PushOptions::all());
-        index
+        let (written, top) = write(&layout);
+        layout.tag("fixture", &top);
+        self.push_with(layout.dir(), "fixture", reference, options);
+        written
     }
 
     /// Like [`Registry::push`], with skopeo options (`--format v2s2`, `--all`).

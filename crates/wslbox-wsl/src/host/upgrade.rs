@@ -203,23 +203,6 @@ fn carry_settings(
     Ok(())
 }
 
-/// What follows the swap: the Terminal settings move to the new profile, the old distribution
-/// (renamed `old_name`) goes, its folder takes the new disk (with `move_back`). Failures are
-/// warnings: the new distribution already works under the name. Also how the journal finishes
-/// an upgrade killed after its swap.
-pub(super) fn after_swap(
-    wsl: &WslExe,
-    lxss: &Lxss,
-    old: &Distribution,
-    old_name: &str,
-    new_dir: &Path,
-    move_back: bool,
-    report: &mut Report,
-) {
-    repoint_terminal_settings(old, lxss, report);
-    finish(wsl, lxss, old, old_name, new_dir, move_back, report);
-}
-
 /// Points the user's `settings.json` entries for the old Terminal profile at the new one.
 fn repoint_terminal_settings(old: &Distribution, lxss: &Lxss, report: &mut Report) {
     let Ok(fresh) = lxss.get(&old.name) else {
@@ -251,10 +234,11 @@ fn repoint_terminal_settings(old: &Distribution, lxss: &Lxss, report: &mut Repor
     }
 }
 
-/// Unregisters the old distribution, makes the new one the default if the old one was, and
-/// moves the new disk into the old folder (`move_back`); what fails here is reported, since the
-/// upgrade itself succeeded.
-fn finish(
+/// What follows the swap: the Terminal settings move to the new profile, the old distribution
+/// (renamed `old_name`) is unregistered, the new one becomes the default if the old one was, and
+/// its disk moves into the old folder (`move_back`). What fails here is reported, since the
+/// upgrade itself succeeded. Also how the journal finishes an upgrade killed after its swap.
+pub(super) fn after_swap(
     wsl: &WslExe,
     lxss: &Lxss,
     old: &Distribution,
@@ -263,6 +247,7 @@ fn finish(
     move_back: bool,
     report: &mut Report,
 ) {
+    repoint_terminal_settings(old, lxss, report);
     let unregistered = match wsl.unregister(old_name) {
         Ok(()) => {
             report.changes.push(format!(
