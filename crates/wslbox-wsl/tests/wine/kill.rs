@@ -183,6 +183,48 @@ fn import_killed_anywhere_leaves_a_whole_distribution_or_none() {
     }
 }
 
+/// An old wsl.exe without `--import -`: the tar goes through a temp file, which the journal
+/// names, so the next command removes it along with the half import.
+#[test]
+fn import_killed_on_a_wsl_without_stdin_archives_leaves_no_temp_tar() {
+    let (name, _cleanup) = name("killinbox");
+    let dir = scratch("killinbox");
+    let layout = dir.join("layout");
+    oci_layout_of(&layout, &v1());
+    let image = format!("oci:{}:latest", layout.display());
+    let (local, temp) = (dir.join("local"), dir.join("temp"));
+    fs_err::create_dir_all(&temp).unwrap();
+    let env = [
+        ("LOCALAPPDATA", path_str(&local)),
+        ("TEMP", path_str(&temp)),
+        ("TMP", path_str(&temp)),
+        ("WSL_SIM_VERSION", "inbox"),
+    ];
+    let install = dir.join("install");
+    let args = [
+        "import",
+        &image,
+        "--name",
+        &name,
+        "--location",
+        path_str(&install),
+    ];
+    let hold = Stop::AtHold(format!("import-after-register@{}", install.display()));
+    assert!(run_and_stop(&dir, &args, &env, &hold));
+    let tars = || -> Vec<PathBuf> {
+        fs_err::read_dir(&temp)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.to_string_lossy().contains("wslbox-import-"))
+            .collect()
+    };
+    assert_eq!(tars().len(), 1, "the killed import's temp tar");
+    let said = next_command(&dir, &env, &local);
+    assert_eq!(tars(), Vec::<PathBuf>::new(), "{said}");
+    assert!(guid_of(&name).is_none(), "{said}");
+    assert!(!install.exists(), "{said}");
+}
+
 #[test]
 fn upgrade_killed_anywhere_leaves_the_old_or_the_new_distribution() {
     let (name, _cleanup) = name("killup");
