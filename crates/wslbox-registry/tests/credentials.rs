@@ -237,6 +237,19 @@ fn configured_helper_missing_from_path_is_an_error_naming_it() {
 }
 
 #[test]
+fn a_helper_name_with_a_path_in_it_is_refused_before_anything_runs() {
+    for name in ["../../tmp/evil", "..", "a/b", r"a\b", "C:evil"] {
+        let env = env_with(serde_json::json!({ "credHelpers": { "reg.example": name } }));
+        let err = env.store().get("reg.example").unwrap_err();
+        assert!(
+            matches!(err, CredentialError::HelperNameInvalid { .. }),
+            "{name}: {err:?}"
+        );
+        assert!(err.to_string().contains("credHelpers"), "{err}");
+    }
+}
+
+#[test]
 fn store_creates_a_private_config_json() {
     let env = Env::new();
     let location = env

@@ -10,10 +10,19 @@ use serde_json::{Map, Value};
 
 use super::{Credential, CredentialError, keys};
 
-#[derive(Debug)]
 pub(super) struct ConfigFile {
     path: PathBuf,
     root: Map<String, Value>,
+}
+
+/// The path and the top-level keys only: the file holds secrets (`auths`, identity tokens).
+impl std::fmt::Debug for ConfigFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConfigFile")
+            .field("path", &self.path)
+            .field("keys", &self.root.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 impl ConfigFile {

@@ -100,6 +100,10 @@ pub enum CredentialError {
     )]
     HelperNotFound { helper: String, config: PathBuf },
     #[error(
+        "{config} names the credential helper `{helper}`, which is not a helper name (letters, digits, `.`, `_` and `-`; no path): correct `credsStore` or `credHelpers` there"
+    )]
+    HelperNameInvalid { helper: String, config: PathBuf },
+    #[error(
         "credential helper docker-credential-{helper} failed to {action} credentials for {registry}: {message}"
     )]
     HelperFailed {
@@ -241,6 +245,21 @@ impl CredentialStore {
             .clone()
             .or_else(|| std::env::var_os("PATH"))
             .unwrap_or_default();
+        // The name becomes part of a program path: `../x` must not reach outside the search
+        // path, nor a drive or separator pick another program.
+        let valid = !name.is_empty()
+            && name != "."
+            && name != ".."
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+            && !name.contains("..");
+        if !valid {
+            return Err(CredentialError::HelperNameInvalid {
+                helper: name.to_owned(),
+                config: config.to_owned(),
+            });
+        }
         helper::Helper::find(name, &path).ok_or_else(|| CredentialError::HelperNotFound {
             helper: name.to_owned(),
             config: config.to_owned(),
