@@ -85,9 +85,15 @@ impl Reference {
 
     /// The short form Docker shows: `alpine:latest`, `user/app:1`, `ghcr.io/o/i@sha256:…`
     /// (Docker Hub's registry and the `library/` namespace dropped).
+    ///
+    /// The registry stays when leaving it out would change the image: a Docker Hub namespace
+    /// such as `localhost` or `foo.bar` would otherwise be read as a registry.
     pub fn familiar(&self) -> String {
         let mut name = String::new();
-        if self.registry != DOCKER_HUB_REGISTRY {
+        let namespace = self.repository.split('/').next().unwrap_or_default();
+        let namespace_looks_like_registry = self.repository.contains('/')
+            && (namespace == "localhost" || namespace.contains(['.', ':']));
+        if self.registry != DOCKER_HUB_REGISTRY || namespace_looks_like_registry {
             name.push_str(&self.registry);
             name.push('/');
         }
@@ -544,6 +550,17 @@ mod tests {
         assert_eq!(f("user/app:1"), "user/app:1");
         assert_eq!(f("library/foo/bar"), "library/foo/bar:latest");
         assert_eq!(f("localhost:5000/x:y"), "localhost:5000/x:y");
+    }
+
+    /// Found by the `reference` fuzz target's round trip (seed `hub-namespace-dotted`).
+    #[test]
+    fn familiar_keeps_docker_io_when_namespace_looks_like_a_registry() {
+        for input in ["docker.io/localhost/foo", "docker.io/foo.bar/baz:1"] {
+            let r: Reference = input.parse().unwrap();
+            let familiar = r.familiar();
+            assert!(familiar.starts_with("docker.io/"), "{familiar}");
+            assert_eq!(familiar.parse::<Reference>().unwrap(), r);
+        }
     }
 
     #[test]

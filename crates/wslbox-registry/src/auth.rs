@@ -32,6 +32,9 @@ pub(crate) struct RegistryHost {
 
 /// Tokens without `expires_in` live this long (distribution's token spec default).
 const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
+/// Tokens are used at most this long, whatever `expires_in` says: a longer-lived one is only
+/// fetched again sooner, and an `Instant` cannot hold an expiry centuries away.
+const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 /// Refresh a little before expiry so a token does not run out mid-request.
 const EXPIRY_MARGIN: Duration = Duration::from_secs(5);
 /// Used as `client_id` in OAuth2 refresh-token requests.
@@ -48,6 +51,59 @@ struct RegistryState {
 pub(crate) struct Authenticator {
     credentials: CredentialStore,
     state: Mutex<HashMap<String, RegistryState>>,
+}
+
+/// A token server's answer, checked: the `Authorization` value to send and how long it lasts.
+/// `Debug` never shows the token.
+pub struct Token {
+    header: HeaderValue,
+    lifetime: Duration,
+}
+
+impl Token {
+    /// Parses a token server's JSON body (distribution's token spec: `token`, or OAuth2's
+    /// `access_token`, and `expires_in` seconds). The error says what is wrong with it.
+    pub fn parse(body: &[u8]) -> Result<Token, String> {
+        let parsed: TokenResponse = serde_json::from_slice(body)
+            .map_err(|e| format!("the token response is not valid JSON: {e}"))?;
+        let token = parsed
+            .token
+            .filter(|t| !t.is_empty())
+            .or(parsed.access_token.filter(|t| !t.is_empty()))
+            .ok_or("the token response has neither `token` nor `access_token`")?;
+        let header = HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|_| "the token contains characters not allowed in a header")?;
+        let lifetime = parsed
+            .expires_in
+            .filter(|&s| s > 0)
+            .map_or(DEFAULT_TOKEN_LIFETIME, Duration::from_secs)
+            .min(MAX_TOKEN_LIFETIME);
+        Ok(Token { header, lifetime })
+    }
+
+    /// The `Authorization` header value, `Bearer <token>`. Secret.
+    pub fn authorization(&self) -> &[u8] {
+        self.header.as_bytes()
+    }
+
+    /// How long the token may be used.
+    pub fn lifetime(&self) -> Duration {
+        self.lifetime
+    }
+
+    /// When a token issued at `issued` runs out.
+    pub fn expires(&self, issued: Instant) -> Instant {
+        issued + self.lifetime
+    }
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Token")
+            .field("header", &"Bearer <redacted>")
+            .field("lifetime", &self.lifetime)
+            .finish()
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -233,20 +289,28 @@ pub(crate) async fn fetch_token(
         .bytes()
         .await
         .map_err(|e| invalid(format!("reading the token response: {e}")))?;
-    let parsed: TokenResponse = serde_json::from_slice(&body)
-        .map_err(|e| invalid(format!("the token response is not valid JSON: {e}")))?;
-    let token = parsed
-        .token
-        .filter(|t| !t.is_empty())
-        .or(parsed.access_token.filter(|t| !t.is_empty()))
-        .ok_or_else(|| {
-            invalid("the token response has neither `token` nor `access_token`".into())
-        })?;
-    let header = HeaderValue::from_str(&format!("Bearer {token}"))
-        .map_err(|_| invalid("the token contains characters not allowed in a header".into()))?;
-    let lifetime = parsed
-        .expires_in
-        .filter(|&s| s > 0)
-        .map_or(DEFAULT_TOKEN_LIFETIME, Duration::from_secs);
-    Ok((header, lifetime))
+    let token = Token::parse(&body).map_err(invalid)?;
+    Ok((token.header, token.lifetime))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the stable `token_response` fuzz cases (seed `huge-expires-in`): the expiry
+    /// `Instant` overflowed and panicked.
+    #[test]
+    fn huge_expires_in_is_capped_instead_of_overflowing() {
+        let token = Token::parse(br#"{"token":"t","expires_in":18446744073709551615}"#).unwrap();
+        assert_eq!(token.lifetime(), MAX_TOKEN_LIFETIME);
+        assert!(token.expires(Instant::now()) > Instant::now());
+    }
+
+    #[test]
+    fn empty_token_falls_back_to_access_token_and_debug_hides_it() {
+        let token = Token::parse(br#"{"token":"","access_token":"sekrit-value"}"#).unwrap();
+        assert_eq!(token.authorization(), b"Bearer sekrit-value");
+        assert_eq!(token.lifetime(), DEFAULT_TOKEN_LIFETIME);
+        assert!(!format!("{token:?}").contains("sekrit"));
+    }
 }

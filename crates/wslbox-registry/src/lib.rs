@@ -64,6 +64,7 @@ mod transport;
 mod upload;
 mod url_reader;
 
+pub use auth::Token;
 pub use blob_writer::{BlobWriter, UploadedBlob};
 pub use client::{Client, RawManifest, Resolved};
 pub use credentials::{Credential, CredentialError, CredentialLocation, CredentialStore};

@@ -79,13 +79,22 @@ impl Mirror {
         if url.host_str().is_none_or(str::is_empty) {
             return Err(bad("the URL has no host"));
         }
-        if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
-            return Err(bad("the URL may not have a query, fragment or user"));
+        if url.query().is_some()
+            || url.fragment().is_some()
+            || !url.username().is_empty()
+            || url.password().is_some()
+        {
+            return Err(bad(
+                "the URL may not have a query, fragment, user or password",
+            ));
         }
-        let prefix = url.path().trim_matches('/');
-        let prefix = prefix
-            .strip_prefix("v2")
-            .map_or(prefix, |p| p.trim_start_matches('/'));
+        // A leading `v2` path element is the API root, not a prefix; `v2ray` is a prefix.
+        let path = url.path().trim_matches('/');
+        let prefix = match path.split_once('/') {
+            _ if path == "v2" => "",
+            Some(("v2", rest)) => rest.trim_start_matches('/'),
+            _ => path,
+        };
         let prefix = prefix.to_owned();
         let mut base = url.clone();
         base.set_path("/");
@@ -208,6 +217,21 @@ mod tests {
             let e = Mirror::parse(bad).unwrap_err();
             assert_eq!(e.entry, bad.trim(), "{bad}");
         }
+    }
+
+    /// Found by the stable `registries_conf` fuzz cases (seed `mirror-password`).
+    #[test]
+    fn mirror_url_with_only_a_password_is_refused() {
+        let e = Mirror::parse("https://:secret@m.example/p").unwrap_err();
+        assert!(e.reason.contains("password"), "{e}");
+    }
+
+    /// Found by the stable `registries_conf` fuzz cases (seed `mirror-v2-path`).
+    #[test]
+    fn path_element_starting_with_v2_is_a_prefix() {
+        assert_eq!(Mirror::parse("m.corp/v2ray").unwrap().prefix, "v2ray");
+        assert_eq!(Mirror::parse("m.corp/v2/hub/").unwrap().prefix, "hub");
+        assert_eq!(Mirror::parse("m.corp/v2").unwrap().prefix, "");
     }
 
     #[test]

@@ -105,6 +105,10 @@ impl RegistriesConf {
                 ));
             };
             let prefix = prefix.trim().trim_end_matches('/').to_owned();
+            // An empty prefix would make mirrors and blocks that apply to no image at all.
+            if prefix.is_empty() {
+                return Err(bad("a [[registry]] has an empty `prefix`/`location`".into()));
+            }
             if table.insecure {
                 conf.insecure.push(authority(&prefix));
             }
@@ -189,6 +193,18 @@ unknown-key = 1
         assert!(blocked.matches(&"evil.example/a/b:1".parse().unwrap()));
         assert!(!blocked.matches(&"evil.example.com/a:1".parse().unwrap()));
         assert!(!conf.v1_ignored);
+    }
+
+    /// Found by the stable `registries_conf` fuzz cases (seed `empty-prefix`).
+    #[test]
+    fn empty_registry_prefix_is_refused() {
+        for prefix in ["", " ", "/"] {
+            let text = format!(
+                "[[registry]]\nprefix = '{prefix}'\n[[registry.mirror]]\nlocation = 'm.example'\n"
+            );
+            let e = RegistriesConf::parse(&text, "x.conf").unwrap_err();
+            assert!(e.reason.contains("empty"), "{e}");
+        }
     }
 
     #[test]

@@ -1,10 +1,14 @@
-//! The fuzz targets' output check (`wslbox_test::output_check`) for the SquashFS reader, on stable, over a
-//! deterministic corpus: bit flips, byte overwrites and truncations of real `mksquashfs`
-//! images. Every case must either fail with an error or give a tree whose output tar is safe
-//! (relative names without `..`, no duplicates, directories before their contents, hardlinks
-//! after their targets) — and never panic.
+//! The `squashfs` fuzz target's invariant (`fuzz/src/squashfs.rs`) on stable: over the
+//! committed seed corpus, and over bit flips, byte overwrites and truncations of real
+//! `mksquashfs` images. Every case must either fail with an error or give a tree whose output
+//! tar is safe (relative names without `..`, no duplicates, directories before their contents,
+//! hardlinks after their targets) — and never panic.
 
-mod common;
+#[path = "../../../fuzz/src/squashfs.rs"]
+mod check;
+#[allow(dead_code)]
+#[path = "../../../fuzz/src/rng.rs"]
+mod rng;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
@@ -77,18 +81,6 @@ fn mutate(rng: &mut Rng, mut bytes: Vec<u8>) -> Vec<u8> {
     bytes
 }
 
-/// Flattens one image; `true` when it was accepted (and its output checked).
-fn check_image(case: &std::path::Path, work: &std::path::Path) -> bool {
-    let Ok(flattened) = common::flatten_squashfs(case, work) else {
-        return false;
-    };
-    let mut out = Vec::new();
-    wslbox_rootfs::write_tar(&flattened.tree, &mut out, &wslbox_rootfs::NoReporter)
-        .expect("writing to memory cannot fail");
-    wslbox_test::output_check::check_output(&out[..]);
-    true
-}
-
 #[test]
 fn corrupted_images_never_panic_and_never_escape_the_root() {
     let scratch = Scratch::new().unwrap();
@@ -104,7 +96,10 @@ fn corrupted_images_never_panic_and_never_escape_the_root() {
     for seed in &seeds {
         let path = scratch.path("case.squashfs");
         fs_err::write(&path, seed).unwrap();
-        assert!(check_image(&path, &scratch.path("work")), "the seed reads");
+        assert!(
+            check::check_image_file(&path, &scratch.path("work")),
+            "the seed reads"
+        );
     }
     let mut rng = Rng(0x5eed_5a5f_0000_0001);
     let (mut accepted, cases) = (0, 3000);
@@ -114,7 +109,7 @@ fn corrupted_images_never_panic_and_never_escape_the_root() {
         let path = scratch.path("case.squashfs");
         fs_err::write(&path, &bytes).unwrap();
         let work = scratch.path("work");
-        match catch_unwind(AssertUnwindSafe(|| check_image(&path, &work))) {
+        match catch_unwind(AssertUnwindSafe(|| check::check_image_file(&path, &work))) {
             Ok(true) => accepted += 1,
             Ok(false) => {}
             Err(panic) => {
@@ -143,4 +138,27 @@ fn corrupted_images_never_panic_and_never_escape_the_root() {
         accepted * 40 > cases,
         "only {accepted} of {cases} cases were accepted"
     );
+}
+
+#[test]
+fn every_seed_in_the_corpus_keeps_the_invariant() {
+    let mut accepted = 0;
+    for (path, data) in rng::corpus(env!("CARGO_MANIFEST_DIR"), "squashfs") {
+        let ok = check::check_image(&data);
+        eprintln!("{path}: {}", if ok { "accepted" } else { "refused" });
+        accepted += usize::from(ok);
+    }
+    assert!(accepted >= 5, "only {accepted} seeds were accepted");
+}
+
+/// Found by the seed corpus: `mksquashfs` of an empty directory has an empty directory table,
+/// and the root's (empty) listing was looked up in it and refused.
+#[test]
+fn image_of_an_empty_directory_flattens_to_an_empty_root() {
+    let image = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fuzz/corpus/squashfs/empty-xz.squashfs"
+    );
+    let work = tempfile::tempdir().unwrap();
+    assert!(check::check_image_file(image.as_ref(), work.path()));
 }

@@ -30,8 +30,9 @@ pub fn rename_in_terminal_json(
             && updates.as_str().is_some_and(|g| same_guid(g, &hidden_old))
             && hidden_old != hidden_new
         {
+            // No early return: an object that is also the distribution's profile gets its
+            // name and command line edited in the same pass, so a second rename changes nothing.
             edits.push((updates.span.clone(), jsonc::quote(&hidden_new)));
-            return;
         }
         let name = object.get("name").and_then(|n| n.as_str().map(|s| (n, s)));
         let commandline = object
@@ -180,6 +181,29 @@ mod tests {
             )
             .replace(r#""name":"Ubuntu""#, r#""name":"Work""#);
         assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn hide_entry_that_is_also_the_profile_renamed_in_one_pass() {
+        // Found by the terminal_json fuzz target: renaming twice used to differ from once.
+        let src = format!(
+            r#"{{"updates":"{}","name":"Ubuntu","guid":"{GUID}"}}"#,
+            generated_profile_guid("Ubuntu")
+        );
+        let out = rename_in_terminal_json(&src, GUID, "Ubuntu", "Work")
+            .unwrap()
+            .unwrap();
+        let expected = src
+            .replace(
+                &generated_profile_guid("Ubuntu"),
+                &generated_profile_guid("Work"),
+            )
+            .replace(r#""name":"Ubuntu""#, r#""name":"Work""#);
+        assert_eq!(out, expected);
+        assert_eq!(
+            rename_in_terminal_json(&out, GUID, "Ubuntu", "Work").unwrap(),
+            None
+        );
     }
 
     #[test]

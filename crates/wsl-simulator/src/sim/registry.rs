@@ -43,10 +43,7 @@ impl Distro {
 /// goes while they enumerate it.
 fn subkeys(root: &Key) -> Vec<String> {
     let read = || {
-        let mut keys: Vec<String> = root
-            .keys()
-            .map(|keys| keys.collect())
-            .unwrap_or_default();
+        let mut keys: Vec<String> = root.keys().map(|keys| keys.collect()).unwrap_or_default();
         keys.sort_unstable();
         keys
     };

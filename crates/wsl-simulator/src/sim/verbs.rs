@@ -5,8 +5,8 @@ use std::path::Path;
 
 use super::registry::{self, Distro, lxss};
 use super::{
-    Failure, Result, archive, fail, fault, has_install_from_file, hold, has_manage, invalid_option, say,
-    version,
+    Failure, Result, archive, fail, fault, has_install_from_file, has_manage, hold, invalid_option,
+    say, version,
 };
 
 pub fn need<'a>(args: &'a [String], i: usize, what: &str) -> Result<&'a str> {

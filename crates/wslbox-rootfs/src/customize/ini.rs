@@ -2,8 +2,26 @@
 //! byte it does not need to change: comments, blank lines, key order and unknown sections.
 
 /// An INI document as lines; edits replace or insert whole lines.
+#[derive(Clone)]
 pub(crate) struct Ini {
     lines: Vec<Vec<u8>>,
+}
+
+/// [`Ini::set`] was given a line break, which would inject a key or section.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct LineBreak {
+    pub section: String,
+    pub key: String,
+}
+
+impl std::fmt::Display for LineBreak {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the value for [{}] {} contains a line break",
+            self.section, self.key
+        )
+    }
 }
 
 enum Line<'a> {
@@ -89,7 +107,24 @@ impl Ini {
     /// Sets `key` in `section`: every existing occurrence is rewritten (so first-wins and
     /// last-wins parsers agree), else the key is added after the section's last key, else a new
     /// section is appended. `sep` is the separator written, e.g. `=` or ` = `.
-    pub fn set(&mut self, section: &str, key: &str, value: &str, sep: &str) {
+    ///
+    /// Refuses a line break in any part, which would start a new key or section.
+    pub fn set(
+        &mut self,
+        section: &str,
+        key: &str,
+        value: &str,
+        sep: &str,
+    ) -> Result<(), LineBreak> {
+        if [section, key, value, sep]
+            .iter()
+            .any(|s| s.contains(['\n', '\r']))
+        {
+            return Err(LineBreak {
+                section: section.into(),
+                key: key.into(),
+            });
+        }
         let new_line = format!("{key}{sep}{value}").into_bytes();
         let sections = self.sections(section);
         let mut replaced = false;
@@ -104,14 +139,14 @@ impl Ini {
             }
         }
         if replaced {
-            return;
+            return Ok(());
         }
         if let Some(&(start, end)) = sections.last() {
             let last_key = (start + 1..end)
                 .rev()
                 .find(|&i| matches!(classify(&self.lines[i]), Line::Key(_)));
             self.lines.insert(last_key.unwrap_or(start) + 1, new_line);
-            return;
+            return Ok(());
         }
         if self
             .lines
@@ -122,6 +157,7 @@ impl Ini {
         }
         self.lines.push(format!("[{section}]").into_bytes());
         self.lines.push(new_line);
+        Ok(())
     }
 
     /// Removes every `key` in `section`; returns whether any was there.
@@ -148,7 +184,7 @@ mod tests {
     #[test]
     fn set_adds_key_to_existing_section_after_its_last_key() {
         let mut ini = Ini::parse(SAMPLE);
-        ini.set("boot", "systemd", "true", "=");
+        ini.set("boot", "systemd", "true", "=").unwrap();
         assert_eq!(
             ini.to_bytes(),
             b"# image's own settings\n[boot]\n  command = service ssh start # keep\nsystemd=true\n\n; interop\n[interop]\nappendWindowsPath=false\n"
@@ -158,7 +194,7 @@ mod tests {
     #[test]
     fn set_replaces_existing_value_in_place() {
         let mut ini = Ini::parse(b"[user]\ndefault = root\nx=1\n[User]\ndefault=bob\n");
-        ini.set("user", "default", "alice", "=");
+        ini.set("user", "default", "alice", "=").unwrap();
         assert_eq!(
             ini.to_bytes(),
             b"[user]\ndefault=alice\nx=1\n[User]\ndefault=alice\n"
@@ -169,7 +205,7 @@ mod tests {
     #[test]
     fn set_appends_new_section_separated_by_a_blank_line() {
         let mut ini = Ini::parse(b"[boot]\nsystemd=false");
-        ini.set("network", "hostname", "box", "=");
+        ini.set("network", "hostname", "box", "=").unwrap();
         assert_eq!(
             ini.to_bytes(),
             b"[boot]\nsystemd=false\n\n[network]\nhostname=box\n"
@@ -179,13 +215,22 @@ mod tests {
     #[test]
     fn empty_file_gets_just_the_section() {
         let mut ini = Ini::parse(b"");
-        ini.set("user", "default", "alice", "=");
+        ini.set("user", "default", "alice", "=").unwrap();
         assert_eq!(ini.to_bytes(), b"[user]\ndefault=alice\n");
     }
 
     #[test]
     fn untouched_document_round_trips_byte_for_byte() {
         assert_eq!(Ini::parse(SAMPLE).to_bytes(), SAMPLE);
+    }
+
+    #[test]
+    fn line_break_in_a_value_cannot_inject_a_key() {
+        let mut ini = Ini::parse(SAMPLE);
+        for value in ["x\n[user]\ndefault=root", "x\rdefault=root"] {
+            assert!(ini.set("network", "hostname", value, "=").is_err());
+        }
+        assert_eq!(ini.to_bytes(), SAMPLE);
     }
 
     #[test]

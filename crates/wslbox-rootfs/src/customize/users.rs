@@ -105,10 +105,21 @@ fn image_user(
         Err(_) => db.passwd.find(user)?,
     };
     match entry {
-        Some(e) => Ok(
-            Some((String::from_utf8_lossy(e.name()).into_owned(), e.id(2)))
-                .filter(|(_, uid)| *uid != 0),
-        ),
+        Some(e) => {
+            let name = String::from_utf8_lossy(e.name()).into_owned();
+            // `[user] default` names the user, so the name must lead back to this entry: not to
+            // an earlier line of the same name with another uid, nor be a lossy spelling.
+            let leads_back =
+                matches!(db.passwd.find(&name), Ok(Some(first)) if first.index == e.index);
+            if !leads_back {
+                out.warnings.push(Warning::new(
+                    "image-user-ambiguous",
+                    format!("the {whose} `{user}` is the /etc/passwd entry `{name}` with UID {}, but that name does not lead back to it (another entry comes first, or the name is not UTF-8); the default user stays root (use --user to choose one)", e.id(2)),
+                ));
+                return Ok(None);
+            }
+            Ok(Some((name, e.id(2))).filter(|(_, uid)| *uid != 0))
+        }
         None => {
             out.warnings.push(Warning::new(
                 "image-user-missing",

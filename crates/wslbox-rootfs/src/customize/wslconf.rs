@@ -1,6 +1,6 @@
 //! `/etc/wsl.conf`: the default user, systemd and hostname merged into the image's own file.
 
-use super::ini::Ini;
+use super::ini::{Ini, LineBreak};
 use super::staged::Staged;
 use super::{Customization, CustomizeError, Warning, WslOptions};
 
@@ -24,7 +24,7 @@ pub(crate) fn apply(
                 ));
             }
         } else {
-            ini.set("user", "default", name, "=");
+            ini.set("user", "default", name, "=").map_err(refused)?;
         }
     } else if opts.wsl_format && ini.get("user", "default").is_some() {
         out.warnings.push(Warning::new(
@@ -33,16 +33,26 @@ pub(crate) fn apply(
         ));
     }
     if opts.systemd {
-        ini.set("boot", "systemd", "true", "=");
+        ini.set("boot", "systemd", "true", "=").map_err(refused)?;
     }
     if let Some(hostname) = &opts.hostname {
-        ini.set("network", "hostname", hostname, "=");
+        ini.set("network", "hostname", hostname, "=")
+            .map_err(refused)?;
     }
     let merged = ini.to_bytes();
     if merged != original {
         target.replace(staged, merged, 0o644);
     }
     Ok(())
+}
+
+/// Values come from validated options or the image's own `/etc/passwd`, which cannot hold a
+/// line break; should one get through, the file is not written.
+fn refused(e: LineBreak) -> CustomizeError {
+    CustomizeError::Unsupported {
+        path: "/etc/wsl.conf".into(),
+        reason: e.to_string(),
+    }
 }
 
 /// A hostname WSL can set: dot-separated RFC 1123 labels (letters, digits, inner `-`, 1-63

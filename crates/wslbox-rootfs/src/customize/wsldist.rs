@@ -5,7 +5,7 @@
 //! `wsl.conf` does not also set `[user] default` (see `wslconf`).
 
 use super::distro_name::{MAX_DISTRO_NAME_LEN, is_distro_name_char, validate_distro_name};
-use super::ini::Ini;
+use super::ini::{Ini, LineBreak};
 use super::staged::Staged;
 use super::users::Accounts;
 use super::{Customization, CustomizeError, ImageFacts, Warning, WslOptions};
@@ -55,7 +55,8 @@ pub(crate) fn apply(
                     format!("removed the image's own [oobe] command: `{name}` is already set up as the default user"),
                 ));
             }
-            ini.set("oobe", "defaultUid", &uid.to_string(), " = ");
+            ini.set("oobe", "defaultUid", &uid.to_string(), " = ")
+                .map_err(refused)?;
             if *uid != OOBE_UID {
                 out.warnings.push(Warning::new(
                     "default-uid-not-1000",
@@ -71,33 +72,49 @@ pub(crate) fn apply(
                     "keeping the image's own first-run command `{existing}`"
                 ));
             } else {
-                ini.set("oobe", "command", OOBE_PATH, " = ");
+                ini.set("oobe", "command", OOBE_PATH, " = ")
+                    .map_err(refused)?;
                 write_lib_file(staged, OOBE_PATH, OOBE_SCRIPT.as_bytes().to_vec(), 0o755)?;
             }
-            ini.set("oobe", "defaultUid", &OOBE_UID.to_string(), " = ");
+            ini.set("oobe", "defaultUid", &OOBE_UID.to_string(), " = ")
+                .map_err(refused)?;
         }
     }
     match &opts.distro_name {
-        Some(name) => ini.set("oobe", "defaultName", name, " = "),
-        None if ini.get("oobe", "defaultName").is_none() => {
-            ini.set("oobe", "defaultName", &default_name(facts.reference), " = ")
-        }
+        Some(name) => ini
+            .set("oobe", "defaultName", name, " = ")
+            .map_err(refused)?,
+        None if ini.get("oobe", "defaultName").is_none() => ini
+            .set("oobe", "defaultName", &default_name(facts.reference), " = ")
+            .map_err(refused)?,
         None => {}
     }
 
-    ini.set("shortcut", "enabled", "true", " = ");
+    ini.set("shortcut", "enabled", "true", " = ")
+        .map_err(refused)?;
     if let Some(icon) = &opts.icon {
         write_lib_file(staged, ICON_PATH, icon.clone(), 0o644)?;
-        ini.set("shortcut", "icon", ICON_PATH, " = ");
+        ini.set("shortcut", "icon", ICON_PATH, " = ")
+            .map_err(refused)?;
     }
-    ini.set("windowsterminal", "enabled", "true", " = ");
+    ini.set("windowsterminal", "enabled", "true", " = ")
+        .map_err(refused)?;
     if let Some(template) = &opts.profile_template {
         write_lib_file(staged, TEMPLATE_PATH, template.clone(), 0o644)?;
-        ini.set("windowsterminal", "profileTemplate", TEMPLATE_PATH, " = ");
+        ini.set("windowsterminal", "profileTemplate", TEMPLATE_PATH, " = ")
+            .map_err(refused)?;
     }
 
     target.replace(staged, ini.to_bytes(), 0o644);
     Ok(())
+}
+
+/// Every value is a constant, a number or a validated name.
+fn refused(e: LineBreak) -> CustomizeError {
+    CustomizeError::Unsupported {
+        path: "/etc/wsl-distribution.conf".into(),
+        reason: e.to_string(),
+    }
 }
 
 fn write_lib_file(

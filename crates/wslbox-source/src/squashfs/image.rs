@@ -349,6 +349,11 @@ impl Image {
         let Some(len) = size.checked_sub(3) else {
             return Err(corrupt(format!("{what} has size {size}, less than 3")));
         };
+        if len == 0 {
+            // Empty: nothing to read, and an image whose only directory is empty has no
+            // directory table block for the listing to point at.
+            return Ok(Vec::new());
+        }
         let buf = self.dirs.at(u64::from(block), u64::from(offset), &what)?;
         let buf = buf
             .get(..len as usize)
