@@ -81,11 +81,15 @@ impl FlattenError {
     }
 }
 
-/// What to do when the output's disk is full (the output itself is gone already).
-fn full_disk_hint(e: &std::io::Error) -> &'static str {
+/// What to do when writing the output failed for a reason the user can act on: its disk is full
+/// (the output itself is gone already), or the program reading `-o -` went away.
+fn output_hint(e: &std::io::Error) -> &'static str {
     match e.kind() {
         std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => {
             "; the disk that holds it is full (nothing was left there): free space, or write the output to another disk with -o PATH"
+        }
+        std::io::ErrorKind::BrokenPipe => {
+            "; the program reading it stopped before the end, so what it got is cut short: see what that program said"
         }
         _ => "",
     }
@@ -95,7 +99,7 @@ fn full_disk_hint(e: &std::io::Error) -> &'static str {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum OutputError {
-    #[error("writing {dest}: {source}{}", full_disk_hint(source))]
+    #[error("writing {dest}: {source}{}", output_hint(source))]
     Io {
         dest: String,
         source: std::io::Error,

@@ -27,12 +27,19 @@ pub fn note(msg: &str) {
     let _ = writeln!(std::io::stderr().lock(), "{msg}");
 }
 
-/// Writes a value as pretty JSON on stdout.
+/// Writes a value as pretty JSON on stdout. A reader that stops reading (`| Select-Object
+/// -First 1`, `| head`) is not an error: it had what it wanted, as with ripgrep or jq. (Data
+/// streamed with `-o -` does not come here: a cut archive is reported.)
 pub fn json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, value)?;
-    writeln!(out)?;
-    Ok(())
+    let written = serde_json::to_writer_pretty(&mut out, value)
+        .map_err(std::io::Error::from)
+        .and_then(|()| writeln!(out))
+        .and_then(|()| out.flush());
+    match written {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        written => Ok(written?),
+    }
 }
 
 /// A result line on stdout.

@@ -366,3 +366,20 @@ fn systemd_on_alpine_warns_in_the_json_summary() {
         "{summary:#}"
     );
 }
+
+#[test]
+fn json_to_a_reader_that_went_away_ends_quietly() {
+    let env = cli();
+    // A pipe whose reader is gone, as after `| Select-Object -First 1` or `| head`.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let output = env
+        .command(&["catalog", "--json"])
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(stderr, "");
+}

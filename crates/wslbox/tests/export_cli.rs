@@ -89,3 +89,31 @@ fn dot_wsl_to_stdout_is_refused() {
     outcome.failure();
     assert!(outcome.stderr.contains("-o NAME.wsl"), "{outcome}");
 }
+
+/// A pipe whose reader is gone, as after `| head -c 100` has read what it wanted.
+fn closed_pipe() -> std::io::PipeWriter {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    writer
+}
+
+#[test]
+fn stdout_output_to_a_reader_that_went_away_is_an_error_not_a_cut_archive_passed_off_as_whole() {
+    let env = cli();
+    let work = tempfile::tempdir().unwrap();
+    let source = image(&work.path().join("layout"));
+    let output = env
+        .command(&["export", &source, "-o", "-"])
+        .stdout(closed_pipe())
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("error:"), "{stderr}");
+    assert!(
+        stderr.contains("writing standard output: Broken pipe")
+            && stderr.contains("the program reading it stopped before the end"),
+        "{stderr}"
+    );
+}

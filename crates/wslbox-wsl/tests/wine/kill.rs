@@ -1,4 +1,4 @@
-//! Kill anywhere, under Wine: wslbox.exe's `import` and `upgrade` stopped with
+//! Kill anywhere, under Wine: wslbox.exe's `import`, `clone` and `upgrade` stopped with
 //! TerminateProcess (`Child::kill`) at seeded delays and at steps the simulator holds
 //! (`WSL_SIM_HOLD`). Each kill is followed by the next command, `wslbox list`, which must find
 //! what was left and put it right (the journal, `host::recover`): no half-registered
@@ -343,4 +343,75 @@ fn an_upgrade_killed_between_its_renames_gives_the_old_distribution_its_name_bac
     assert!(!new_dir.exists(), "{said}");
     assert_eq!(fs_err::read(t.install.join("ext4.vhdx")).unwrap(), disk);
     ok(wslbox(&t.dir, &["remove", &name, "--yes"], &env));
+}
+
+/// `clone` is export streamed into import under the same journal entry as import: killed
+/// while the source is exported, after the copy is registered, or at seeded delays, the next
+/// command leaves the copy whole or gone, and the source as it was.
+#[test]
+fn clone_killed_anywhere_leaves_a_whole_copy_or_none_and_the_source_untouched() {
+    let (name, _cleanup) = name("killclone");
+    let t = import_v1("killclone", &name);
+    let source = guid_of(&name).unwrap();
+    let disk = fs_err::read(t.install.join("ext4.vhdx")).unwrap();
+    let local = t.dir.join("local");
+    let env = [("LOCALAPPDATA", path_str(&local))];
+    let copy = format!("{name}-copy");
+    let into = t.dir.join("copy");
+    let args = ["clone", &name, &copy, "--location", path_str(&into)];
+    let start = Instant::now();
+    ok(wslbox(&t.dir, &args, &env));
+    let full = start.elapsed();
+    ok(wslbox(&t.dir, &["remove", &copy, "--yes"], &env));
+    assert!(!into.exists());
+
+    let mut stops = vec![
+        Stop::AtHold(format!("export@{name}|-")),
+        Stop::AtHold(format!("import-after-register@{}", into.display())),
+    ];
+    stops.extend(delays(full).into_iter().map(Stop::After));
+    for stop in &stops {
+        let killed = run_and_stop(&t.dir, &args, &env, stop);
+        let said = next_command(&t.dir, &env, &local);
+        // The source: the same registration and the same disk.
+        assert_eq!(guid_of(&name).as_deref(), Some(source.as_str()), "{stop:?}");
+        assert_eq!(
+            fs_err::read(t.install.join("ext4.vhdx")).unwrap(),
+            disk,
+            "{stop:?}"
+        );
+        match guid_of(&copy) {
+            Some(guid) => {
+                assert_eq!(value_u32(&guid, VALUE_CREATED_FOLDER), Some(1), "{stop:?}");
+                assert_eq!(value_u32(&guid, "DefaultUid"), Some(1000), "{stop:?}");
+                assert_eq!(base_path(&guid), into, "{stop:?}");
+                let files = tar_files(&into.join("ext4.vhdx"));
+                assert_eq!(
+                    file(&files, "home/alice/notes.txt"),
+                    Some("my work\n"),
+                    "{stop:?}"
+                );
+                ok(wslbox(&t.dir, &["remove", &copy, "--yes"], &env));
+            }
+            None => assert!(!into.exists(), "{stop:?}: a stray {}", into.display()),
+        }
+        match stop {
+            Stop::AtHold(h) if h.starts_with("export") => {
+                assert!(killed);
+                assert!(guid_of(&copy).is_none() && !into.exists(), "{said}");
+            }
+            Stop::AtHold(_) => {
+                assert!(killed);
+                assert!(
+                    said.contains(&format!(
+                        "unregistered `{copy}`: a `wslbox clone` of it was stopped"
+                    )),
+                    "{said}"
+                );
+            }
+            Stop::After(_) => {}
+        }
+        ok(wslbox(&t.dir, &args, &env));
+        ok(wslbox(&t.dir, &["remove", &copy, "--yes"], &env));
+    }
 }
