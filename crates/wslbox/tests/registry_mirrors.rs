@@ -196,11 +196,18 @@ fn corrupt_blob_on_a_mirror_is_fetched_from_the_origin() {
     assert_eq!(manifest_requests(&origin_front), 0);
 
     // The result is the image's own content: the same as a direct pull into a fresh cache
-    // (same reference, since the reference is written into the rootfs).
+    // (same reference, since the reference is written into the rootfs), at the same export
+    // time (it defaults to now, and two exports can straddle a second).
     let direct = cli();
     let image_ref = origin_front.image("app:v1");
-    export_json(&env, &image_ref, &["--registry-mirror", &flag]).success();
-    export_json(&direct, &image_ref, &[]).success();
+    let at = ["--timestamp", "1764547200"];
+    export_json(
+        &env,
+        &image_ref,
+        &["--registry-mirror", &flag, at[0], at[1]],
+    )
+    .success();
+    export_json(&direct, &image_ref, &at).success();
     let read = |e: &CliEnv| fs_err::read(e.root().join("out.tar")).unwrap();
     assert!(
         read(&env) == read(&direct),
