@@ -29,7 +29,7 @@
 //! collection lock: processes that rely on blobs they have not recorded yet hold a lease;
 //! whatever removes unrecorded blobs waits for them.
 //!
-//! [`default_root`] gives the platform's cache location; callers apply `--cache-dir` and
+//! The cache's default location is `wslbox_dirs::cache`; callers apply `--cache-dir` and
 //! `WSLBOX_CACHE_DIR` before falling back to it.
 //!
 //! The version in the layout path (`blobs-v1`, `tmp-v1`) changes whenever the layout does, so a
@@ -39,7 +39,6 @@ mod error;
 mod follow;
 mod gc;
 mod layout;
-mod location;
 mod lock;
 mod prune;
 mod store;
@@ -48,7 +47,6 @@ mod writer;
 pub use error::CacheError;
 pub use follow::{FollowError, Follower};
 pub use gc::{GcLock, SpoolFile};
-pub use location::default_root;
 pub use prune::{PruneReport, Pruned};
 pub use store::{Acquired, BlobStore};
 pub use writer::BlobWriter;

@@ -3,7 +3,7 @@
 //!
 //! A [`Catalog`] starts as the built-in list ([`Catalog::builtin`], the crate's
 //! `catalog.toml`), then [`Catalog::merge`]s lists in the same format: a team's
-//! (`--catalog FILE|URL`) and the user's own ([`default_user_file`]). Each list is parsed by
+//! (`--catalog FILE|URL`) and the user's own ([`USER_FILE`] in wslbox's config folder). Each list is parsed by
 //! [`Catalog::parse`] into [`Entry`]s; a malformed one is a [`CatalogError`] naming the file
 //! and line. Export and import look the flattened image's os-release up with
 //! [`Catalog::find_os`] to pick the admin group and warn about what will not work.
@@ -14,17 +14,18 @@ use std::path::Path;
 
 mod entry;
 mod error;
-mod location;
 mod parse;
 #[cfg(test)]
 mod tests;
 
 pub use entry::{ADMIN_GROUPS, Entry, OsMatch};
 pub use error::CatalogError;
-pub use location::default_user_file;
 
 /// The built-in list, checked by the crate's tests.
 const BUILTIN: &str = include_str!("../catalog.toml");
+
+/// The user's own list, in wslbox's config folder (`%APPDATA%\wslbox`, `~/.config/wslbox`).
+pub const USER_FILE: &str = "catalog.toml";
 
 /// The origin of built-in entries.
 pub const BUILTIN_ORIGIN: &str = "built-in";

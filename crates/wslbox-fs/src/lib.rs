@@ -26,6 +26,16 @@ mod windows;
 #[cfg(windows)]
 use windows as sys;
 
+/// Who may read a new file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// As any new file: 0666 less the umask on Unix.
+    Everyone,
+    /// Its owner only: 0600 on Unix.
+    #[cfg_attr(windows, allow(dead_code))]
+    Owner,
+}
+
 /// A file being written for `dest`; see the crate documentation.
 #[derive(Debug)]
 pub struct AtomicFile {
@@ -40,15 +50,26 @@ impl AtomicFile {
     /// Starts a file for `dest`: unnamed where the filesystem allows it, else a hidden partial.
     /// Dead writers' partials of `dest` are swept first.
     pub fn create(dest: &Path) -> io::Result<AtomicFile> {
+        Self::unnamed_or_named(dest, Access::Everyone)
+    }
+
+    /// As [`create`](Self::create), for a file only its owner may read (credentials): on Unix
+    /// it is mode 0600 from its creation, so no other user can open it before it is complete,
+    /// or at all. (On Windows, files in the user's profile already inherit a private ACL.)
+    pub fn create_private(dest: &Path) -> io::Result<AtomicFile> {
+        Self::unnamed_or_named(dest, Access::Owner)
+    }
+
+    fn unnamed_or_named(dest: &Path, access: Access) -> io::Result<AtomicFile> {
         let (dir, _) = split(dest)?;
         let _ = sweep(dest);
-        match sys::create_unnamed(dir)? {
+        match sys::create_unnamed(dir, access)? {
             Some(file) => Ok(AtomicFile {
                 file: Some(file),
                 dest: dest.to_owned(),
                 partial: None,
             }),
-            None => Self::named(dest),
+            None => Self::named(dest, access),
         }
     }
 
@@ -57,15 +78,15 @@ impl AtomicFile {
     /// first.
     pub fn create_named(dest: &Path) -> io::Result<AtomicFile> {
         let _ = sweep(dest);
-        Self::named(dest)
+        Self::named(dest, Access::Everyone)
     }
 
     /// A hidden partial for `dest`, after the sweep.
-    fn named(dest: &Path) -> io::Result<AtomicFile> {
+    fn named(dest: &Path, access: Access) -> io::Result<AtomicFile> {
         let (dir, name) = split(dest)?;
         loop {
             let partial = dir.join(partial_name(name));
-            match sys::create_named(&partial) {
+            match sys::create_named(&partial, access) {
                 Ok(file) => {
                     return Ok(AtomicFile {
                         file: Some(file),
@@ -244,5 +265,37 @@ mod tests {
             parse_partial(".k.tar.gz.12-0000abcd.partial"),
             Some(("k.tar.gz", 12))
         );
+    }
+
+    /// Credentials are written with [`AtomicFile::create_private`]: whether the file is unnamed
+    /// or a named partial (the path taken where the filesystem has no unnamed files), nobody
+    /// but its owner can open it, from its creation to after the commit.
+    #[cfg(unix)]
+    #[test]
+    fn a_private_file_is_owner_only_from_its_creation_unnamed_or_named() {
+        use std::io::Write as _;
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let mode = |p: &Path| fs_err::metadata(p).unwrap().permissions().mode() & 0o777;
+        for named in [false, true] {
+            let dest = dir.path().join(format!("config-{named}.json"));
+            let mut file = if named {
+                AtomicFile::named(&dest, Access::Owner).unwrap()
+            } else {
+                AtomicFile::create_private(&dest).unwrap()
+            };
+            if let Some(partial) = file.partial() {
+                assert_eq!(
+                    mode(partial),
+                    0o600,
+                    "the partial, before anything is written"
+                );
+            }
+            let fd_mode = file.file().metadata().unwrap().permissions().mode() & 0o777;
+            assert_eq!(fd_mode, 0o600, "named: {named}");
+            file.file_mut().write_all(b"{}").unwrap();
+            file.commit().unwrap();
+            assert_eq!(mode(&dest), 0o600, "named: {named}");
+        }
     }
 }

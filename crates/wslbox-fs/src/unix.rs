@@ -5,13 +5,14 @@ use std::io;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+use crate::Access;
+
 /// An unnamed file in `dir`, locked; `None` where the kernel or filesystem has none.
 #[cfg(target_os = "linux")]
-pub(crate) fn create_unnamed(dir: &Path) -> io::Result<Option<File>> {
+pub(crate) fn create_unnamed(dir: &Path, access: Access) -> io::Result<Option<File>> {
     use rustix::fs::{CWD, Mode, OFlags};
     let flags = OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC;
-    // 0o666 less the umask, as for any new file.
-    let fd = match rustix::fs::openat(CWD, dir, flags, Mode::from_bits_truncate(0o666)) {
+    let fd = match rustix::fs::openat(CWD, dir, flags, Mode::from_bits_truncate(mode(access))) {
         Ok(fd) => fd,
         // A filesystem without O_TMPFILE (EOPNOTSUPP), or a kernel older than 3.11 that reads
         // it as O_DIRECTORY alone (EISDIR).
@@ -24,7 +25,7 @@ pub(crate) fn create_unnamed(dir: &Path) -> io::Result<Option<File>> {
 }
 
 #[cfg(not(target_os = "linux"))]
-pub(crate) fn create_unnamed(_dir: &Path) -> io::Result<Option<File>> {
+pub(crate) fn create_unnamed(_dir: &Path, _access: Access) -> io::Result<Option<File>> {
     Ok(None)
 }
 
@@ -73,12 +74,12 @@ pub(crate) fn link_unnamed(_: &File, _: &Path, _: impl Fn() -> PathBuf) -> io::R
 }
 
 /// A new partial at `path`, locked for as long as it is open.
-pub(crate) fn create_named(path: &Path) -> io::Result<File> {
+pub(crate) fn create_named(path: &Path, access: Access) -> io::Result<File> {
     let file = OpenOptions::new()
         .read(true)
         .write(true)
         .create_new(true)
-        .mode(0o666)
+        .mode(mode(access))
         .open(path)
         .map_err(|e| with_path(e, path))?;
     lock(&file, path)?;
@@ -100,6 +101,14 @@ pub(crate) fn remove_if_dead(path: &Path, pid: u32, dry_run: bool) -> bool {
     match file.file().try_lock() {
         Ok(()) => dry_run || fs_err::remove_file(path).is_ok(),
         Err(TryLockError::WouldBlock | TryLockError::Error(_)) => false,
+    }
+}
+
+/// The mode a new file is created with (less the umask).
+fn mode(access: Access) -> u32 {
+    match access {
+        Access::Everyone => 0o666,
+        Access::Owner => 0o600,
     }
 }
 

@@ -6,11 +6,13 @@ use std::io;
 use std::os::windows::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+use crate::Access;
+
 const FILE_SHARE_READ: u32 = 0x1;
 const FILE_SHARE_WRITE: u32 = 0x2;
 
 /// Windows has no unnamed files.
-pub(crate) fn create_unnamed(_dir: &Path) -> io::Result<Option<File>> {
+pub(crate) fn create_unnamed(_dir: &Path, _access: Access) -> io::Result<Option<File>> {
     Ok(None)
 }
 
@@ -20,7 +22,7 @@ pub(crate) fn link_unnamed(_: &File, _: &Path, _: impl Fn() -> PathBuf) -> io::R
 
 /// A new partial at `path`, opened without `FILE_SHARE_DELETE`: while its writer holds it, no
 /// other process can delete it, from the moment it exists.
-pub(crate) fn create_named(path: &Path) -> io::Result<File> {
+pub(crate) fn create_named(path: &Path, _access: Access) -> io::Result<File> {
     OpenOptions::new()
         .read(true)
         .write(true)

@@ -270,6 +270,11 @@ fn store_creates_a_private_config_json() {
             0o600
         );
     }
+    let left: Vec<_> = fs_err::read_dir(env.docker_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(left, ["config.json"], "no temp file is left beside it");
 }
 
 #[test]

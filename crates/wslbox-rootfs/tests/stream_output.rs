@@ -8,11 +8,10 @@ use std::io::{Read, Write};
 use std::path::Path;
 use std::process::Command;
 
-use common::streaming::{
-    SharedBuf, dir_names, middle_layers, stream_opts, stream_to, unstreamed_bytes,
-};
+use common::streaming::{SharedBuf, middle_layers, stream_opts, stream_to, unstreamed_bytes};
 use common::{check_streamed, layout};
 use wslbox_rootfs::{FlattenError, NoReporter, Output, OutputDest, OutputError, OutputFormat};
+use wslbox_test::dir_names;
 use wslbox_test::layers::{Entry, Layer};
 use wslbox_test::oci_layout::{Compression, TarSource};
 use wslbox_test::oracle::Scratch;

@@ -34,3 +34,13 @@ pub mod token_server;
 pub mod tool;
 #[cfg(unix)]
 pub mod tree_builder;
+
+/// The names in `dir`, sorted: what a test expects to be left in a folder (and nothing else).
+pub fn dir_names(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = fs_err::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}

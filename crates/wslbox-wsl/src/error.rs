@@ -40,6 +40,12 @@ pub enum Error {
         path: PathBuf,
         source: crate::jsonc::JsoncError,
     },
+    /// A folder wslbox keeps its own files in (install folders, the crash journal) is unknown.
+    #[error("{source}; {fix}")]
+    NoFolder {
+        source: wslbox_dirs::Unknown,
+        fix: &'static str,
+    },
     #[error("the install folder {} already exists and is not empty; choose a new or empty folder", path.display())]
     FolderNotEmpty { path: PathBuf },
     #[error(

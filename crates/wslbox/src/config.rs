@@ -81,19 +81,7 @@ fn path() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("WSLBOX_CONFIG").filter(|p| !p.is_empty()) {
         return Some(PathBuf::from(p));
     }
-    config_dir().map(|d| d.join("wslbox").join("config.json"))
-}
-
-#[cfg(windows)]
-fn config_dir() -> Option<PathBuf> {
-    std::env::var_os("APPDATA").map(PathBuf::from)
-}
-
-#[cfg(not(windows))]
-fn config_dir() -> Option<PathBuf> {
-    let absolute = |v: Option<std::ffi::OsString>| v.map(PathBuf::from).filter(|p| p.is_absolute());
-    absolute(std::env::var_os("XDG_CONFIG_HOME"))
-        .or_else(|| absolute(std::env::var_os("HOME")).map(|h| h.join(".config")))
+    wslbox_dirs::config().ok().map(|d| d.join("config.json"))
 }
 
 /// containers-registries.conf: `$CONTAINERS_REGISTRIES_CONF` if set, else the user's
@@ -102,7 +90,8 @@ fn registries_conf() -> anyhow::Result<Option<RegistriesConf>> {
     if let Some(p) = std::env::var_os("CONTAINERS_REGISTRIES_CONF").filter(|p| !p.is_empty()) {
         return Ok(RegistriesConf::load(Path::new(&p))?);
     }
-    let user = config_dir().map(|d| d.join("containers").join("registries.conf"));
+    let user =
+        (wslbox_dirs::config_root().ok()).map(|d| d.join("containers").join("registries.conf"));
     for path in user.into_iter().chain(system_registries_conf()) {
         if let Some(conf) = RegistriesConf::load(&path)? {
             return Ok(Some(conf));

@@ -13,10 +13,11 @@
 //! CI runs `WSLBOX_KILL_SEEDS` seeds per operation (default 6); `scripts/kill-soak` runs more.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+use wslbox_test::dir_names;
 use wslbox_test::registry::{Auth, Registry};
 use wslbox_test::registry_env::CliEnv;
 use wslbox_test::registry_fixture::{Image, ImageSpec, noise, sha256_digest};
@@ -217,15 +218,6 @@ fn fetched_since(front: &Front, from: usize) -> Vec<String> {
         .collect()
 }
 
-fn names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs_err::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
 fn kill_point(rng: &mut Rng, total_bytes: u64, max_delay_ms: u64) -> KillAt {
     if rng.below(2) == 0 {
         KillAt::Bytes(rng.below(total_bytes))
@@ -329,7 +321,7 @@ fn kill_exports(file: &str, warm: bool) {
         let args = ["export", reference.as_str(), "-o", dest.to_str().unwrap()];
         killed += usize::from(run_and_kill(&env, &args, kill, &front));
         assert_eq!(
-            names(out.path()),
+            dir_names(out.path()),
             [file],
             "{context}: something beside the output"
         );
@@ -344,7 +336,7 @@ fn kill_exports(file: &str, warm: bool) {
             old || then == expected,
             "{context}: neither the old nor the new output"
         );
-        assert_eq!(names(out.path()), [file], "{context}");
+        assert_eq!(dir_names(out.path()), [file], "{context}");
         let rerun = fs_err::read(&dest).unwrap();
         assert!(rerun == expected, "{context}: the rerun's output differs");
     }
@@ -382,9 +374,9 @@ fn export_killed_while_writing_leaves_no_hidden_partial() {
         "killed while it wrote"
     );
     assert!(
-        names(out.path()).is_empty(),
+        dir_names(out.path()).is_empty(),
         "left: {:?}",
-        names(out.path())
+        dir_names(out.path())
     );
 }
 

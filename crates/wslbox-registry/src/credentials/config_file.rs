@@ -143,7 +143,8 @@ impl ConfigFile {
         auths.len() != before
     }
 
-    /// Writes the file atomically, readable only by its owner.
+    /// Writes the file atomically ([`wslbox_fs::AtomicFile`]: a kill leaves the old file and
+    /// no partial), readable only by its owner from its creation.
     pub(super) fn save(&self) -> Result<(), CredentialError> {
         let path = self.path.as_path();
         let dir = path.parent().unwrap_or(Path::new("."));
@@ -151,17 +152,10 @@ impl ConfigFile {
         let mut text = serde_json::to_string_pretty(&Value::Object(self.root.clone()))
             .expect("JSON values serialize");
         text.push('\n');
-        let tmp = dir.join(format!(
-            ".{}.wslbox-tmp",
-            path.file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or("config")
-        ));
-        let mut file = private_file(&tmp)?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        drop(file);
-        fs_err::rename(&tmp, path)?;
+        let mut file = wslbox_fs::AtomicFile::create_private(path)?;
+        file.file_mut().write_all(text.as_bytes())?;
+        file.file().sync_all()?;
+        file.commit()?;
         Ok(())
     }
 
@@ -175,24 +169,4 @@ fn bad(path: &Path, reason: &str) -> CredentialError {
         path: path.to_owned(),
         reason: reason.to_owned(),
     }
-}
-
-#[cfg(unix)]
-fn private_file(path: &Path) -> std::io::Result<fs_err::File> {
-    use fs_err::os::unix::fs::OpenOptionsExt;
-    fs_err::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-}
-
-#[cfg(not(unix))]
-fn private_file(path: &Path) -> std::io::Result<fs_err::File> {
-    fs_err::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(path)
 }

@@ -93,15 +93,6 @@ pub fn unstreamed_bytes(
     fs_err::read(out).unwrap()
 }
 
-pub fn dir_names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<_> = fs_err::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
 #[derive(Clone, Default)]
 pub struct SharedBuf(pub Arc<Mutex<Vec<u8>>>);
 

@@ -1,6 +1,9 @@
 //! File edits that can be undone: Terminal JSON rewrites (with a kept backup) and renames.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
+
+use wslbox_fs::AtomicFile;
 
 use crate::error::IoContext;
 use crate::error::{Error, Result};
@@ -26,8 +29,9 @@ pub fn terminal_settings_files() -> Vec<PathBuf> {
     .collect()
 }
 
-/// Writes `text` next to `path` and renames it over, so a crash never leaves half a file.
-/// A symlinked file (dotfile setups) is written through, keeping the link.
+/// Writes `text` beside `path` and renames it over ([`AtomicFile`]), so a crash never leaves
+/// half a file, and a killed wslbox leaves no partial the next edit does not sweep. A symlinked
+/// file (dotfile setups) is written through, keeping the link.
 pub fn write_atomically(path: &Path, text: &str) -> Result<()> {
     let resolved;
     let path = if path.is_symlink() {
@@ -36,9 +40,9 @@ pub fn write_atomically(path: &Path, text: &str) -> Result<()> {
     } else {
         path
     };
-    let tmp = path.with_extension("wslbox-tmp");
-    fs_err::write(&tmp, text).at(&tmp)?;
-    fs_err::rename(&tmp, path).at(path)?;
+    let mut file = AtomicFile::create(path).at(path)?;
+    file.file_mut().write_all(text.as_bytes()).at(path)?;
+    file.commit().at(path)?;
     Ok(())
 }
 

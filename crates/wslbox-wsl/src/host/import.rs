@@ -42,12 +42,14 @@ pub struct Produced {
     pub default_user: Option<DefaultUser>,
 }
 
-/// `%LOCALAPPDATA%\wslbox\distros\NAME`.
-pub fn default_location(name: &str) -> PathBuf {
-    let local = std::env::var_os("LOCALAPPDATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir);
-    local.join("wslbox").join("distros").join(name)
+/// `%LOCALAPPDATA%\wslbox\distros\NAME`; an error when `LOCALAPPDATA` names no folder
+/// (never the temp folder: temp cleaners would delete the distribution's disk).
+pub fn default_location(name: &str) -> Result<PathBuf> {
+    let data = wslbox_dirs::local_data().map_err(|source| Error::NoFolder {
+        source,
+        fix: "it holds the install folders of distributions; pass --location DIR",
+    })?;
+    Ok(data.join("distros").join(name))
 }
 
 /// Refuses an invalid or taken name. Call it before downloading anything.
@@ -102,10 +104,10 @@ pub fn import(
         wsl.ensure_present()?;
         let recovered = recover(wsl);
         check_new_distribution(name)?;
-        let dir = opts
-            .location
-            .clone()
-            .unwrap_or_else(|| default_location(name));
+        let dir = match &opts.location {
+            Some(dir) => dir.clone(),
+            None => default_location(name)?,
+        };
         let stdio = wsl.supports_stdio_archives();
         let temp = (!opts.first_run && !stdio).then(|| temp_tar("import"));
         let _journal = Journal::begin(&Entry::Import {
@@ -235,7 +237,10 @@ pub fn clone(wsl: &WslExe, name: &str, new: &str, location: Option<PathBuf>) -> 
         let lxss = Lxss::open()?;
         let source = lxss.get(name)?;
         check_new_distribution(new)?;
-        let dir = location.unwrap_or_else(|| default_location(new));
+        let dir = match location {
+            Some(dir) => dir,
+            None => default_location(new)?,
+        };
         let temp = (!wsl.supports_stdio_archives()).then(|| temp_tar("clone"));
         let _journal = Journal::begin(&Entry::Import {
             verb: "clone".into(),

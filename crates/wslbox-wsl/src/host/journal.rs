@@ -66,13 +66,14 @@ impl Entry {
     }
 }
 
-/// `%LOCALAPPDATA%\wslbox\journal`.
-fn journal_dir() -> PathBuf {
-    std::env::var_os("LOCALAPPDATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir)
-        .join("wslbox")
-        .join("journal")
+/// `%LOCALAPPDATA%\wslbox\journal`; an error when `LOCALAPPDATA` names no folder. (Not the
+/// temp folder: a journal there could be cleaned away before the next command reads it.)
+fn journal_dir() -> Result<PathBuf> {
+    let data = wslbox_dirs::local_data().map_err(|source| Error::NoFolder {
+        source,
+        fix: "wslbox keeps the journal that undoes an interrupted import or upgrade there; set it to your local app data folder",
+    })?;
+    Ok(data.join("journal"))
 }
 
 /// An entry held by this process; dropping it (the operation ended) removes it.
@@ -85,7 +86,7 @@ impl Journal {
     /// Writes `entry`, before the operation changes anything. Run [`recover`] first: this
     /// entry sweeps a dead one of the same name.
     pub(super) fn begin(entry: &Entry) -> Result<Journal> {
-        let dir = journal_dir();
+        let dir = journal_dir()?;
         fs_err::create_dir_all(&dir).at(&dir)?;
         let dest = dir.join(entry.file_name());
         let mut file = AtomicFile::create_named(&dest).at(&dest)?;
@@ -102,7 +103,10 @@ impl Journal {
 /// the next command tries again).
 pub fn recover(wsl: &WslExe) -> Report {
     let mut report = Report::default();
-    let dir = journal_dir();
+    // No journal folder: no journal can have been written to recover from.
+    let Ok(dir) = journal_dir() else {
+        return report;
+    };
     let Ok(dead) = wslbox_fs::sweep_dir(&dir, true) else {
         return report;
     };

@@ -73,7 +73,7 @@ pub fn upgrade(
         // uninstalled): the new one lives where wslbox puts distributions instead.
         let store = lxss.key(&old.guid)?.string("PackageFamilyName").is_some();
         let new_dir = if store {
-            default_location(&old.name)
+            default_location(&old.name)?
         } else {
             sibling(&old_dir, "wslbox-new")
         };

@@ -109,6 +109,13 @@ fn settings_json_with_comments_survives_rename() {
         original,
         "backup of the original"
     );
+    // The rewrite went through a held partial renamed over the file: nothing else is beside it.
+    let beside: Vec<String> = fs_err::read_dir(&settings_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("partial") || n.contains("tmp"))
+        .collect();
+    assert!(beside.is_empty(), "left beside settings.json: {beside:?}");
     assert!(
         report.changes.iter().any(|c| c.contains("settings.json")),
         "{:?}",

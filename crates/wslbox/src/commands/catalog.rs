@@ -42,8 +42,9 @@ pub fn load(ctx: &Context) -> anyhow::Result<Arc<Catalog>> {
     if let Some(source) = &ctx.catalog {
         catalog.merge(read_team_catalog(ctx, source)?);
     }
-    if let Some(path) = wslbox_catalog::default_user_file()
-        && let Some(entries) = Catalog::read_file(&path)?
+    // No config folder (no HOME / APPDATA): there is no user file to read.
+    if let Ok(dir) = wslbox_dirs::config()
+        && let Some(entries) = Catalog::read_file(&dir.join(wslbox_catalog::USER_FILE))?
     {
         catalog.merge(entries);
     }

@@ -3,8 +3,6 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context as _;
-
 use crate::cli::{Cli, Command, GlobalArgs};
 
 mod catalog;
@@ -49,8 +47,9 @@ impl Context {
     fn new(global: GlobalArgs) -> anyhow::Result<Self> {
         let cache_dir = match global.cache_dir {
             Some(dir) => dir,
-            None => wslbox_cache::default_root()
-                .context("cannot find a cache directory (no LOCALAPPDATA/XDG_CACHE_HOME/HOME); pass --cache-dir DIR")?,
+            None => wslbox_dirs::cache().map_err(|e| {
+                anyhow::anyhow!("{e}; pass --cache-dir DIR or set WSLBOX_CACHE_DIR")
+            })?,
         };
         let insecure_registries = global
             .insecure_registries
