@@ -200,7 +200,11 @@ pub fn push(
         platform: facts.platform.clone(),
         created,
         config: image_config(&exported.image_config, &facts.build, labels),
-        created_by: format!("wslbox {} push {}", request.tool_version, request.typed),
+        created_by: format!(
+            "wslbox {} push {}",
+            request.tool_version,
+            wslbox_registry::redact_url_text(&request.typed)
+        ),
     };
     let config = build::image_config(&settings, &layer);
     let manifest = build::image_manifest(&config, &layer, &BTreeMap::new());

@@ -18,7 +18,8 @@ pub(crate) struct Learned<'a> {
 /// The record for `info`, typed as `typed`.
 pub(crate) fn record_of(typed: &str, info: &SourceInfo, learned: Option<&Learned>) -> Record {
     let mut record = Record::new(info.kind.as_str(), info.reference.clone(), unix_now());
-    record.typed = typed.to_owned();
+    // A URL's user info and signed query never reach the store (a file others may read).
+    record.typed = wslbox_registry::redact_url_text(typed);
     if info.kind == SourceKind::Registry
         && let Ok(reference) = info.reference.parse::<Reference>()
     {

@@ -277,9 +277,9 @@ pub(crate) async fn fetch_token(
             reason,
         });
     }
-    let url_text = request.url.to_string();
+    let url_text = crate::redact_url(&request.url);
     if !status.is_success() {
-        return Err(status_error(&url_text, response).await);
+        return Err(status_error(&request.url, response).await);
     }
     let invalid = |reason: String| RegistryError::InvalidResponse {
         url: url_text.clone(),

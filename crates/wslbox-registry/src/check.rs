@@ -31,7 +31,7 @@ impl Client {
             });
         }
         if !response.status().is_success() {
-            return Err(status_error(request.url.as_str(), response).await);
+            return Err(status_error(&request.url, response).await);
         }
         let header = response
             .headers()

@@ -208,7 +208,7 @@ impl Session {
                     Ok(Some(bytes)) => {
                         if buf.len() + bytes.len() > len {
                             return Err(RegistryError::InvalidResponse {
-                                url: answer.url().to_string(),
+                                url: crate::redact_url(answer.url()),
                                 reason: format!(
                                     "the server sent more of layer {digest} than the range \
                                      bytes={at}-{} asked for",
@@ -240,7 +240,7 @@ impl Session {
                     return Err(match interrupted {
                         Some(e) => connection_error(answer.url(), &e),
                         None => RegistryError::InvalidResponse {
-                            url: fetch.url.to_string(),
+                            url: crate::redact_url(fetch.url),
                             reason: format!(
                                 "the download of layer {digest} kept ending early (bytes \
                                  {start}-{} of {}: got {})",
@@ -311,11 +311,11 @@ impl Session {
     /// The error for an answer that is neither `200` nor the `206` asked for.
     async fn bad_range(&self, fetch: &BlobFetch<'_>, answer: Response) -> RegistryError {
         if answer.status() != StatusCode::PARTIAL_CONTENT {
-            let url = answer.url().to_string();
+            let url = answer.url().clone();
             return status_error(&url, answer).await;
         }
         RegistryError::InvalidResponse {
-            url: answer.url().to_string(),
+            url: crate::redact_url(answer.url()),
             reason: format!(
                 "a range of layer {} came back as {:?} instead of the bytes asked for",
                 fetch.blob.digest,

@@ -285,7 +285,7 @@ impl Client {
             });
         }
         if !response.status().is_success() {
-            return Err(status_error(url.as_str(), response).await);
+            return Err(status_error(&url, response).await);
         }
         let media_type = response
             .headers()
@@ -298,7 +298,7 @@ impl Client {
         let header: Option<Digest> = (response.headers().get("docker-content-digest"))
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse().ok());
-        let bytes = read_limited(response, url.as_str(), image).await?;
+        let bytes = read_limited(response, &crate::redact_url(&url), image).await?;
         let algorithm = expected.map_or(wslbox_reference::Algorithm::Sha256, Digest::algorithm);
         let digest = Hasher::digest(algorithm, &bytes);
         // (A signed schema 1 manifest's digest leaves out its signatures; those are refused

@@ -127,7 +127,7 @@ impl Session {
         if !blob.urls.is_empty() && !self.options.allow_foreign_layers {
             return Err(RegistryError::ForeignLayer {
                 digest: digest.clone(),
-                url: blob.urls[0].clone(),
+                url: crate::redact_url_text(&blob.urls[0]),
             });
         }
         // Waiting for another process's download blocks: keep it off the async workers.
@@ -300,7 +300,7 @@ impl Session {
                     digest: digest.clone(),
                 });
             } else if status != StatusCode::OK && !resumed {
-                return Err(status_error(url.as_str(), response).await);
+                return Err(status_error(url, response).await);
             }
             let interrupted = loop {
                 match response.chunk().await {
@@ -343,7 +343,7 @@ impl Session {
                     return Err(match interrupted {
                         Some(e) => connection_error(response.url(), &e),
                         None => RegistryError::InvalidResponse {
-                            url: url.to_string(),
+                            url: crate::redact_url(url),
                             reason: format!(
                                 "the download of layer {digest} kept ending early ({} of {} bytes)",
                                 writer.offset(),

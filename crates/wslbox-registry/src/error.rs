@@ -232,7 +232,11 @@ pub(crate) fn tls_failure(err: &reqwest::Error) -> bool {
 
 /// The whole error chain of a reqwest error in one line (its Display hides the cause).
 pub(crate) fn describe(err: &reqwest::Error) -> String {
+    // reqwest names the whole URL (password, signed query and all); the callers name the host.
     let mut out = err.to_string();
+    if let Some(url) = err.url() {
+        out = out.replace(&format!(" for url ({url})"), "");
+    }
     let mut source = std::error::Error::source(err);
     while let Some(s) = source {
         out.push_str(": ");
@@ -245,14 +249,14 @@ pub(crate) fn describe(err: &reqwest::Error) -> String {
 /// An error for an unexpected status, with what the body explains: the registry's error codes
 /// and messages, or the start of a text body; an HTML page (a proxy's or load balancer's error
 /// page) is only named, not printed.
-pub(crate) async fn status_error(url: &str, response: Response) -> RegistryError {
+pub(crate) async fn status_error(url: &url::Url, response: Response) -> RegistryError {
     let status = response.status();
     let html = (response.headers().get(reqwest::header::CONTENT_TYPE))
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.to_ascii_lowercase().contains("html"));
     let text = response.text().await.unwrap_or_default();
     RegistryError::Status {
-        url: url.to_owned(),
+        url: crate::redact_url(url),
         status: status.as_u16(),
         body: explain_body(status, &text, html),
         hint: status_hint(status.as_u16()),

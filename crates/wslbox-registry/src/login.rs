@@ -80,10 +80,10 @@ impl Client {
                 StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
                     return Err(refused("wrong user name or password".into()));
                 }
-                _ => return Err(status_error(ping.url.as_str(), check).await),
+                _ => return Err(status_error(&ping.url, check).await),
             }
         } else if !response.status().is_success() {
-            return Err(status_error(ping.url.as_str(), response).await);
+            return Err(status_error(&ping.url, response).await);
         }
         let store = self.inner.options.credentials.clone();
         Ok(store.store(&name, &credential)?)

@@ -194,15 +194,18 @@ impl Transport {
             url = url
                 .join(location)
                 .map_err(|e| RegistryError::InvalidResponse {
-                    url: url.to_string(),
-                    reason: format!("bad redirect location `{location}`: {e}"),
+                    url: crate::redact_url(&url),
+                    reason: format!(
+                        "bad redirect location `{}`: {e}",
+                        crate::redact_url_text(location)
+                    ),
                 })?;
             if response.status() == StatusCode::SEE_OTHER {
                 method = Method::GET;
             }
         }
         Err(RegistryError::TooManyRedirects {
-            url: req.url.to_string(),
+            url: crate::redact_url(&req.url),
         })
     }
 
@@ -364,7 +367,11 @@ fn apply_proxy(
         None => LOOPBACK_NO_PROXY.to_owned(),
     };
     let bad = |url: &str, e: reqwest::Error| RegistryError::Setup {
-        reason: format!("invalid proxy `{url}`: {e}"),
+        reason: format!(
+            "invalid proxy `{}`: {}",
+            crate::redact_url_text(url),
+            e.without_url()
+        ),
     };
     if let Some(url) = &proxy.http {
         let p = reqwest::Proxy::http(url).map_err(|e| bad(url, e))?;

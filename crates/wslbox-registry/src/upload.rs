@@ -88,7 +88,7 @@ impl Client {
         match response.status() {
             s if s.is_success() => Ok(true),
             StatusCode::NOT_FOUND => Ok(false),
-            _ => Err(status_error(request.url.as_str(), response).await),
+            _ => Err(status_error(&request.url, response).await),
         }
     }
 
@@ -118,7 +118,7 @@ impl Client {
             StatusCode::ACCEPTED => Ok(false),
             // Registries without cross-repository mounts, or a source repository we may not read.
             s if s.is_client_error() => Ok(false),
-            _ => Err(status_error(request.url.as_str(), response).await),
+            _ => Err(status_error(&request.url, response).await),
         }
     }
 
@@ -174,7 +174,7 @@ impl Session {
             .push_request(&target.reg, target.repository(), &[], request, what)
             .await?;
         if !response.status().is_success() {
-            return Err(status_error(request.url.as_str(), response).await);
+            return Err(status_error(&request.url, response).await);
         }
         Ok(response)
     }
@@ -343,7 +343,7 @@ impl Session {
                     ),
                 ));
             }
-            _ => return Err(status_error(request.url.as_str(), response).await),
+            _ => return Err(status_error(&request.url, response).await),
         }
         check_reported_digest(target, &what, response.headers(), digest)
     }

@@ -43,7 +43,7 @@ impl Client {
             .enable_all()
             .build()
             .map_err(|e| RegistryError::InvalidResponse {
-                url: url.to_string(),
+                url: crate::redact_url(url),
                 reason: format!("cannot start the async runtime: {e}"),
             })?;
         let mut reader = UrlReader {
@@ -91,7 +91,7 @@ impl UrlReader {
                 let (start, total) = content_range(&response).unwrap_or((u64::MAX, None));
                 if start != self.offset {
                     return Err(RegistryError::InvalidResponse {
-                        url: self.url.to_string(),
+                        url: crate::redact_url(&self.url),
                         reason: format!(
                             "asked to resume at byte {}, the server answered from byte {start}",
                             self.offset
@@ -100,7 +100,7 @@ impl UrlReader {
                 }
                 self.total = total.or(self.total);
             }
-            _ => return Err(self.rt.block_on(status_error(self.url.as_str(), response))),
+            _ => return Err(self.rt.block_on(status_error(&self.url, response))),
         }
         self.response = Some(response);
         Ok(())
@@ -120,7 +120,7 @@ impl UrlReader {
             None => Err(match cause {
                 Some(e) => connection_error(&self.url, &e),
                 None => RegistryError::InvalidResponse {
-                    url: self.url.to_string(),
+                    url: crate::redact_url(&self.url),
                     reason: format!(
                         "the download kept ending early ({} of {} bytes)",
                         self.offset,

@@ -23,8 +23,9 @@ pub(crate) fn expected_sha256(
         Checksum::Sha256(digest) => return Ok(digest.clone()),
         Checksum::Sha256Url(url) => url,
     };
+    let shown = wslbox_registry::redact_url_text(url);
     let invalid = |reason: String| SourceError::InvalidSpec {
-        input: format!("--sha256-url {url}"),
+        input: format!("--sha256-url {shown}"),
         reason,
     };
     let Some(name) = file_name(location) else {
@@ -42,7 +43,7 @@ pub(crate) fn expected_sha256(
         fs_err::File::open(url).and_then(|mut f| read(&mut f, &mut text))
     }
     .map_err(|source| SourceError::Io {
-        what: format!("reading the sums file {url}"),
+        what: format!("reading the sums file {shown}"),
         source,
     })?;
     let text = String::from_utf8_lossy(&text);

@@ -80,10 +80,18 @@ pub enum SourceSpec {
 impl SourceSpec {
     /// Parses a source as typed on the command line.
     pub fn parse(input: &str) -> Result<SourceSpec, SourceError> {
+        // Never the password or signed query of a URL typed here.
+        let shown = wslbox_registry::redact_url_text(input);
         let invalid = |reason: &str| SourceError::InvalidSpec {
-            input: input.to_owned(),
+            input: shown.clone(),
             reason: reason.to_owned(),
         };
+        let url = |text: &str| -> Result<SourceSpec, SourceError> {
+            let url =
+                url::Url::parse(text).map_err(|e| invalid(&format!("not a valid URL: {e}")))?;
+            Ok(SourceSpec::Tarball(TarballLocation::Url(url)))
+        };
+        let is_http = |text: &str| text.starts_with("http://") || text.starts_with("https://");
         if wslbox_image::is_local(input) {
             return Ok(SourceSpec::Local(input.to_owned()));
         }
@@ -91,17 +99,18 @@ impl SourceSpec {
             if path.is_empty() {
                 return Err(invalid("no file after `squashfs:`"));
             }
+            if path.contains("://") {
+                return Err(invalid(
+                    "a SquashFS image is read from a file (it is read out of order, not as a stream); download it, then pass squashfs:FILE",
+                ));
+            }
             return Ok(SourceSpec::Squashfs(PathBuf::from(path)));
         }
         if let Some(rest) = input.strip_prefix("tarball:") {
             return Ok(SourceSpec::Tarball(match rest {
                 "" => return Err(invalid("no file or URL after `tarball:`")),
                 "-" => TarballLocation::Stdin,
-                _ if rest.starts_with("http://") || rest.starts_with("https://") => {
-                    let url = url::Url::parse(rest)
-                        .map_err(|e| invalid(&format!("not a valid URL: {e}")))?;
-                    TarballLocation::Url(url)
-                }
+                _ if is_http(rest) => return url(rest),
                 _ if rest.contains("://") => {
                     return Err(invalid("only http:// and https:// URLs can be downloaded"));
                 }
@@ -125,6 +134,16 @@ impl SourceSpec {
                     image: image.to_owned(),
                 });
             }
+        }
+        // A reference never has `://`: a bare URL is a rootfs tarball to download, as with
+        // `tarball:URL`.
+        if is_http(input) {
+            return url(input);
+        }
+        if input.contains("://") {
+            return Err(invalid(
+                "only http:// and https:// URLs can be downloaded (as rootfs tarballs); for a file, give its path",
+            ));
         }
         if let Some(spec) = sniff_file(Path::new(input)) {
             return Ok(spec);
@@ -176,7 +195,9 @@ impl fmt::Display for SourceSpec {
             SourceSpec::Local(s) => f.write_str(s),
             SourceSpec::Squashfs(p) => write!(f, "squashfs:{}", p.display()),
             SourceSpec::Tarball(TarballLocation::File(p)) => write!(f, "tarball:{}", p.display()),
-            SourceSpec::Tarball(TarballLocation::Url(u)) => write!(f, "tarball:{u}"),
+            SourceSpec::Tarball(TarballLocation::Url(u)) => {
+                write!(f, "tarball:{}", wslbox_registry::redact_url(u))
+            }
             SourceSpec::Tarball(TarballLocation::Stdin) => f.write_str("tarball:-"),
             SourceSpec::Engine { engine, image } => write!(f, "{}:{image}", engine.prefix()),
         }
@@ -244,9 +265,54 @@ mod tests {
     }
 
     #[test]
+    fn a_bare_http_url_is_a_tarball_to_download() {
+        for url in [
+            "https://example.org/r.tar.xz",
+            "http://127.0.0.1:8080/a?x=1",
+        ] {
+            assert_eq!(
+                SourceSpec::parse(url).unwrap(),
+                SourceSpec::parse(&format!("tarball:{url}")).unwrap(),
+                "{url}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_url_is_named_without_its_user_info_or_query() {
+        let spec = SourceSpec::parse("https://alice:s3cr3t@example.org/r.tar?sig=dead").unwrap();
+        assert_eq!(
+            spec.to_string(),
+            "tarball:https://***@example.org/r.tar?***"
+        );
+        // The URL fetched keeps them: the host it names is the one they are for.
+        let SourceSpec::Tarball(TarballLocation::Url(url)) = &spec else {
+            panic!("{spec:?}")
+        };
+        assert_eq!(
+            (url.password(), url.query()),
+            (Some("s3cr3t"), Some("sig=dead"))
+        );
+        for bad in [
+            "ftp://alice:s3cr3t@host/x.tar?sig=dead",
+            "tarball:ftp://alice:s3cr3t@host/x.tar?sig=dead",
+            "squashfs:https://alice:s3cr3t@host/x.sfs?sig=dead",
+            "https://alice:s3cr3t@host:99999/x.tar?sig=dead",
+        ] {
+            let err = SourceSpec::parse(bad).unwrap_err().to_string();
+            assert!(!err.contains("s3cr3t") && !err.contains("dead"), "{err}");
+            assert!(err.contains("***@host"), "names the host: {err}");
+        }
+    }
+
+    #[test]
     fn bad_specs_say_what_to_do() {
         let err = SourceSpec::parse("tarball:ftp://host/x.tar").unwrap_err();
         assert!(err.to_string().contains("http:// and https://"), "{err}");
+        let err = SourceSpec::parse("file:///srv/x.tar").unwrap_err();
+        assert!(err.to_string().contains("give its path"), "{err}");
+        let err = SourceSpec::parse("squashfs:https://h/x.sfs").unwrap_err();
+        assert!(err.to_string().contains("download it"), "{err}");
         let err = SourceSpec::parse("podman:").unwrap_err();
         assert!(err.to_string().contains("podman:IMAGE"), "{err}");
         let err = SourceSpec::parse("Not/A/Reference!").unwrap_err();

@@ -39,7 +39,8 @@ pub(crate) fn open(
             }
             format!("tarball:{}", absolute.display())
         }
-        TarballLocation::Url(url) => format!("tarball:{url}"),
+        // The name printed, recorded and pushed as a label: no user info, no signed query.
+        TarballLocation::Url(url) => format!("tarball:{}", wslbox_registry::redact_url(url)),
         TarballLocation::Stdin => match &opts.stdin {
             Some(stream) => stream.name.clone(),
             None => "tarball:-".into(),

@@ -150,6 +150,104 @@ fn redirects_are_followed() {
     }
 }
 
+/// S3-style presigned URL parts and user info, which must never be shown.
+const SECRETS: [&str; 3] = ["s3cr3t", "X-Amz-Signature", "deadbeef"];
+
+fn assert_no_secret(what: &str, text: &str) {
+    for secret in SECRETS {
+        assert!(!text.contains(secret), "{what} shows `{secret}`: {text}");
+    }
+}
+
+#[test]
+fn credentials_in_a_url_go_to_its_host_only_and_are_never_shown() {
+    let body = rootfs();
+    let server = FileServer::start();
+    let other = FileServer::start();
+    other.serve("/real.tar.gz", body.clone(), Serve::plain());
+    server.redirect("/latest.tar.gz", other.localhost_url("/real.tar.gz"));
+    let scratch = Scratch::new().unwrap();
+    let url = format!(
+        "http://alice:s3cr3t@{}/latest.tar.gz?X-Amz-Signature=deadbeef",
+        server.addr()
+    );
+    let recorder = Arc::new(common::Recorder::default());
+    // A bare URL, as users type it: the same as `tarball:URL`.
+    let f = common::flatten_spec(
+        &url,
+        &common::file_options(&scratch.path("cache")),
+        &recorder,
+    )
+    .unwrap();
+    assert_eq!(f.info.sha256, Some(sha256(&body)));
+    assert_eq!(
+        f.info.reference,
+        format!("tarball:http://***@{}/latest.tar.gz?***", server.addr())
+    );
+    let warnings = recorder.warnings.lock().unwrap().join("\n");
+    assert!(warnings.contains("nothing verified"), "{warnings}");
+    assert_no_secret("the warning", &warnings);
+    // Basic auth from the URL reached its host, and not the host it redirected to.
+    let first = &server.requests_for("/latest.tar.gz")[0];
+    assert_eq!(
+        first.header("authorization"),
+        Some("Basic YWxpY2U6czNjcjN0")
+    );
+    for r in other.requests() {
+        assert!(r.header("authorization").is_none(), "sent on: {r:?}");
+    }
+}
+
+#[test]
+fn a_failing_url_with_credentials_is_named_without_them() {
+    let server = FileServer::start();
+    server.respond("/gone.tar.xz", 404);
+    let scratch = Scratch::new().unwrap();
+    let opts = common::file_options(&scratch.path("cache"));
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    for (url, expect) in [
+        (
+            format!(
+                "http://alice:s3cr3t@{}/gone.tar.xz?X-Amz-Signature=deadbeef",
+                server.addr()
+            ),
+            format!(
+                "http://***@{}/gone.tar.xz?*** answered HTTP 404",
+                server.addr()
+            ),
+        ),
+        // Nothing listens there any more; reqwest's own message names the whole URL, which
+        // wslbox drops for the host.
+        (
+            format!("http://alice:s3cr3t@{closed}/x.tar?X-Amz-Signature=deadbeef"),
+            format!("could not connect to {closed}: "),
+        ),
+    ] {
+        let err = common::flatten_spec(&url, &opts, &Default::default())
+            .err()
+            .expect("a failure")
+            .to_string();
+        assert!(err.contains(&expect), "{err}");
+        assert_no_secret("the error", &err);
+    }
+    // A checksum file's URL the same way.
+    let spec = format!("tarball:{}", server.url("/gone.tar.xz"));
+    let mut with_sums = opts.clone();
+    with_sums.checksum = Some(Checksum::Sha256Url(format!(
+        "http://alice:s3cr3t@{}/SHA256SUMS?X-Amz-Signature=deadbeef",
+        server.addr()
+    )));
+    let err = common::flatten_spec(&spec, &with_sums, &Default::default())
+        .err()
+        .expect("no sums file")
+        .to_string();
+    assert!(err.contains("SHA256SUMS?***"), "{err}");
+    assert_no_secret("the error", &err);
+}
+
 #[test]
 fn a_missing_url_names_the_status() {
     let server = FileServer::start();

@@ -408,3 +408,120 @@ fn an_anonymous_token_cannot_push_and_a_login_gets_a_push_scope() {
     // A teammate pulls it anonymously.
     cli().run(&["pull", &target]).success();
 }
+
+/// A presigned-style URL with user info: what must never be printed, recorded or pushed.
+const URL_SECRETS: [&str; 3] = ["s3cr3t", "X-Amz-Signature", "deadbeef"];
+
+fn assert_no_url_secret(what: &str, text: &str) {
+    for secret in URL_SECRETS {
+        assert!(!text.contains(secret), "{what} shows `{secret}`: {text}");
+    }
+}
+
+/// Every file under `dir`, read as text, checked for the URL's secrets.
+fn assert_no_url_secret_in_files(what: &str, dir: &Path) {
+    for entry in walk(dir) {
+        let text = String::from_utf8_lossy(&fs_err::read(&entry).unwrap()).into_owned();
+        assert_no_url_secret(&format!("{what} {}", entry.display()), &text);
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in fs_err::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+#[test]
+fn a_url_source_with_credentials_is_fetched_but_never_printed_recorded_or_pushed() {
+    use wslbox_test::file_server::{FileServer, Serve};
+    let work = tempfile::tempdir().unwrap();
+    let tarball = small_rootfs(work.path(), 0);
+    let server = FileServer::start();
+    server.serve("/r.tar", fs_err::read(&tarball).unwrap(), Serve::ranges());
+    let url = format!(
+        "http://alice:s3cr3t@{}/r.tar?X-Amz-Signature=deadbeef",
+        server.addr()
+    );
+    let shown = format!("http://***@{}/r.tar?***", server.addr());
+    let env = cli();
+
+    // export: the name in its output, its JSON and the rootfs' provenance file.
+    let out = work.path().join("out.tar");
+    let run = env.run(&["export", &url, "-o", out.to_str().unwrap(), "--json"]);
+    let summary = run.success().json();
+    assert_eq!(summary["source"]["reference"], format!("tarball:{shown}"));
+    assert_no_url_secret("export's stdout", &run.stdout);
+    assert_no_url_secret("export's stderr", &run.stderr);
+    let provenance = tool::run(
+        Command::new("tar")
+            .arg("-xOf")
+            .arg(&out)
+            .arg("etc/wslbox-image"),
+        "tar -xO",
+        "tar",
+    )
+    .unwrap();
+    assert!(provenance.contains(&shown), "{provenance}");
+    assert_no_url_secret("/etc/wslbox-image", &provenance);
+    // The basic auth went to the URL's host.
+    let sent = server.requests_for("/r.tar");
+    assert_eq!(
+        sent[0].header("authorization"),
+        Some("Basic YWxpY2U6czNjcjN0")
+    );
+
+    // The image store and cache hold it without the secrets, and `images` / `rmi` find it
+    // by the URL as typed.
+    let images = env.run(&["images", "--json"]).success().stdout.clone();
+    assert!(images.contains(&shown), "{images}");
+    assert_no_url_secret("images --json", &images);
+    assert_no_url_secret_in_files("the cache file", &env.cache_dir());
+    let filtered = env.run(&["images", &url, "--json"]).success().json();
+    assert_eq!(filtered.as_array().map(Vec::len), Some(1), "{filtered}");
+
+    // push: labels, history and the manifest as another tool reads them back.
+    let registry = Registry::start(Auth::None);
+    let target = registry.image("team/from-url:1");
+    let run = env.run(&["push", &url, &target, "--json"]);
+    let pushed = run.success().json();
+    assert_eq!(
+        pushed["labels"]["io.wslbox.source"],
+        format!("tarball:{shown}")
+    );
+    assert_no_url_secret("push's output", &format!("{}{}", run.stdout, run.stderr));
+    let layout = work.path().join("layout");
+    wslbox_test::skopeo::pull_to_layout(&target, &layout, "1", None);
+    let blobs = layout.join("blobs/sha256");
+    let texts: Vec<PathBuf> = walk(&blobs)
+        .into_iter()
+        .filter(|p| fs_err::metadata(p).unwrap().len() < 64 << 10)
+        .collect();
+    assert!(texts.len() >= 2, "a manifest and a config: {texts:?}");
+    let texts: Vec<String> = texts
+        .iter()
+        .filter_map(|p| fs_err::read_to_string(p).ok())
+        .collect();
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains(&format!("tarball:{shown}"))),
+        "the config names the source: {texts:?}"
+    );
+    for text in &texts {
+        assert_no_url_secret("a pushed blob", text);
+    }
+
+    let run = env.run(&["rmi", &url]);
+    run.success();
+    assert_no_url_secret("rmi's output", &format!("{}{}", run.stdout, run.stderr));
+    let left = env.run(&["images", "--json"]).success().stdout.clone();
+    assert!(!left.contains(&shown), "removed: {left}");
+}

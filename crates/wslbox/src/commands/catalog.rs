@@ -57,8 +57,10 @@ fn read_team_catalog(ctx: &Context, source: &str) -> anyhow::Result<Vec<Entry>> 
             format!("the catalog `{source}` given with --catalog does not exist; check the path")
         });
     }
+    // Messages and the entries' origin name the URL without its user info or signed query.
+    let shown = wslbox_registry::redact_url_text(source);
     let url = url::Url::parse(source)
-        .with_context(|| format!("--catalog `{source}` is not a valid URL"))?;
+        .with_context(|| format!("--catalog `{shown}` is not a valid URL"))?;
     if url.scheme() == "http" {
         let host = url.host_str().unwrap_or_default();
         let authority = match url.port() {
@@ -67,7 +69,7 @@ fn read_team_catalog(ctx: &Context, source: &str) -> anyhow::Result<Vec<Entry>> 
         };
         if !wslbox_registry::is_insecure_registry(&authority, &ctx.insecure_registries) {
             bail!(
-                "--catalog {source}: refusing plain HTTP, which anyone on the way could rewrite; use https:// or pass --insecure-registry {authority}"
+                "--catalog {shown}: refusing plain HTTP, which anyone on the way could rewrite; use https:// or pass --insecure-registry {authority}"
             );
         }
     }
@@ -83,13 +85,13 @@ fn read_team_catalog(ctx: &Context, source: &str) -> anyhow::Result<Vec<Entry>> 
             .read_to_end(&mut bytes)?;
         Ok(bytes)
     };
-    let bytes = fetch().with_context(|| format!("fetching the catalog {source}"))?;
+    let bytes = fetch().with_context(|| format!("fetching the catalog {shown}"))?;
     if bytes.len() as u64 > MAX_BYTES {
-        bail!("the catalog {source} is larger than {MAX_BYTES} bytes; is it the right URL?");
+        bail!("the catalog {shown} is larger than {MAX_BYTES} bytes; is it the right URL?");
     }
     let text = String::from_utf8(bytes)
-        .with_context(|| format!("the catalog {source} is not UTF-8 text; is it the right URL?"))?;
-    Ok(Catalog::parse(&text, source)?)
+        .with_context(|| format!("the catalog {shown} is not UTF-8 text; is it the right URL?"))?;
+    Ok(Catalog::parse(&text, &shown)?)
 }
 
 fn row(e: &Entry) -> Vec<String> {

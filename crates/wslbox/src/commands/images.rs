@@ -46,7 +46,11 @@ pub fn run(ctx: &Context, args: ImagesArgs) -> anyhow::Result<()> {
         ));
     }
     let records: Vec<&Record> = match &args.filter {
-        Some(filter) => Query::parse(filter).select(filter, &listing.records, true)?,
+        Some(filter) => {
+            // Records keep URLs without their secrets, so a URL is matched that way.
+            let filter = &wslbox_registry::redact_url_text(filter);
+            Query::parse(filter).select(filter, &listing.records, true)?
+        }
         None => listing.records.iter().collect(),
     };
     let distros = wsl::distributions_by_image()?;

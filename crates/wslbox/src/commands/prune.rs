@@ -57,6 +57,8 @@ fn wait_note() {
 fn select(args: &RmiArgs, records: &[Record]) -> anyhow::Result<Vec<Record>> {
     let mut chosen: Vec<Record> = Vec::new();
     for arg in &args.images {
+        // Records keep URLs without their secrets, so a URL is matched (and echoed) that way.
+        let arg = &wslbox_registry::redact_url_text(arg);
         let found = Query::parse(arg).select(arg, records, false)?;
         if found.is_empty() {
             bail!("no image matches `{arg}`; `wslbox images` lists them (nothing was removed)");
