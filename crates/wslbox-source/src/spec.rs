@@ -148,15 +148,18 @@ impl SourceSpec {
         if let Some(spec) = sniff_file(Path::new(input)) {
             return Ok(spec);
         }
-        input
-            .parse::<Reference>()
-            .map(SourceSpec::Registry)
-            .map_err(|e| SourceError::InvalidSpec {
-                input: input.to_owned(),
-                reason: format!(
+        input.parse::<Reference>().map(SourceSpec::Registry).map_err(|e| {
+            let reason = match not_a_source_file(Path::new(input)) {
+                Some(reason) => reason,
+                None => format!(
                     "{e}; a file needs an existing path or a prefix (squashfs:FILE, tarball:FILE)"
                 ),
-            })
+            };
+            SourceError::InvalidSpec {
+                input: input.to_owned(),
+                reason,
+            }
+        })
     }
 
     /// Refuses options that make no sense for this kind of source, naming the option.
@@ -207,27 +210,73 @@ impl fmt::Display for SourceSpec {
 /// A prefix-less existing file: SquashFS by its magic, a tarball when it is compressed or has
 /// a tar header; `None` lets the input be read as a reference.
 fn sniff_file(path: &Path) -> Option<SourceSpec> {
-    if !path.is_file() {
-        return None;
-    }
-    let mut head = [0u8; 512];
-    let mut file = fs_err::File::open(path).ok()?;
-    let mut n = 0;
-    while n < head.len() {
-        match file.read(&mut head[n..]) {
-            Ok(0) | Err(_) => break,
-            Ok(k) => n += k,
-        }
-    }
-    let head = &head[..n];
+    let head = read_head(path)?;
     if head.starts_with(SQUASHFS_MAGIC) {
         return Some(SourceSpec::Squashfs(path.to_owned()));
     }
-    let tar = head.len() >= 262 && &head[257..262] == b"ustar";
-    if tar || Compression::sniff(head) != Compression::None {
+    if is_tar_head(&head) || Compression::sniff(&head) != Compression::None {
         return Some(SourceSpec::Tarball(TarballLocation::File(path.to_owned())));
     }
     None
+}
+
+/// The first 512 bytes of a regular file (fewer if it is shorter); `None` for anything else.
+fn read_head(path: &Path) -> Option<Vec<u8>> {
+    if !path.is_file() {
+        return None;
+    }
+    let mut head = Vec::with_capacity(512);
+    fs_err::File::open(path)
+        .and_then(|f| f.take(512).read_to_end(&mut head))
+        .ok()?;
+    Some(head)
+}
+
+/// Whether `head` starts an uncompressed tar: the `ustar` magic of POSIX and GNU headers.
+pub(crate) fn is_tar_head(head: &[u8]) -> bool {
+    head.len() >= 262 && &head[257..262] == b"ustar"
+}
+
+/// What a file's first bytes are, for an error that says it is not what was expected.
+pub(crate) fn describe_head(head: &[u8]) -> String {
+    if head.is_empty() {
+        return "it is empty".into();
+    }
+    let magic: Vec<String> = head.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    format!("its first bytes are {}", magic.join(" "))
+}
+
+/// Refuses a path that is not a regular file (after symlinks), saying what it is instead.
+pub(crate) fn check_is_file(path: &Path, expected: &'static str) -> Result<(), SourceError> {
+    let reason = match fs_err::metadata(path) {
+        Ok(meta) if meta.is_file() => return Ok(()),
+        Ok(meta) if meta.is_dir() => DIRECTORY_REASON.to_owned(),
+        Ok(_) => "it is not a regular file (a pipe or device); save it to a file first".to_owned(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => "there is no such file".to_owned(),
+        Err(e) => e.to_string(),
+    };
+    Err(SourceError::NotA {
+        what: std::path::absolute(path)
+            .unwrap_or_else(|_| path.to_owned())
+            .display()
+            .to_string(),
+        expected,
+        reason,
+    })
+}
+
+const DIRECTORY_REASON: &str = "it is a directory; for an OCI image layout pass oci:DIR, and a directory tree is read once it is a tarball (`tar -C DIR -cf rootfs.tar .`)";
+
+/// Why an existing path that is not a reference is not a source either.
+fn not_a_source_file(path: &Path) -> Option<String> {
+    if path.is_dir() {
+        return Some(DIRECTORY_REASON.to_owned());
+    }
+    let head = read_head(path)?;
+    Some(format!(
+        "it is a file, but neither a SquashFS image nor a tar archive (plain, gzip, xz, zstd or bzip2): {}",
+        describe_head(&head)
+    ))
 }
 
 #[cfg(test)]
@@ -334,5 +383,58 @@ mod tests {
             SourceSpec::parse(xz.to_str().unwrap()).unwrap(),
             SourceSpec::Tarball(TarballLocation::File(_))
         ));
+    }
+
+    #[test]
+    fn an_existing_path_that_is_no_source_says_what_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = dir.path().join("notes.txt");
+        fs_err::write(&text, b"vm\n").unwrap();
+        let err = SourceSpec::parse(text.to_str().unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.ends_with(
+                "it is a file, but neither a SquashFS image nor a tar archive (plain, gzip, xz, zstd or bzip2): its first bytes are 76 6d 0a"
+            ),
+            "{err}"
+        );
+        let err = SourceSpec::parse(dir.path().to_str().unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("it is a directory; for an OCI image layout pass oci:DIR"),
+            "{err}"
+        );
+        // A name that is a reference stays one, whatever the current folder holds (tests run
+        // in the crate's folder, which has a `src` directory).
+        assert!(Path::new("src").is_dir());
+        let parsed = SourceSpec::parse("src");
+        assert!(matches!(parsed, Ok(SourceSpec::Registry(_))), "{parsed:?}");
+    }
+
+    #[test]
+    fn a_prefixed_path_that_is_no_file_says_what_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = check_is_file(dir.path(), "a rootfs tarball")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("is not a rootfs tarball: it is a directory"),
+            "{err}"
+        );
+        let missing = dir.path().join("missing.sfs");
+        let err = check_is_file(&missing, "a SquashFS image")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.ends_with("is not a SquashFS image: there is no such file"),
+            "{err}"
+        );
+        #[cfg(unix)]
+        {
+            let err = check_is_file(Path::new("/dev/null"), "a rootfs tarball").unwrap_err();
+            assert!(err.to_string().contains("not a regular file"), "{err}");
+        }
     }
 }

@@ -33,6 +33,7 @@ use image::{Image, Inode, InodeKind};
 
 /// Opens `path` after checking that it is a SquashFS 4.0 image this build can read.
 pub(crate) fn open(path: &Path, opts: &OpenOptions) -> Result<Box<dyn Source>, SourceError> {
+    crate::spec::check_is_file(path, "a SquashFS image")?;
     let label = label(path);
     let io_err = |source| SourceError::Io {
         what: label.clone(),

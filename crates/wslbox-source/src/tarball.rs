@@ -30,13 +30,7 @@ pub(crate) fn open(
                 what: format!("rootfs tarball {}", path.display()),
                 source,
             })?;
-            if !absolute.is_file() {
-                return Err(SourceError::NotA {
-                    what: absolute.display().to_string(),
-                    expected: "a rootfs tarball",
-                    reason: "there is no such file".into(),
-                });
-            }
+            crate::spec::check_is_file(&absolute, "a rootfs tarball")?;
             format!("tarball:{}", absolute.display())
         }
         // The name printed, recorded and pushed as a label: no user info, no signed query.
@@ -245,9 +239,7 @@ fn sniff(
     }
     head.truncate(n);
     let compression = Compression::sniff(&head);
-    let tar = head.len() >= 262 && &head[257..262] == b"ustar";
-    if compression == Compression::None && !tar {
-        let magic: Vec<String> = head.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    if compression == Compression::None && !crate::spec::is_tar_head(&head) {
         let hint = if head.starts_with(crate::spec::SQUASHFS_MAGIC) {
             "; it is a SquashFS image: use squashfs:FILE"
         } else {
@@ -256,11 +248,7 @@ fn sniff(
         return Err(SourceError::NotA {
             what: label.to_owned(),
             expected: "a tar archive (plain, gzip, xz, zstd or bzip2)",
-            reason: if head.is_empty() {
-                "it is empty".into()
-            } else {
-                format!("its first bytes are {}{hint}", magic.join(" "))
-            },
+            reason: format!("{}{hint}", crate::spec::describe_head(&head)),
         });
     }
     Ok((compression, Box::new(io::Cursor::new(head).chain(raw))))
