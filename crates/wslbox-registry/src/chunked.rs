@@ -29,7 +29,7 @@ use crate::auth::RegistryHost;
 use crate::download::{Blob, content_range};
 use crate::error::status_error;
 use crate::session::Session;
-use crate::transport::{Request, connection_error};
+use crate::transport::{Peer, Request, connection_error};
 use crate::{RegistryError, Reporter};
 
 /// One blob being fetched from a registry.
@@ -238,7 +238,7 @@ impl Session {
                 }
                 None => {
                     return Err(match interrupted {
-                        Some(e) => connection_error(answer.url(), &e),
+                        Some(e) => connection_error(answer.url(), &e, Peer::Registry),
                         None => RegistryError::InvalidResponse {
                             url: crate::redact_url(fetch.url),
                             reason: format!(

@@ -15,7 +15,7 @@ use crate::auth::RegistryHost;
 use crate::download::{self, Blob};
 use crate::error::status_error;
 use crate::session::{Endpoint, Session};
-use crate::transport::{Request, connection_error};
+use crate::transport::{Peer, Request, connection_error};
 use crate::{ClientOptions, NoReporter, RegistryError, Reporter};
 
 /// Manifests larger than this are refused (distribution's own limit is 4 MiB).
@@ -400,7 +400,7 @@ async fn read_limited(
                 }
             }
             Ok(None) => return Ok(bytes),
-            Err(e) => return Err(connection_error(response.url(), &e)),
+            Err(e) => return Err(connection_error(response.url(), &e, Peer::Registry)),
         }
     }
 }

@@ -16,7 +16,7 @@ use crate::auth::RegistryHost;
 use crate::chunked::{BlobFetch, Chunked};
 use crate::error::status_error;
 use crate::session::{Endpoint, Session};
-use crate::transport::{Request, connection_error};
+use crate::transport::{Peer, Request, connection_error};
 use crate::{RegistryError, Reporter};
 
 /// One blob to fetch.
@@ -341,7 +341,7 @@ impl Session {
                 }
                 None => {
                     return Err(match interrupted {
-                        Some(e) => connection_error(response.url(), &e),
+                        Some(e) => connection_error(response.url(), &e, Peer::Registry),
                         None => RegistryError::InvalidResponse {
                             url: crate::redact_url(url),
                             reason: format!(

@@ -195,7 +195,20 @@ fn describe_selector(selector: &str) -> String {
 }
 
 /// Hint appended to connection errors.
-pub(crate) fn connection_hint(err: &reqwest::Error, https: bool) -> &'static str {
+pub(crate) fn connection_hint(
+    err: &reqwest::Error,
+    https: bool,
+    peer: crate::transport::Peer,
+) -> &'static str {
+    if peer == crate::transport::Peer::FileServer {
+        return if https && tls_failure(err) {
+            "; if the server uses a private CA, add it to the system store or set SSL_CERT_FILE"
+        } else if https {
+            "; check the URL, your network and proxy settings (HTTPS_PROXY/NO_PROXY)"
+        } else {
+            "; check the URL, your network and proxy settings (HTTP_PROXY/NO_PROXY)"
+        };
+    }
     if https && tls_failure(err) {
         "; if the registry uses a private CA, add it to the system store or set SSL_CERT_FILE; if it only speaks HTTP, pass --insecure-registry"
     } else if https {

@@ -32,6 +32,17 @@ pub(crate) struct Request {
     /// chunks of one blob are fetched in parallel to get more than one TCP connection's share
     /// of the line, which HTTP/2 multiplexing would undo.
     pub own_connection: bool,
+    /// Who answers: what a connection failure's hint talks about.
+    pub peer: Peer,
+}
+
+/// The kind of server a request goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Peer {
+    /// A registry (or its token service, or the storage it redirects to).
+    Registry,
+    /// A web server holding a file (`tarball:URL`, `--sha256-url`, `--catalog URL`).
+    FileServer,
 }
 
 impl Request {
@@ -44,6 +55,7 @@ impl Request {
             body: None,
             retry: true,
             own_connection: false,
+            peer: Peer::Registry,
         }
     }
 }
@@ -256,7 +268,7 @@ impl Transport {
                     tokio::time::sleep(wait).await;
                     attempt += 1;
                 }
-                None => return result.map_err(|e| connection_error(url, &e)),
+                None => return result.map_err(|e| connection_error(url, &e, req.peer)),
             }
         }
     }
@@ -289,7 +301,7 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
-pub(crate) fn connection_error(url: &Url, err: &reqwest::Error) -> RegistryError {
+pub(crate) fn connection_error(url: &Url, err: &reqwest::Error, peer: Peer) -> RegistryError {
     let host = match url.port() {
         Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
         None => url.host_str().unwrap_or_default().to_owned(),
@@ -297,7 +309,7 @@ pub(crate) fn connection_error(url: &Url, err: &reqwest::Error) -> RegistryError
     RegistryError::Connection {
         host,
         reason: describe(err),
-        hint: connection_hint(err, url.scheme() == "https"),
+        hint: connection_hint(err, url.scheme() == "https", peer),
     }
 }
 

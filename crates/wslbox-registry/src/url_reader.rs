@@ -15,7 +15,7 @@ use url::Url;
 use crate::RegistryError;
 use crate::client::Client;
 use crate::error::status_error;
-use crate::transport::{Request, connection_error};
+use crate::transport::{Peer, Request, connection_error};
 
 /// A download in progress; see the module docs.
 pub struct UrlReader {
@@ -73,6 +73,7 @@ impl UrlReader {
     /// (Re)requests the file from `offset` on.
     fn connect(&mut self) -> Result<(), RegistryError> {
         let mut request = Request::get(self.url.clone());
+        request.peer = Peer::FileServer;
         if self.offset > 0 {
             let range = HeaderValue::from_str(&format!("bytes={}-", self.offset))
                 .expect("digits are a valid header");
@@ -118,7 +119,7 @@ impl UrlReader {
                 self.connect()
             }
             None => Err(match cause {
-                Some(e) => connection_error(&self.url, &e),
+                Some(e) => connection_error(&self.url, &e, Peer::FileServer),
                 None => RegistryError::InvalidResponse {
                     url: crate::redact_url(&self.url),
                     reason: format!(

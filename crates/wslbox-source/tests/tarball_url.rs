@@ -231,6 +231,10 @@ fn a_failing_url_with_credentials_is_named_without_them() {
             .expect("a failure")
             .to_string();
         assert!(err.contains(&expect), "{err}");
+        assert!(
+            !err.contains("registry"),
+            "a web server, not a registry: {err}"
+        );
         assert_no_secret("the error", &err);
     }
     // A checksum file's URL the same way.
