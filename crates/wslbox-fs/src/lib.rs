@@ -32,7 +32,6 @@ enum Access {
     /// As any new file: 0666 less the umask on Unix.
     Everyone,
     /// Its owner only: 0600 on Unix.
-    #[cfg_attr(windows, allow(dead_code))]
     Owner,
 }
 

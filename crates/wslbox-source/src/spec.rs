@@ -112,7 +112,7 @@ impl SourceSpec {
                 "-" => TarballLocation::Stdin,
                 _ if is_http(rest) => return url(rest),
                 _ if rest.contains("://") => {
-                    return Err(invalid("only http:// and https:// URLs can be downloaded"));
+                    return Err(invalid(ONLY_HTTP));
                 }
                 _ => TarballLocation::File(PathBuf::from(rest)),
             }));
@@ -141,9 +141,7 @@ impl SourceSpec {
             return url(input);
         }
         if input.contains("://") {
-            return Err(invalid(
-                "only http:// and https:// URLs can be downloaded (as rootfs tarballs); for a file, give its path",
-            ));
+            return Err(invalid(ONLY_HTTP));
         }
         if let Some(spec) = sniff_file(Path::new(input)) {
             return Ok(spec);
@@ -264,6 +262,9 @@ pub(crate) fn check_is_file(path: &Path, expected: &'static str) -> Result<(), S
         reason,
     })
 }
+
+/// Why a URL of another scheme (`ftp://`, `file://`) is refused, with or without `tarball:`.
+const ONLY_HTTP: &str = "only http:// and https:// URLs can be downloaded (as rootfs tarballs); for a file, give its path";
 
 const DIRECTORY_REASON: &str = "it is a directory; for an OCI image layout pass oci:DIR, and a directory tree is read once it is a tarball (`tar -C DIR -cf rootfs.tar .`)";
 
